@@ -1,0 +1,32 @@
+# Each target installs what it needs into .venv first, so each works on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench install install-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+
+run: install
+	$(BIN)/python -m app serve --host $(HOST) --port $(PORT)
+
+# The whole suite on SQLite; set TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL.
+test: install-test
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/pip install --quiet ruff
+	$(BIN)/ruff check app tests
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

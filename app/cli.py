@@ -1,0 +1,138 @@
+"""The command line: `python -m app` (serve, db upgrade, import, export, keys)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from app.core.config import get_settings
+from app.core.db import Database
+
+cli = typer.Typer(help="Health-content API.", no_args_is_help=False, add_completion=False,
+                  pretty_exceptions_enable=False)
+db_cli = typer.Typer(help="Database schema.")
+keys_cli = typer.Typer(help="API keys for partners and editors.")
+cli.add_typer(db_cli, name="db")
+cli.add_typer(keys_cli, name="keys")
+
+
+def _db() -> Database:
+    return Database.from_settings(get_settings())
+
+
+@cli.callback(invoke_without_command=True)
+def default(ctx: typer.Context) -> None:
+    """With no command: serve."""
+    if ctx.invoked_subcommand is None:
+        serve()
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API; on an empty database, migrate and import data/ first."""
+    import uvicorn
+
+    from app.core.migrate import bootstrap
+
+    settings = get_settings()
+    db = _db()
+    bootstrap(db, settings.data_dir)
+    db.dispose()
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level=settings.log_level,
+                proxy_headers=True, timeout_graceful_shutdown=10)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from app.core.migrate import upgrade
+
+    upgrade(_db())
+    typer.echo("schema is current")
+
+
+@cli.command("import")
+def import_(path: Annotated[Path, typer.Argument(help="A data directory, such as data/.")]) -> None:
+    """Import a data directory: validated, all or nothing, idempotent."""
+    from app.core.migrate import upgrade
+    from app.importer.loader import ImportInvalid
+    from app.importer.run import import_path
+
+    db = _db()
+    upgrade(db)
+    try:
+        outcome = import_path(db, path)
+    except ImportInvalid as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(" ".join(f"{op}={outcome.get(op, 0)}" for op in ("created", "updated", "unchanged", "deleted")))
+
+
+@cli.command()
+def export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")] = None,
+) -> None:
+    """Write every published record as NDJSON, one document per line, with the change-log cursor."""
+    from app.content.export import write_ndjson
+
+    db = _db()
+    stream = output.open("wb") if output else sys.stdout.buffer
+    try:
+        write_ndjson(db, stream)
+    finally:
+        if output:
+            stream.close()
+
+
+@keys_cli.command("create")
+def keys_create(
+    scope: Annotated[str, typer.Option(help="partner or editor")],
+    name: Annotated[str, typer.Option(help="Who the key is for.")],
+) -> None:
+    """Make a key; it is shown once, as the last word of the output."""
+    from app.auth.keys import Scope, create_key
+
+    db = _db()
+    try:
+        chosen = Scope(scope)
+    except ValueError:
+        typer.echo("error: --scope must be partner or editor", err=True)
+        raise typer.Exit(2) from None
+    with db.write() as conn:
+        key = create_key(conn, scope=chosen, name=name)
+    typer.echo(f"Created a {chosen} key for {name}. Store it now; it is not shown again: {key}")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys (prefix, scope, name, dates); never the keys themselves."""
+    from app.auth.keys import list_keys
+
+    with _db().read() as conn:
+        for row in list_keys(conn):
+            typer.echo(orjson.dumps(row).decode())
+
+
+@keys_cli.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix, as `keys list` shows it.")]) -> None:
+    """Revoke a key: from now on it is a 401."""
+    from app.auth.keys import revoke_key
+
+    with _db().write() as conn:
+        if not revoke_key(conn, prefix):
+            typer.echo(f"error: no active key with prefix {prefix}", err=True)
+            raise typer.Exit(1)
+    typer.echo(f"revoked {prefix}")
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,184 @@
+"""Rows to documents. A document is a record as the write shape has it (relations by key) plus its meta
+fields: what the change log, revisions and export carry. `expand` turns documents into the read shape,
+with related records embedded as small references. Every function here costs a fixed number of queries
+per call, whatever the number of records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from app.content.resources import META_FIELDS, RESOURCES, ResourceSpec
+from app.content.vocab import specialty_fit
+
+CHUNK = 500
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def keys_by_pk(conn: Connection, resource: str, pks: Iterable[int]) -> dict[int, str]:
+    table = RESOURCES[resource].table
+    wanted = sorted({pk for pk in pks if pk is not None})
+    found: dict[int, str] = {}
+    for part in chunks(wanted):
+        found.update(conn.execute(select(table.c.pk, table.c.key).where(table.c.pk.in_(part))).all())
+    return found
+
+
+def pks_by_key(conn: Connection, resource: str, keys: Iterable[str]) -> dict[str, int]:
+    table = RESOURCES[resource].table
+    wanted = sorted(set(keys))
+    found: dict[str, int] = {}
+    for part in chunks(wanted):
+        found.update(conn.execute(select(table.c.key, table.c.pk).where(table.c.key.in_(part))).all())
+    return found
+
+
+def load_documents(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The documents of the given records, by pk."""
+    table = spec.table
+    rows = []
+    for part in chunks(list(pks)):
+        rows.extend(conn.execute(select(table).where(table.c.pk.in_(part))).mappings().all())
+    if not rows:
+        return {}
+    pk_list = [row["pk"] for row in rows]
+
+    ref_keys = {
+        name: keys_by_pk(conn, ref.target, (row[ref.column] for row in rows)) for name, ref in spec.refs.items()
+    }
+    link_keys: dict[str, dict[int, list[str]]] = {}
+    for name, link in spec.links.items():
+        target = RESOURCES[link.target].table
+        per_record: dict[int, list[str]] = defaultdict(list)
+        for part in chunks(pk_list):
+            query = (
+                select(link.table.c[link.own], target.c.key)
+                .join(target, target.c.pk == link.table.c[link.other])
+                .where(link.table.c[link.own].in_(part))
+                .order_by(link.table.c.pk)
+            )
+            for owner, key in conn.execute(query):
+                per_record[owner].append(key)
+        link_keys[name] = per_record
+    codes: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if spec.codes:
+        code_table, owner_column = spec.codes
+        for part in chunks(pk_list):
+            query = (
+                select(code_table.c[owner_column], code_table.c.system, code_table.c.code, code_table.c.version)
+                .where(code_table.c[owner_column].in_(part))
+                .order_by(code_table.c.pk)
+            )
+            for owner, system, code, version in conn.execute(query):
+                codes[owner].append({"system": system, "code": code, "version": version})
+
+    documents = {}
+    for row in rows:
+        doc: dict[str, Any] = {spec.key_field: row["key"]}
+        for column in spec.columns:
+            doc[column] = row[column]
+        for name, parts in spec.nested.items():
+            values = {part: row[column] for part, column in parts.items()}
+            doc[name] = None if all(v is None for v in values.values()) and name == "author" else values
+        for name, ref in spec.refs.items():
+            doc[name] = ref_keys[name].get(row[ref.column])
+        for name in spec.links:
+            doc[name] = link_keys[name].get(row["pk"], [])
+        if spec.codes:
+            doc["codes"] = codes.get(row["pk"], [])
+        for meta in META_FIELDS:
+            doc[meta] = row[meta]
+        documents[row["pk"]] = doc
+    return documents
+
+
+def content_of(spec: ResourceSpec, doc: dict[str, Any]) -> dict[str, Any]:
+    """The client-owned part of a document: what a write sets and what an import compares."""
+    return {k: v for k, v in doc.items() if k not in ("created_at", "updated_at", "revision", spec.key_field)}
+
+
+# ---- read shape --------------------------------------------------------------------------------------
+
+REF_COLUMNS = {
+    "condition": ("name",),
+    "therapy": ("name", "type"),
+    "expert": ("name",),
+    "source": ("title",),
+    "topic": ("title", "source_pk"),
+    "claim": ("text",),
+    "quote": ("text",),
+}
+
+
+def _load_refs(
+    conn: Connection, resource: str, keys: set[str], public: bool
+) -> dict[str, dict[str, Any]]:
+    spec = RESOURCES[resource]
+    table = spec.table
+    wanted = [table.c.key, table.c.status, *(table.c[c] for c in REF_COLUMNS[resource])]
+    if resource == "expert":
+        wanted.append(table.c.specialties)
+    if resource == "topic":
+        wanted.append(table.c.domains)
+    refs: dict[str, dict[str, Any]] = {}
+    for part in chunks(sorted(keys)):
+        for row in conn.execute(select(*wanted).where(table.c.key.in_(part))).mappings():
+            if public and row["status"] != "published":
+                continue
+            ref = {spec.key_field: row["key"]}
+            for column in REF_COLUMNS[resource]:
+                if column != "source_pk":
+                    ref["title" if column == "text" else column] = row[column]
+            refs[row["key"]] = ref | {k: row[k] for k in ("specialties", "domains", "source_pk") if k in row}
+    return refs
+
+
+def _public_ref(ref: dict[str, Any] | None) -> dict[str, Any] | None:
+    if ref is None:
+        return None
+    return {k: v for k, v in ref.items() if k not in ("specialties", "domains", "source_pk")}
+
+
+def expand(
+    conn: Connection, spec: ResourceSpec, docs: list[dict[str, Any]], *, public: bool
+) -> list[dict[str, Any]]:
+    """Documents in the read shape: each related key replaced by a reference to that record."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for doc in docs:
+        for name, ref in spec.refs.items():
+            if doc.get(name):
+                wanted[ref.target].add(doc[name])
+        for name, link in spec.links.items():
+            wanted[link.target].update(doc.get(name) or [])
+    refs = {resource: _load_refs(conn, resource, keys, public) for resource, keys in wanted.items()}
+    source_keys: dict[int, str] = {}
+    if "topic" in refs:
+        source_keys = keys_by_pk(conn, "source", (r["source_pk"] for r in refs["topic"].values()))
+        source_refs = _load_refs(conn, "source", set(source_keys.values()), public)
+    out = []
+    for doc in docs:
+        item = dict(doc)
+        for name, ref in spec.refs.items():
+            item[name] = refs.get(ref.target, {}).get(doc[name]) if doc.get(name) else None
+        for name, link in spec.links.items():
+            item[name] = [refs[link.target][k] for k in doc.get(name) or [] if k in refs.get(link.target, {})]
+        if "topic" in spec.refs:
+            topic = item["topic"]
+            item["source"] = _public_ref(source_refs.get(source_keys.get(topic["source_pk"]))) if topic else None
+        if spec.name == "quote":
+            expert, topic = item["expert"], item["topic"]
+            item["specialty_fit"] = specialty_fit(
+                (expert or {}).get("specialties", []), (topic or {}).get("domains", [])
+            ).value
+        for name in list(spec.refs) + list(spec.links):
+            value = item[name]
+            item[name] = [_public_ref(v) for v in value] if isinstance(value, list) else _public_ref(value)
+        out.append(item)
+    return out

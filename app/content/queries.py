@@ -1,0 +1,232 @@
+"""The read side: every query the content endpoints make, in one layer.
+
+A list page is: one keyset query for the page's pks (a range scan of the facets index when filtered),
+then `load_documents` and `expand` for those pks: a fixed number of queries whatever the page length."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, select
+from sqlalchemy.sql import Select
+
+from app.content.documents import expand, load_documents
+from app.content.resources import FACETED, RESOURCES, ResourceSpec
+from app.content.vocab import THERAPY_TYPE_DESCRIPTIONS, CodeSystem, Status, TherapyType
+from app.core.errors import BadParameter, NotFoundError
+from app.models import Facet
+
+FACETS = Facet.__table__
+PUBLIC = (Status.published.value,)
+
+
+@dataclass
+class Filters:
+    """Query filters as given: values of one name combine with OR, different names with AND."""
+
+    condition: list[str] = field(default_factory=list)
+    therapy: list[str] = field(default_factory=list)
+    therapy_type: list[str] = field(default_factory=list)
+    topic: list[str] = field(default_factory=list)
+    source: list[str] = field(default_factory=list)
+    expert: list[str] = field(default_factory=list)
+    lang: list[str] = field(default_factory=list)
+
+    def given(self) -> dict[str, list[str]]:
+        return {name: values for name, values in vars(self).items() if values}
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    last_position: int | None  # where the next page starts, None at the end
+
+
+def resolve_conditions(conn: Connection, values: Sequence[str]) -> list[str]:
+    """Slugs for condition filter values: a slug, or `system:code` (icd10cm:M06.9, mesh:D001172)."""
+    table = RESOURCES["condition"].table
+    codes = RESOURCES["condition"].codes[0]
+    slugs = []
+    for value in values:
+        system, _, code = value.partition(":")
+        if code and system in CodeSystem.__members__:
+            query = (select(table.c.key).join(codes, codes.c.condition_pk == table.c.pk)
+                     .where(codes.c.system == system, func.upper(codes.c.code) == code.upper()))
+        else:
+            query = select(table.c.key).where(table.c.key == value)
+        found = conn.execute(query).scalars().all()
+        if not found:
+            raise BadParameter("condition", f"names no known condition: {value!r}")
+        slugs.extend(found)
+    return list(dict.fromkeys(slugs))
+
+
+def _require_keys(conn: Connection, parameter: str, resource: str, values: Sequence[str]) -> list[str]:
+    table = RESOURCES[resource].table
+    known = set(conn.execute(select(table.c.key).where(table.c.key.in_(values))).scalars())
+    for value in values:
+        if value not in known:
+            raise BadParameter(parameter, f"names no known {resource}: {value!r}")
+    return list(values)
+
+
+def facet_groups(conn: Connection, filters: Filters) -> list[list[str]]:
+    """The filters as facet names, one OR-group per filter, checked against what exists."""
+    groups = []
+    for name, values in filters.given().items():
+        if name == "condition":
+            keys = resolve_conditions(conn, values)
+        elif name in ("therapy", "topic", "source", "expert"):
+            keys = _require_keys(conn, name, name, values)
+        elif name == "therapy_type":
+            keys = [TherapyType(v).value for v in values]
+        else:
+            keys = list(values)
+        groups.append([f"{name}:{key}" for key in keys])
+    return groups
+
+
+def _faceted_pks(resource: str, groups: list[list[str]], statuses: Sequence[str]) -> Select:
+    """Records of `resource` in every group (AND) having any facet of the group (OR), in pk order."""
+    driver = FACETS.alias("f0")
+    query = select(driver.c.record_pk.label("pk")).where(
+        driver.c.resource == resource, driver.c.facet.in_(groups[0]), driver.c.status.in_(statuses)
+    )
+    for n, group in enumerate(groups[1:], start=1):
+        other = FACETS.alias(f"f{n}")
+        query = query.where(exists().where(other.c.resource == resource, other.c.record_pk == driver.c.record_pk,
+                                           other.c.facet.in_(group)))
+    if len(groups[0]) > 1:
+        query = query.distinct()
+    return query
+
+
+def _derived_pks(spec: ResourceSpec, groups: list[list[str]], statuses: Sequence[str]) -> Select | None:
+    """For resources without facets of their own: the pks the filters reach through claims or quotes."""
+    subject = [g for g in groups if not g[0].startswith(("therapy_type:", "lang:"))]
+    if spec.name == "therapy":
+        matching = [g for g in subject if not g[0].startswith("therapy:")]
+        if not matching:
+            return None
+        link = RESOURCES["claim"].links["therapies"]
+        claims = _faceted_pks("claim", matching, PUBLIC).subquery()
+        return select(link.table.c.therapy_pk).where(link.table.c.claim_pk.in_(select(claims.c.pk)))
+    if spec.name == "condition":
+        if not groups:
+            return None
+        link = RESOURCES["claim"].links["conditions"]
+        claims = _faceted_pks("claim", groups, PUBLIC).subquery()
+        return select(link.table.c.condition_pk).where(link.table.c.claim_pk.in_(select(claims.c.pk)))
+    if spec.name == "expert":
+        if not groups:
+            return None
+        quotes = RESOURCES["quote"].table
+        matching = _faceted_pks("quote", groups, PUBLIC).subquery()
+        return select(quotes.c.expert_pk).where(quotes.c.pk.in_(select(matching.c.pk)))
+    return None
+
+
+def list_page(conn: Connection, spec: ResourceSpec, filters: Filters, *, after: int, limit: int,
+              statuses: Sequence[str] = PUBLIC) -> Page:
+    table = spec.table
+    groups = facet_groups(conn, filters)
+    if spec.name in FACETED and groups:
+        ordered = _faceted_pks(spec.name, groups, statuses).subquery()
+        query = select(ordered.c.pk).where(ordered.c.pk > after).order_by(ordered.c.pk)
+    else:
+        query = select(table.c.pk).where(table.c.status.in_(statuses), table.c.pk > after).order_by(table.c.pk)
+        if spec.name == "therapy" and filters.therapy_type:
+            query = query.where(table.c.type.in_([TherapyType(v).value for v in filters.therapy_type]))
+        if spec.name == "source" and filters.lang:
+            query = query.where(table.c.language.in_(filters.lang))
+        derived = _derived_pks(spec, [g for g in groups if not (spec.name == "therapy" and
+                                                                 g[0].startswith("therapy_type:"))], statuses)
+        if derived is not None:
+            query = query.where(table.c.pk.in_(derived))
+    pks = conn.execute(query.limit(limit + 1)).scalars().all()
+    more = len(pks) > limit
+    pks = pks[:limit]
+    docs = load_documents(conn, spec, pks)
+    items = expand(conn, spec, [docs[pk] for pk in pks], public=statuses == PUBLIC)
+    return Page(items=items, last_position=pks[-1] if more else None)
+
+
+def get_one(conn: Connection, spec: ResourceSpec, key: str, *, statuses: Sequence[str] = PUBLIC) -> dict[str, Any]:
+    """One record in the read shape with its related items embedded; 404 if it is not visible."""
+    table = spec.table
+    pk = conn.execute(select(table.c.pk).where(table.c.key == key, table.c.status.in_(statuses))).scalar()
+    if pk is None:
+        raise NotFoundError(f"No {spec.name} has the {spec.key_field} {key!r}.")
+    public = statuses == PUBLIC
+    doc = load_documents(conn, spec, [pk])[pk]
+    item = expand(conn, spec, [doc], public=public)[0]
+    item.update(_detail_extras(conn, spec, pk, key, statuses))
+    return item
+
+
+def _refs_of(conn: Connection, resource: str, query: Select, public: bool) -> list[dict[str, Any]]:
+    spec = RESOURCES[resource]
+    pks = conn.execute(query).scalars().all()
+    docs = load_documents(conn, spec, pks)
+    label = "title" if spec.label in ("title", "text") else "name"
+    return [{spec.key_field: docs[pk][spec.key_field], label: docs[pk][spec.label]} for pk in pks
+            if pk in docs and (not public or docs[pk]["status"] == Status.published)]
+
+
+def _claim_count(conn: Connection, facet: str, statuses: Sequence[str]) -> int:
+    query = select(func.count(func.distinct(FACETS.c.record_pk))).where(
+        FACETS.c.resource == "claim", FACETS.c.facet == facet, FACETS.c.status.in_(statuses))
+    return conn.execute(query).scalar_one()
+
+
+def _detail_extras(conn: Connection, spec: ResourceSpec, pk: int, key: str, statuses: Sequence[str]) -> dict:
+    t = {name: RESOURCES[name].table for name in RESOURCES}
+    public = statuses == PUBLIC
+    if spec.name == "condition":
+        children = select(t["condition"].c.pk).where(t["condition"].c.parent_pk == pk).order_by(t["condition"].c.pk)
+        return {"children": _refs_of(conn, "condition", children, public),
+                "claim_count": _claim_count(conn, f"condition:{key}", statuses)}
+    if spec.name == "therapy":
+        return {"claim_count": _claim_count(conn, f"therapy:{key}", statuses)}
+    if spec.name == "expert":
+        quotes = select(t["quote"].c.pk).where(t["quote"].c.expert_pk == pk).order_by(t["quote"].c.pk)
+        return {"quotes": _refs_of(conn, "quote", quotes, public)}
+    if spec.name == "source":
+        topics = select(t["topic"].c.pk).where(t["topic"].c.source_pk == pk).order_by(t["topic"].c.position)
+        return {"topics": _refs_of(conn, "topic", topics, public)}
+    if spec.name == "topic":
+        claims = select(t["claim"].c.pk).where(t["claim"].c.topic_pk == pk).order_by(t["claim"].c.pk)
+        quotes = select(t["quote"].c.pk).where(t["quote"].c.topic_pk == pk).order_by(t["quote"].c.pk)
+        return {"claims": _refs_of(conn, "claim", claims, public), "quotes": _refs_of(conn, "quote", quotes, public)}
+    if spec.name == "claim":
+        link = RESOURCES["quote"].links["claims"]
+        quotes = select(link.table.c.quote_pk).where(link.table.c.claim_pk == pk).order_by(link.table.c.quote_pk)
+        return {"quotes": _refs_of(conn, "quote", quotes, public)}
+    return {}
+
+
+def therapy_types(conn: Connection) -> list[dict[str, Any]]:
+    """Each therapy type of the vocabulary with how many published therapies and claims it has."""
+    table = RESOURCES["therapy"].table
+    therapies = dict(conn.execute(
+        select(table.c.type, func.count()).where(table.c.status == Status.published).group_by(table.c.type)).all())
+    claims = dict(conn.execute(
+        select(FACETS.c.facet, func.count()).where(
+            FACETS.c.resource == "claim", FACETS.c.status == Status.published,
+            FACETS.c.facet.like("therapy\\_type:%", escape="\\"))
+        .group_by(FACETS.c.facet)).all())
+    return [{"type": kind.value, "description": THERAPY_TYPE_DESCRIPTIONS[kind],
+             "therapy_count": therapies.get(kind.value, 0), "claim_count": claims.get(f"therapy_type:{kind.value}", 0)}
+            for kind in TherapyType]
+
+
+def content_version(conn: Connection) -> int:
+    """The sequence number of the newest public change: public content is a function of it."""
+    from app.models import Change
+
+    return conn.execute(select(func.max(Change.__table__.c.seq))).scalar() or 0
+
+
+__all__ = ["Filters", "Page", "content_version", "get_one", "list_page", "therapy_types", "and_"]

@@ -1,0 +1,240 @@
+"""Request and response shapes of the content resources.
+
+A resource has one write shape (`XIn`, relations given by key) used by both the importer and the editors'
+API, and one read shape (`XOut`) in which relations are small embedded references. Server-owned fields
+(`id`, timestamps, `revision`) are in no write shape, and unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.content.vocab import CodeSystem, Domain, EvidenceKind, EvidenceStrength, SpecialtyFit, Status, TherapyType
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
+]
+Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$", max_length=35)]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# ---- write shapes ------------------------------------------------------------------------------------
+
+
+class Code(Strict):
+    system: CodeSystem
+    code: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    version: Annotated[str, StringConstraints(max_length=16)] | None = None
+
+
+class Workflow(Strict):
+    status: Status = Status.published
+    retraction_reason: ShortText | None = None
+
+
+class Reviewed(Strict):
+    last_reviewed_at: IsoDate | None = None
+    next_review_due: IsoDate | None = None
+    reviewed_by: ShortText | None = None
+
+
+class ConditionIn(Workflow):
+    name: ShortText
+    parent: Slug | None = None
+    synonyms: list[ShortText] = []
+    description: LongText | None = None
+    codes: list[Code] = []
+
+
+class TherapyIn(Workflow):
+    name: ShortText
+    type: TherapyType
+    synonyms: list[ShortText] = []
+    description: LongText | None = None
+    codes: list[Code] = []
+
+
+class ExpertIn(Workflow):
+    name: ShortText
+    honorific: ShortText | None = None
+    credentials: list[ShortText] = []
+    job_title: ShortText | None = None
+    affiliation: ShortText | None = None
+    location: ShortText | None = None
+    described_as: ShortText | None = None
+    specialties: list[Domain] = []
+
+
+class Author(Strict):
+    name: ShortText
+    role: ShortText | None = None
+
+
+class SourceIn(Workflow, Reviewed):
+    title: ShortText
+    title_note: ShortText | None = None
+    author: Author | None = None
+    publisher: ShortText | None = None
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None = None
+    language: Language = "en"
+    translation_of: Slug | None = None
+    license: ShortText | None = None
+    published_at: IsoDate | None = None
+    text_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+class TopicIn(Workflow, Reviewed):
+    source: Slug
+    title: ShortText
+    summary: LongText
+    body: LongText
+    position: Annotated[int, Field(ge=0, le=100_000)] = 0
+    language: Language = "en"
+    translation_of: Slug | None = None
+    domains: list[Domain] = []
+    conditions: list[Slug] = []
+    therapies: list[Slug] = []
+
+
+class Evidence(Strict):
+    kind: EvidenceKind
+    stated_as: ShortText | None = None
+    citations: list[ShortText] = []
+    strength: EvidenceStrength
+
+
+class ClaimIn(Workflow):
+    topic: Slug
+    text: LongText
+    source_excerpt: LongText
+    conditions: list[Slug] = []
+    therapies: list[Slug] = []
+    expert: Slug | None = None
+    evidence: Evidence
+
+
+class QuoteIn(Workflow):
+    expert: Slug
+    topic: Slug
+    text: LongText
+    claims: list[Slug] = []
+
+
+# ---- read shapes -------------------------------------------------------------------------------------
+
+
+class Ref(BaseModel):
+    """A related record, embedded by its key and the few fields a client shows."""
+
+    slug: str | None = None
+    id: str | None = None
+    name: str | None = None
+    title: str | None = None
+    type: TherapyType | None = None
+
+
+class Meta(BaseModel):
+    status: Status
+    retraction_reason: str | None = None
+    created_at: str
+    updated_at: str
+    revision: int
+
+
+class ConditionOut(Meta):
+    slug: str
+    name: str
+    parent: Ref | None
+    synonyms: list[str]
+    description: str | None
+    codes: list[Code]
+    children: list[Ref] | None = Field(None, description="Detail only: the direct children.")
+    claim_count: int | None = Field(None, description="Detail only: published claims about it or below.")
+
+
+class TherapyOut(Meta):
+    slug: str
+    name: str
+    type: TherapyType
+    synonyms: list[str]
+    description: str | None
+    codes: list[Code]
+    claim_count: int | None = Field(None, description="Detail only: published claims about it.")
+
+
+class ExpertOut(Meta):
+    slug: str
+    name: str
+    honorific: str | None
+    credentials: list[str]
+    job_title: str | None
+    affiliation: str | None
+    location: str | None
+    described_as: str | None
+    specialties: list[Domain]
+    quotes: list[Ref] | None = Field(None, description="Detail only: the expert's quotes.")
+
+
+class SourceOut(Meta, Reviewed):
+    slug: str
+    title: str
+    title_note: str | None
+    author: Author | None
+    publisher: str | None
+    url: str | None
+    language: str
+    translation_of: Ref | None
+    license: str | None
+    published_at: str | None
+    text_sha256: str | None
+    topics: list[Ref] | None = Field(None, description="Detail only: the source's topics in order.")
+
+
+class TopicOut(Meta, Reviewed):
+    slug: str
+    source: Ref
+    title: str
+    summary: str
+    body: str
+    position: int
+    language: str
+    translation_of: Ref | None
+    domains: list[Domain]
+    conditions: list[Ref]
+    therapies: list[Ref]
+    claims: list[Ref] | None = Field(None, description="Detail only: the topic's claims.")
+    quotes: list[Ref] | None = Field(None, description="Detail only: the topic's quotes.")
+
+
+class ClaimOut(Meta):
+    id: str
+    topic: Ref
+    source: Ref
+    text: str
+    source_excerpt: str
+    conditions: list[Ref]
+    therapies: list[Ref]
+    expert: Ref | None
+    evidence: Evidence
+    quotes: list[Ref] | None = Field(None, description="Detail only: quotes that state this claim.")
+
+
+class QuoteOut(Meta):
+    id: str
+    expert: Ref
+    topic: Ref
+    source: Ref
+    text: str
+    claims: list[Ref]
+    specialty_fit: SpecialtyFit = Field(
+        description="Whether the expert speaks within, near or outside their own specialties, judged "
+        "against the medical domains of the topic."
+    )

@@ -1,0 +1,295 @@
+"""The one write path. The importer, the editors' API and the synthetic-data generator all write through
+`ContentWriter`, inside one `Database.write()` transaction; so the row, its link rows, its revision, its
+change-log entry, its facets and its search entry commit together or not at all."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from app.content import facets
+from app.content.documents import chunks, content_of, load_documents, pks_by_key
+from app.content.resources import RESOURCES, ResourceSpec
+from app.content.vocab import Status
+from app.models import Change, Revision
+
+CHANGES = Change.__table__
+REVISIONS = Revision.__table__
+
+# Hooks run at the end of every write transaction with the records it touched (the search index uses it).
+after_write_hooks: list[Callable[[Connection, dict[str, set[int]], dict[str, set[int]]], None]] = []
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id() -> str:
+    """A server-made key for claims and quotes: 64 random bits, slug-safe."""
+    return secrets.token_hex(8)
+
+
+class ContentError(Exception):
+    """A write the content cannot take; carries its HTTP status and the fields at fault."""
+
+    status = 422
+    title = "Invalid content"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class UnknownReference(ContentError):
+    title = "Unknown reference"
+
+
+class NotFound(ContentError):
+    status = 404
+    title = "Not found"
+
+
+class InUse(ContentError):
+    status = 409
+    title = "Still in use"
+
+
+class Conflict(ContentError):
+    status = 409
+    title = "Already exists"
+
+
+@dataclass
+class WriteResult:
+    resource: str
+    key: str
+    op: str  # created | updated | unchanged | deleted
+    document: dict[str, Any] | None
+
+
+@dataclass
+class ContentWriter:
+    conn: Connection
+    actor: str
+    now: str = field(default_factory=utc_now)
+    touched: dict[str, set[int]] = field(default_factory=dict)
+    removed: dict[str, set[int]] = field(default_factory=dict)
+    reshaped: dict[str, set[int]] = field(default_factory=dict)  # records whose change moves others' facets
+
+    # ---- writing ------------------------------------------------------------------------------------
+
+    def put(self, resource: str, key: str, payload: BaseModel) -> WriteResult:
+        return self.put_many(resource, [(key, payload)])[0]
+
+    def put_many(self, resource: str, items: Sequence[tuple[str, BaseModel]]) -> list[WriteResult]:
+        """Create or update records by key; a record whose content is unchanged is left alone."""
+        spec = RESOURCES[resource]
+        table = spec.table
+        wanted = {key: payload.model_dump(mode="json") for key, payload in items}
+        resolved = self._resolve(spec, wanted)
+        existing = pks_by_key(self.conn, resource, wanted)
+        old_docs = load_documents(self.conn, spec, list(existing.values()))
+        results: list[WriteResult] = []
+        to_insert: list[str] = []
+        to_update: list[tuple[str, int, dict[str, Any]]] = []
+        for key, content in wanted.items():
+            pk = existing.get(key)
+            old = old_docs.get(pk) if pk else None
+            if old is None:
+                to_insert.append(key)
+            elif content_of(spec, old) == content:
+                results.append(WriteResult(resource, key, "unchanged", old))
+            else:
+                to_update.append((key, pk, old))
+        # Inserts first: an update in the same batch may point at a record created by it.
+        if to_insert:
+            new_pks = self._insert_rows(spec, to_insert, wanted, resolved)
+            for pk, key in zip(new_pks, to_insert, strict=True):
+                content = wanted[key]
+                self._write_children(spec, pk, content, resolved, replace=False)
+                doc = {spec.key_field: key, **content, "created_at": self.now, "updated_at": self.now,
+                       "revision": 1}
+                self._record(spec, pk, key, "created", doc, was_public=False)
+                results.append(WriteResult(resource, key, "created", doc))
+        for key, pk, old in to_update:
+            content = wanted[key]
+            row = self._row(spec, content, resolved) | {"revision": old["revision"] + 1, "updated_at": self.now}
+            self.conn.execute(update(table).where(table.c.pk == pk).values(**row))
+            self._write_children(spec, pk, content, resolved, replace=True)
+            doc = {spec.key_field: key, **content, "created_at": old["created_at"], "updated_at": self.now,
+                   "revision": row["revision"]}
+            self._record(spec, pk, key, "updated", doc, was_public=old["status"] == Status.published)
+            if any(old.get(name) != content.get(name) for name in facets.SHAPING_FIELDS.get(resource, ())):
+                self.reshaped.setdefault(resource, set()).add(pk)
+            results.append(WriteResult(resource, key, "updated", doc))
+        return results
+
+    def _insert_rows(
+        self, spec: ResourceSpec, keys: list[str], wanted: dict[str, dict[str, Any]],
+        resolved: dict[str, dict[str, int]],
+    ) -> list[int]:
+        table = spec.table
+        meta = {"revision": 1, "created_at": self.now, "updated_at": self.now}
+        self_refs = [name for name, ref in spec.refs.items() if ref.target == spec.name]
+        if not self_refs:
+            rows = [{"key": key, **self._row(spec, wanted[key], resolved), **meta} for key in keys]
+            statement = insert(table).returning(table.c.pk, sort_by_parameter_order=True)
+            return list(self.conn.execute(statement, rows).scalars().all())
+        # Records pointing at others of the same batch (a condition's parent): parents first, one by one.
+        pks: dict[str, int] = {}
+        pending = set(keys)
+        while pending:
+            ready = [k for k in keys if k in pending and all(wanted[k].get(n) not in pending for n in self_refs)]
+            if not ready:
+                raise ContentError(f"{spec.plural} {sorted(pending)} point at each other in a cycle.")
+            for key in ready:
+                row = self._row(spec, wanted[key], resolved)
+                statement = insert(table).values(key=key, **row, **meta).returning(table.c.pk)
+                pks[key] = resolved.setdefault(spec.name, {})[key] = self.conn.execute(statement).scalar_one()
+                pending.discard(key)
+        return [pks[key] for key in keys]
+
+    def delete(self, resource: str, key: str) -> WriteResult:
+        return self.delete_many(resource, [key])[0]
+
+    def delete_many(self, resource: str, keys: Iterable[str]) -> list[WriteResult]:
+        """Delete records for good (a retraction is a status, not a delete). Refuses while others use them."""
+        spec = RESOURCES[resource]
+        existing = pks_by_key(self.conn, resource, keys)
+        missing = sorted(set(keys) - set(existing))
+        if missing:
+            raise NotFound(f"No {resource} with key {missing[0]!r}.")
+        pks = list(existing.values())
+        self._refuse_if_used(spec, pks)
+        old_docs = load_documents(self.conn, spec, pks)
+        for part in chunks(pks):
+            self.conn.execute(delete(spec.table).where(spec.table.c.pk.in_(part)))
+        results = []
+        for pk, doc in old_docs.items():
+            key = doc[spec.key_field]
+            self._revision(spec, key, "deleted", doc | {"revision": doc["revision"] + 1})
+            if doc["status"] == Status.published:
+                self._change(resource, key, "delete", None)
+            self.removed.setdefault(resource, set()).add(pk)
+            self.touched.get(resource, set()).discard(pk)
+            results.append(WriteResult(resource, key, "deleted", None))
+        return results
+
+    def finish(self) -> None:
+        """Bring derived state (facets, hooks such as search) in step with this transaction's writes."""
+        facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
+        for hook in after_write_hooks:
+            hook(self.conn, self.touched, self.removed)
+
+    # ---- helpers ------------------------------------------------------------------------------------
+
+    def _resolve(self, spec: ResourceSpec, wanted: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+        """Key -> pk for every record the documents point at; an unknown key is a 422 naming it."""
+        needed: dict[str, set[str]] = {}
+        fields: dict[str, str] = {}
+        for name, ref in spec.refs.items():
+            fields[name] = ref.target
+            needed.setdefault(ref.target, set()).update(d[name] for d in wanted.values() if d.get(name))
+        for name, link in spec.links.items():
+            fields[name] = link.target
+            for doc in wanted.values():
+                needed.setdefault(link.target, set()).update(doc.get(name) or [])
+        # A record may point at another of the same batch (a condition at its parent): insert order copes.
+        resolved = {target: pks_by_key(self.conn, target, keys) for target, keys in needed.items()}
+        errors = []
+        for key, doc in wanted.items():
+            for name, target in fields.items():
+                values = doc.get(name)
+                for value in values if isinstance(values, list) else [values]:
+                    if value and value not in resolved[target] and not (target == spec.name and value in wanted):
+                        errors.append({"field": name, "key": key, "message": f"unknown {target} {value!r}"})
+        if errors:
+            first = errors[0]
+            raise UnknownReference(f"{spec.name} {first['key']!r}: {first['field']} names an {first['message']}.",
+                                   errors)
+        return resolved
+
+    def _row(self, spec: ResourceSpec, content: dict[str, Any], resolved: dict[str, dict[str, int]]) -> dict:
+        row: dict[str, Any] = {"status": content["status"], "retraction_reason": content.get("retraction_reason")}
+        for column in spec.columns:
+            row[column] = content.get(column)
+        for name, parts in spec.nested.items():
+            value = content.get(name) or {}
+            for part, column in parts.items():
+                row[column] = value.get(part)
+        for name, ref in spec.refs.items():
+            key = content.get(name)
+            row[ref.column] = self._pk(ref.target, key, resolved) if key else None
+        return row
+
+    def _pk(self, resource: str, key: str, resolved: dict[str, dict[str, int]]) -> int:
+        pk = resolved.get(resource, {}).get(key)
+        if pk is None:  # a record created earlier in this same batch
+            pk = pks_by_key(self.conn, resource, [key]).get(key)
+            if pk is None:
+                raise UnknownReference(f"unknown {resource} {key!r}")
+            resolved.setdefault(resource, {})[key] = pk
+        return pk
+
+    def _write_children(
+        self, spec: ResourceSpec, pk: int, content: dict[str, Any], resolved: dict[str, dict[str, int]],
+        *, replace: bool,
+    ) -> None:
+        for name, link in spec.links.items():
+            if replace:
+                self.conn.execute(delete(link.table).where(link.table.c[link.own] == pk))
+            targets = list(dict.fromkeys(content.get(name) or []))
+            if targets:
+                self.conn.execute(
+                    insert(link.table),
+                    [{link.own: pk, link.other: self._pk(link.target, k, resolved)} for k in targets],
+                )
+        if spec.codes:
+            code_table, owner = spec.codes
+            if replace:
+                self.conn.execute(delete(code_table).where(code_table.c[owner] == pk))
+            if content.get("codes"):
+                self.conn.execute(insert(code_table), [{owner: pk, **code} for code in content["codes"]])
+
+    def _record(self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool) -> None:
+        self._revision(spec, key, op, doc)
+        if doc["status"] == Status.published:
+            self._change(spec.name, key, "upsert", doc)
+        elif was_public:
+            self._change(spec.name, key, "delete", None)
+        self.touched.setdefault(spec.name, set()).add(pk)
+
+    def _revision(self, spec: ResourceSpec, key: str, op: str, doc: dict) -> None:
+        self.conn.execute(
+            insert(REVISIONS).values(resource=spec.name, key=key, revision=doc["revision"], op=op, at=self.now,
+                                     actor=self.actor, data=doc)
+        )
+
+    def _change(self, resource: str, key: str, op: str, data: dict | None) -> None:
+        self.conn.execute(insert(CHANGES).values(resource=resource, key=key, op=op, at=self.now, data=data))
+
+    def _refuse_if_used(self, spec: ResourceSpec, pks: list[int]) -> None:
+        for other in RESOURCES.values():
+            users = []
+            for ref in other.refs.values():
+                if ref.target == spec.name:
+                    column = other.table.c[ref.column]
+                    users.append(select(func.count()).where(column.in_(pks), other.table.c.pk.notin_(pks)
+                                                            if other is spec else True))
+            for link in other.links.values():
+                if link.target == spec.name:
+                    users.append(select(func.count()).select_from(link.table).where(link.table.c[link.other].in_(pks)))
+            count = sum(self.conn.execute(query).scalar_one() for query in users)
+            if count:
+                raise InUse(
+                    f"{count} {other.plural if count != 1 else other.name} still use this {spec.name}; "
+                    f"change or delete them first.",
+                    [{"field": spec.key_field, "message": f"used by {count} {other.plural}"}],
+                )

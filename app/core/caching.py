@@ -1,0 +1,83 @@
+"""Conditional GET. Public content is a function of the newest change-log sequence number, so a public
+response's ETag is that number (plus the URL, the representation asked for and the code's version),
+known before any content query runs: a revalidation costs one indexed lookup and returns 304.
+Responses made for an editor (who may see drafts) are tagged by a hash of their bytes instead."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app import __version__
+from app.content.queries import content_version
+from app.core.db import Database
+
+Built = tuple[Any, dict[str, str]]  # payload, extra headers
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
+
+
+def public_etag(request: Request, version: int, media_type: str) -> str:
+    basis = f"{__version__}|{request.url.path}?{request.url.query}|{media_type}".encode()
+    return f'W/"{version}-{hashlib.blake2b(basis, digest_size=8).hexdigest()}"'
+
+
+def body_etag(body: bytes) -> str:
+    return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+
+
+def cached_read(
+    request: Request,
+    db: Database,
+    build: Callable[[Connection], Built],
+    *,
+    public: bool,
+    media_type: str = "application/json",
+    max_age: int = 60,
+    render: Callable[[Any], bytes] = orjson.dumps,
+) -> Response:
+    """Run `build` in one read snapshot and answer with validators, or 304 when the client is current."""
+    if_none_match = request.headers.get("if-none-match")
+    with db.read() as conn:
+        if public:
+            etag = public_etag(request, content_version(conn), media_type)
+            if _matches(if_none_match, etag):
+                return not_modified(etag, public=True, max_age=max_age)
+        payload, headers = build(conn)
+    body = payload if isinstance(payload, bytes) else render(payload)
+    if not public:
+        etag = body_etag(body)
+        if _matches(if_none_match, etag):
+            return not_modified(etag, public=False, max_age=max_age)
+    response = Response(body, media_type=media_type, headers=headers)
+    set_validators(response, etag, public=public, max_age=max_age)
+    return response
+
+
+def cache_control(public: bool, max_age: int) -> str:
+    return f"public, max-age={max_age}, stale-while-revalidate={max_age * 5}" if public else "private, no-cache"
+
+
+def set_validators(response: Response, etag: str, *, public: bool, max_age: int) -> None:
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = cache_control(public, max_age)
+    response.headers["Vary"] = "Accept, X-API-Key"
+
+
+def not_modified(etag: str, *, public: bool, max_age: int) -> Response:
+    response = Response(status_code=304)
+    set_validators(response, etag, public=public, max_age=max_age)
+    return response

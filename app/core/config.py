@@ -1,0 +1,40 @@
+"""One place for every setting; read from the environment (and nothing else) so tests stay hermetic."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./health-content.db",
+        description="SQLAlchemy URL of the store; sqlite:///FILE or postgresql+psycopg://...",
+    )
+    database_read_url: str | None = Field(default=None, description="Optional read replica for GETs.")
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Content imported on first start.")
+    public_base_url: str = Field(
+        default="",
+        description="Absolute base URL used in feeds and Link headers; empty means the request's own.",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted.")
+    cache_max_age: int = Field(default=60, description="Cache-Control max-age of public reads, seconds.")
+    query_timeout_ms: int = Field(default=5000, description="Longest a single query may run.")
+    rate_limit_anonymous: str = Field(default="120/minute", description="Budget per client address.")
+    rate_limit_partner: str = Field(default="1200/minute", description="Budget per partner key.")
+    rate_limit_editor: str = Field(default="1200/minute", description="Budget per editor key.")
+    rate_limit_storage_url: str = Field(
+        default="memory://", description="limits storage URI; redis://host:6379 shares one budget."
+    )
+    cors_allow_origins: str = Field(default="*", description="Origins allowed to read; writes allow none.")
+    log_level: str = "info"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

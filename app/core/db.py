@@ -1,0 +1,142 @@
+"""Engines, connections and the two kinds of transaction the app uses.
+
+Reads run in a snapshot (a list page's few queries see one state). Writes are serialised: on SQLite by
+`BEGIN IMMEDIATE`, on PostgreSQL by a transaction-scoped advisory lock, so the change log's sequence is
+also commit order and a partner's cursor can never skip a change that commits late.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from app.core.config import Settings
+
+log = logging.getLogger("app.db")
+
+WRITE_LOCK_ID = 7_341_977  # the advisory lock every PostgreSQL write transaction takes
+POOL_SIZE = 48  # at least the threadpool's 40 workers, so a request never waits on a peer's connection
+
+_deadline = threading.local()
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_progress(_deadline_holder=_deadline) -> int:
+    deadline = getattr(_deadline_holder, "at", None)
+    return 1 if deadline is not None and time.monotonic() > deadline else 0
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+        dbapi_conn.set_progress_handler(_sqlite_progress, 10_000)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_db_engine(url: str, settings: Settings) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=POOL_SIZE,
+            max_overflow=0,
+            pool_pre_ping=False,
+        )
+        _configure_sqlite(engine)
+    else:
+        timeout = int(settings.query_timeout_ms)
+        engine = create_engine(
+            url,
+            pool_size=POOL_SIZE // 4,
+            max_overflow=POOL_SIZE - POOL_SIZE // 4,
+            pool_pre_ping=True,
+            connect_args={"options": f"-c statement_timeout={timeout}"},
+        )
+    return engine
+
+
+@dataclass
+class Database:
+    """The store: a write engine and (optionally) a replica for reads."""
+
+    engine: Engine
+    read_engine: Engine
+    query_timeout_s: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_db_engine(settings.database_url, settings)
+        read_engine = (
+            create_db_engine(settings.database_read_url, settings) if settings.database_read_url else engine
+        )
+        return cls(engine=engine, read_engine=read_engine, query_timeout_s=settings.query_timeout_ms / 1000)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only snapshot; queries past the time limit are interrupted."""
+        options = {"sqlite_begin": "DEFERRED"} if is_sqlite(self.read_engine) else {
+            "isolation_level": "REPEATABLE READ"
+        }
+        with self.read_engine.connect().execution_options(**options) as conn:
+            _deadline.at = time.monotonic() + self.query_timeout_s
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                _deadline.at = None
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One serialised write transaction: everything in it commits together or not at all."""
+        if self.is_sqlite:
+            conn_cm = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        else:
+            conn_cm = self.engine.connect()
+        with conn_cm as conn:
+            with conn.begin():
+                if not self.is_sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_ID})")
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
+
+
+def log_database_version(db: Database) -> None:
+    if db.is_sqlite:
+        version = sqlite3.sqlite_version
+        log.info("SQLite %s", version)
+        if version.startswith("3.40."):
+            log.warning("SQLite %s has a WAL bug with several writers; writes here are serialised", version)
+    else:
+        with db.engine.connect() as conn:
+            log.info("%s", conn.exec_driver_sql("SELECT version()").scalar())

@@ -1,0 +1,1 @@
+"""data/ files -> validated write shapes -> one transaction through the write path."""

@@ -1,0 +1,44 @@
+"""Applying a dataset: all or nothing, idempotent, and deleting what data/ no longer holds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.content.resources import RESOURCES, WRITE_ORDER
+from app.content.store import ContentWriter
+from app.core.db import Database
+from app.importer.loader import Dataset, load_dataset
+
+IMPORT_ACTOR = "import"
+
+
+def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR) -> Counter:
+    """Write the dataset in one transaction; returns how many records were created, updated, deleted."""
+    outcome: Counter = Counter()
+    with db.write() as conn:
+        writer = ContentWriter(conn, actor=actor)
+        for resource in WRITE_ORDER:
+            items = dataset.records[resource]
+            for result in writer.put_many(resource, items):
+                outcome[result.op] += 1
+            table = RESOURCES[resource].table
+            keys = [key for key, _ in items]
+            if keys:
+                conn.execute(table.update().where(table.c.key.in_(keys), table.c.origin != "import")
+                             .values(origin="import"))
+        for resource in reversed(WRITE_ORDER):
+            table = RESOURCES[resource].table
+            wanted = {key for key, _ in dataset.records[resource]}
+            held = conn.execute(select(table.c.key).where(table.c.origin == "import")).scalars().all()
+            gone = [key for key in held if key not in wanted]
+            if gone:
+                outcome["deleted"] += len(writer.delete_many(resource, gone))
+        writer.finish()
+    return outcome
+
+
+def import_path(db: Database, path: Path) -> Counter:
+    return apply_dataset(db, load_dataset(path))

@@ -1,0 +1,78 @@
+"""The ASGI app: `app.main:app`. create_app() wires routers, error handlers and middleware."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+
+from app import __version__
+from app.api import content, ops
+from app.core.config import Settings, get_settings
+from app.core.db import Database, log_database_version
+from app.core.errors import install_error_handlers
+from app.core.middleware import ApiKeyAuth, BodySizeLimit, SecurityHeaders
+
+DESCRIPTION = """Structured health-topic content (topics, claims with their evidence, experts and their quotes,
+conditions with ICD-10-CM, MeSH and SNOMED CT codes, therapies by type), queried by condition and by therapy
+type. Reads are public; partners and editors identify with `X-API-Key`. Errors are
+`application/problem+json`."""
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = db or Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        log_database_version(db)
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Health-content API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        docs_url="/docs",
+        redoc_url="/redoc",
+    )
+    app.state.settings = settings
+    app.state.db = db
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(content.build_router())
+
+    # Outermost last: headers on everything, then CORS, then the size limit and the key check.
+    app.add_middleware(ApiKeyAuth)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o.strip() for o in settings.cors_allow_origins.split(",")],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["X-API-Key", "If-None-Match", "Accept"],
+        expose_headers=["ETag", "Link", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def __getattr__(name: str):
+    # `app.main:app` is built on first use, so importing this module (tests, CLI) has no side effects.
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

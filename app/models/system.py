@@ -1,0 +1,63 @@
+"""Tables the service keeps about its content: the change log, revisions, filter facets and API keys."""
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+
+class Change(SQLModel, table=True):
+    """One public change: a published record created or updated (upsert), or gone from public view
+    (delete). `seq` is commit order because writes are serialised."""
+
+    __tablename__ = "changes"
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    resource: str = Field(max_length=16)
+    key: str = Field(max_length=200)
+    op: str = Field(max_length=8)
+    at: str = Field(max_length=32)
+    data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Revision(SQLModel, table=True):
+    """A full snapshot of a record after each change, drafts included, with who made it."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (Index("ix_revisions_record", "resource", "key", "revision"),)
+    pk: int | None = Field(default=None, primary_key=True)
+    resource: str = Field(max_length=16)
+    key: str = Field(max_length=200)
+    revision: int
+    op: str = Field(max_length=8)
+    at: str = Field(max_length=32)
+    actor: str = Field(max_length=200)
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class Facet(SQLModel, table=True):
+    """What a record can be filtered by (`condition:rheumatoid-arthritis`, `therapy_type:probiotic`...),
+    kept by the write path. Its index is each facet's records in list order, so a filtered page is a
+    range scan however large the store grows."""
+
+    __tablename__ = "facets"
+    __table_args__ = (Index("ix_facets_scan", "resource", "facet", "status", "record_pk"),)
+    pk: int | None = Field(default=None, primary_key=True)
+    resource: str = Field(max_length=16)
+    facet: str = Field(sa_column=Column(String(240), nullable=False))
+    status: str = Field(max_length=16)
+    record_pk: int = Field(index=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """A partner's or editor's key: only a hash is kept; the prefix finds the row."""
+
+    __tablename__ = "api_keys"
+    pk: int | None = Field(default=None, primary_key=True)
+    prefix: str = Field(max_length=16, unique=True)
+    hash: str = Field(max_length=128)
+    scope: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    created_at: str = Field(max_length=32)
+    revoked_at: str | None = Field(default=None, max_length=32)

@@ -1,0 +1,146 @@
+"""Each test owns a database: a copy of a template made once per run (migrated, and for `client` and
+`seeded_db` with data/ imported). SQLite by default; PostgreSQL when TEST_DATABASE_URL is set, where each
+test gets a database cloned from the template and dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from app.core.config import PROJECT_ROOT, Settings
+from app.core.db import Database
+from app.core.migrate import upgrade
+from app.importer.run import import_path
+from app.main import create_app
+
+DATA_DIR = PROJECT_ROOT / "data"
+SEED_TEXT = PROJECT_ROOT.parent / "shared" / "seed" / "gut-microbiome-autoimmune.txt"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def make_settings(url: str, **overrides) -> Settings:
+    return Settings(database_url=url, data_dir=DATA_DIR, rate_limit_storage_url="memory://", **overrides)
+
+
+class SqliteTemplates:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def template(self, name: str, seeded: bool) -> str:
+        path = self.root / f"template-{name}.db"
+        if not path.exists():
+            db = Database.from_settings(make_settings(f"sqlite:///{path}"))
+            upgrade(db)
+            if seeded:
+                import_path(db, DATA_DIR)
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.dispose()
+        return str(path)
+
+    def fresh(self, name: str, seeded: bool) -> tuple[str, callable]:
+        source = self.template(name, seeded)
+        target = self.root / f"{name}-{uuid.uuid4().hex}.db"
+        shutil.copyfile(source, target)
+        return f"sqlite:///{target}", lambda: [p.unlink(missing_ok=True) for p in target.parent.glob(target.name + "*")]
+
+
+class PostgresTemplates:
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.admin = create_engine(self.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        self.prefix = f"hc_{uuid.uuid4().hex[:8]}"
+        self.made: set[str] = set()
+
+    def _create(self, name: str, template: str | None = None) -> str:
+        with self.admin.connect() as conn:
+            clause = f" TEMPLATE {template}" if template else ""
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"{clause}')
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def template(self, name: str, seeded: bool) -> str:
+        database = f"{self.prefix}_tpl_{name}"
+        if database not in self.made:
+            url = self._create(database)
+            db = Database.from_settings(make_settings(url))
+            upgrade(db)
+            if seeded:
+                import_path(db, DATA_DIR)
+            db.dispose()
+            self.made.add(database)
+        return database
+
+    def fresh(self, name: str, seeded: bool) -> tuple[str, callable]:
+        template = self.template(name, seeded)
+        database = f"{self.prefix}_{uuid.uuid4().hex[:10]}"
+        return self._create(database, template), lambda: self.drop(database)
+
+    def close(self) -> None:
+        for database in self.made:
+            self.drop(database)
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory) -> Iterator[SqliteTemplates | PostgresTemplates]:
+    if POSTGRES_URL:
+        made = PostgresTemplates(POSTGRES_URL)
+        yield made
+        made.close()
+    else:
+        yield SqliteTemplates(tmp_path_factory.mktemp("databases"))
+
+
+def _database(templates, name: str, seeded: bool) -> Iterator[tuple[str, Database]]:
+    url, cleanup = templates.fresh(name, seeded)
+    db = Database.from_settings(make_settings(url))
+    try:
+        yield url, db
+    finally:
+        db.dispose()
+        cleanup()
+
+
+@pytest.fixture
+def empty_db(templates) -> Iterator[Database]:
+    """A migrated database with no content."""
+    for _, db in _database(templates, "empty", seeded=False):
+        yield db
+
+
+@pytest.fixture
+def seeded_db(templates) -> Iterator[Database]:
+    """A migrated database holding data/."""
+    for _, db in _database(templates, "seeded", seeded=True):
+        yield db
+
+
+def client_for(db: Database, **settings_overrides) -> TestClient:
+    url = db.engine.url.render_as_string(hide_password=False)
+    app = create_app(make_settings(url, **settings_overrides), db=db)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(seeded_db) -> Iterator[TestClient]:
+    """HTTP through httpx against the app, over the seed content."""
+    with client_for(seeded_db) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def empty_client(empty_db) -> Iterator[TestClient]:
+    with client_for(empty_db) as test_client:
+        yield test_client

@@ -1,0 +1,137 @@
+"""The read API over the seed content: filters, pagination, caching, errors."""
+
+import pytest
+
+
+def keys(page, field="id"):
+    return [item[field] for item in page["items"]]
+
+
+def test_rheumatoid_arthritis_claims_by_slug_and_by_codes_agree(client):
+    by_slug = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"}).json()
+    assert by_slug["items"], "the seed says something about rheumatoid arthritis"
+    for code in ("icd10cm:M06.9", "mesh:D001172", "snomedct:69896004"):
+        assert keys(client.get("/v1/claims", params={"condition": code}).json()) == keys(by_slug)
+    for item in by_slug["items"]:
+        assert "rheumatoid-arthritis" in [c["slug"] for c in item["conditions"]]
+
+
+def test_a_parent_condition_includes_its_descendants(client):
+    parent = set(keys(client.get("/v1/claims", params={"condition": "autoimmune-disorders", "limit": 100}).json()))
+    for child in ("rheumatoid-arthritis", "multiple-sclerosis", "inflammatory-bowel-disease"):
+        assert set(keys(client.get("/v1/claims", params={"condition": child, "limit": 100}).json())) <= parent
+
+
+def test_repeated_filter_is_or_and_different_filters_are_and(client):
+    def ids(**params):
+        return set(keys(client.get("/v1/claims", params={**params, "limit": 100}).json()))
+
+    probiotic, prebiotic = ids(therapy_type="probiotic"), ids(therapy_type="prebiotic")
+    assert probiotic and prebiotic
+    assert ids(therapy_type=["probiotic", "prebiotic"]) == probiotic | prebiotic
+    autoimmune = ids(condition="autoimmune-disorders")
+    assert ids(condition="autoimmune-disorders", therapy_type="probiotic") == autoimmune & probiotic
+
+
+def test_claims_about_probiotics_carry_evidence_and_verbatim_excerpt(client):
+    items = client.get("/v1/claims", params={"therapy": "probiotics", "limit": 100}).json()["items"]
+    assert items
+    for item in items:
+        assert "probiotics" in [t["slug"] for t in item["therapies"]]
+        assert item["evidence"]["strength"] in ("high", "moderate", "low", "very-low")
+        assert item["source_excerpt"]
+
+
+def test_pages_follow_next_cursor_and_link_header_without_gaps_or_repeats(client):
+    everything = keys(client.get("/v1/claims", params={"limit": 100}).json())
+    seen, url, params = [], "/v1/claims", {"limit": 7}
+    while True:
+        response = client.get(url, params=params)
+        page = response.json()
+        seen += keys(page)
+        if page["next_cursor"] is None:
+            assert "link" not in response.headers
+            break
+        assert 'rel="next"' in response.headers["link"]
+        url, params = response.headers["link"].split(">")[0].lstrip("<"), None
+    assert seen == everything and len(set(seen)) == len(seen)
+
+
+@pytest.mark.parametrize("params", [
+    {"limit": 0}, {"limit": 101}, {"limit": -1}, {"limit": "12345678901234567890"}, {"cursor": "garbage"},
+    {"condition": "no-such-condition"}, {"condition": "icd10cm:Z99.99"}, {"therapy_type": "surgery"},
+    {"therapy": "no-such-therapy"},
+])
+def test_bad_parameters_are_422_problems(client, params):
+    response = client.get("/v1/claims", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 422 and body["title"] and body["detail"] and body["errors"]
+
+
+def test_a_cursor_from_another_list_is_refused(client):
+    cursor = client.get("/v1/topics", params={"limit": 1}).json()["next_cursor"]
+    assert client.get("/v1/claims", params={"cursor": cursor}).status_code == 422
+
+
+def test_unknown_key_is_404_problem(client):
+    response = client.get("/v1/conditions/gout")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_etag_and_304(client):
+    first = client.get("/v1/claims", params={"condition": "multiple-sclerosis"})
+    assert first.headers["etag"] and "max-age" in first.headers["cache-control"]
+    again = client.get("/v1/claims", params={"condition": "multiple-sclerosis"},
+                       headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    other = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"},
+                       headers={"If-None-Match": first.headers["etag"]})
+    assert other.status_code == 200
+
+
+def test_cors_allows_any_origin_to_read(client):
+    response = client.get("/v1/topics", headers={"Origin": "https://example.org"})
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_every_response_says_nosniff(client):
+    for path in ("/v1/topics", "/v1/topics/nope", "/nowhere", "/healthz"):
+        assert client.get(path).headers["x-content-type-options"] == "nosniff"
+
+
+def test_details_embed_related_items(client):
+    ms = client.get("/v1/conditions/multiple-sclerosis").json()
+    assert ms["parent"]["slug"] == "autoimmune-disorders"
+    assert {"system": "mesh", "code": "D009103", "version": None} in ms["codes"]
+    assert ms["claim_count"] >= 1
+    parent = client.get("/v1/conditions/autoimmune-disorders").json()
+    assert "rheumatoid-arthritis" in [c["slug"] for c in parent["children"]]
+    topic = client.get("/v1/topics/fecal-microbiota-transplantation").json()
+    assert topic["claims"] and topic["quotes"] and topic["source"]["slug"] == "gut-microbiome-autoimmune"
+
+
+def test_quotes_say_whether_the_expert_speaks_within_their_specialty(client):
+    quotes = client.get("/v1/quotes").json()["items"]
+    assert len(quotes) == 4
+    assert {q["specialty_fit"] for q in quotes} <= {"within", "near", "outside"}
+    assert all(q["expert"]["name"] for q in quotes)
+
+
+def test_therapy_types_have_counts(client):
+    types = {t["type"]: t for t in client.get("/v1/therapy-types").json()}
+    assert types["probiotic"]["therapy_count"] >= 1 and types["probiotic"]["claim_count"] >= 1
+    assert types["microbiota-transplant"]["claim_count"] >= 1
+
+
+def test_therapies_by_type_and_by_condition(client):
+    diet = client.get("/v1/therapies", params={"therapy_type": "diet"}).json()["items"]
+    assert diet and all(t["type"] == "diet" for t in diet)
+    assert client.get("/v1/therapies", params={"condition": "autoimmune-disorders"}).json()["items"]
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["status"] == "ready"
