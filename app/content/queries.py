@@ -9,16 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, select
+from sqlalchemy import Connection, exists, func, select
 from sqlalchemy.sql import Select
 
 from app.content.documents import expand, load_documents
 from app.content.resources import FACETED, RESOURCES, ResourceSpec
 from app.content.vocab import THERAPY_TYPE_DESCRIPTIONS, CodeSystem, Status, TherapyType
 from app.core.errors import BadParameter, NotFoundError
-from app.models import Facet
+from app.models import Change, Facet
 
 FACETS = Facet.__table__
+CHANGES = Change.__table__
 PUBLIC = (Status.published.value,)
 
 
@@ -224,9 +225,5 @@ def therapy_types(conn: Connection) -> list[dict[str, Any]]:
 
 def content_version(conn: Connection) -> int:
     """The sequence number of the newest public change: public content is a function of it."""
-    from app.models import Change
+    return conn.execute(select(func.max(CHANGES.c.seq))).scalar() or 0
 
-    return conn.execute(select(func.max(Change.__table__.c.seq))).scalar() or 0
-
-
-__all__ = ["Filters", "Page", "content_version", "get_one", "list_page", "therapy_types", "and_"]
