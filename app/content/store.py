@@ -129,6 +129,8 @@ class ContentWriter:
             if any(old.get(name) != content.get(name) for name in facets.SHAPING_FIELDS.get(resource, ())):
                 self.reshaped.setdefault(resource, set()).add(pk)
             results.append(WriteResult(resource, key, "updated", doc))
+        if to_update:
+            self._refuse_cycles(spec, [pk for _, pk, _ in to_update])
         return results
 
     def _insert_rows(
@@ -274,6 +276,23 @@ class ContentWriter:
 
     def _change(self, resource: str, key: str, op: str, data: dict | None) -> None:
         self.conn.execute(insert(CHANGES).values(resource=resource, key=key, op=op, at=self.now, data=data))
+
+    def _refuse_cycles(self, spec: ResourceSpec, pks: list[int]) -> None:
+        """A record may not become its own ancestor (a condition under its own child)."""
+        table = spec.table
+        for ref in spec.refs.values():
+            if ref.target != spec.name:
+                continue
+            parents = dict(self.conn.execute(select(table.c.pk, table.c[ref.column])).all())
+            for start in pks:
+                seen, current = {start}, parents.get(start)
+                while current is not None:
+                    if current in seen:
+                        raise ContentError(f"This change would make a {spec.name} its own ancestor.",
+                                           [{"field": next(n for n, r in spec.refs.items() if r is ref),
+                                             "message": "would create a cycle"}])
+                    seen.add(current)
+                    current = parents.get(current)
 
     def _refuse_if_used(self, spec: ResourceSpec, pks: list[int]) -> None:
         for other in RESOURCES.values():

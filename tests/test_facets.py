@@ -1,0 +1,56 @@
+"""Filters stay right when what they depend on changes: the write path moves the facets."""
+
+from app.content.schemas import ConditionIn, TherapyIn
+from app.content.store import ContentWriter
+
+
+def claim_ids(client, **params):
+    return {c["id"] for c in client.get("/v1/claims", params={**params, "limit": 100}).json()["items"]}
+
+
+def put(db, resource, key, payload):
+    with db.write() as conn:
+        writer = ContentWriter(conn, actor="test")
+        writer.put(resource, key, payload)
+        writer.finish()
+
+
+def test_a_new_parent_moves_the_claims_below_it(client, seeded_db):
+    ra = claim_ids(client, condition="rheumatoid-arthritis")
+    assert ra and not ra <= claim_ids(client, condition="chronic-inflammation")
+    put(seeded_db, "condition", "rheumatoid-arthritis",
+        ConditionIn(name="Rheumatoid arthritis", parent="chronic-inflammation", synonyms=["RA"]))
+    assert ra <= claim_ids(client, condition="chronic-inflammation")
+    assert claim_ids(client, condition="rheumatoid-arthritis") == ra
+
+
+def test_a_therapy_given_another_type_moves_its_claims(client, seeded_db):
+    probiotics = claim_ids(client, therapy="probiotics")
+    assert probiotics
+    put(seeded_db, "therapy", "probiotics", TherapyIn(name="Probiotics", type="dietary-supplement"))
+    assert probiotics <= claim_ids(client, therapy_type="dietary-supplement")
+    assert not probiotics & claim_ids(client, therapy_type="probiotic") - claim_ids(client, therapy="prebiotics")
+
+
+def test_conditions_pointing_at_each_other_in_one_batch_are_refused(seeded_db):
+    import pytest
+
+    from app.content.store import ContentError
+
+    with pytest.raises(ContentError):
+        with seeded_db.write() as conn:
+            writer = ContentWriter(conn, actor="test")
+            writer.put_many("condition", [
+                ("loop-a", ConditionIn(name="A", parent="loop-b")),
+                ("loop-b", ConditionIn(name="B", parent="loop-a")),
+            ])
+
+
+def test_a_parent_that_would_make_a_cycle_is_refused(seeded_db):
+    import pytest
+
+    from app.content.store import ContentError
+
+    with pytest.raises(ContentError, match="own ancestor"):
+        put(seeded_db, "condition", "autoimmune-disorders",
+            ConditionIn(name="Autoimmune disorders", parent="rheumatoid-arthritis"))
