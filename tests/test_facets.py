@@ -54,3 +54,25 @@ def test_a_parent_that_would_make_a_cycle_is_refused(seeded_db):
     with pytest.raises(ContentError, match="own ancestor"):
         put(seeded_db, "condition", "autoimmune-disorders",
             ConditionIn(name="Autoimmune disorders", parent="rheumatoid-arthritis"))
+
+
+def test_a_translation_links_to_its_original_and_lists_take_lang(client, seeded_db):
+    from app.content.schemas import SourceIn, TopicIn
+
+    with seeded_db.write() as conn:
+        writer = ContentWriter(conn, actor="test")
+        writer.put("source", "microbioma-intestinal", SourceIn(
+            title="El microbioma intestinal y los trastornos autoinmunes", language="es",
+            translation_of="gut-microbiome-autoimmune"))
+        writer.put("topic", "introduccion", TopicIn(
+            source="microbioma-intestinal", title="Introducción", summary="Resumen.", body="Texto.",
+            language="es", translation_of="introduction", conditions=["autoimmune-disorders"]))
+        writer.finish()
+    spanish = client.get("/v1/topics", params={"lang": "es"}).json()["items"]
+    assert [t["slug"] for t in spanish] == ["introduccion"]
+    assert spanish[0]["translation_of"]["slug"] == "introduction"
+    assert "introduccion" not in [t["slug"] for t in client.get("/v1/topics", params={"lang": "en"}).json()["items"]]
+    assert [s["slug"] for s in client.get("/v1/sources", params={"lang": "es"}).json()["items"]] == [
+        "microbioma-intestinal"]
+    both = client.get("/v1/topics", params={"condition": "autoimmune-disorders", "limit": 100}).json()["items"]
+    assert {"introduction", "introduccion"} <= {t["slug"] for t in both}
