@@ -1,0 +1,99 @@
+"""Rate limits as pure ASGI middleware, with the `limits` library's moving window: per key for partners and
+editors, per client address for anonymous callers. Every response says where the caller stands
+(`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`); past the limit the answer is a 429 with
+`Retry-After`. The counters live in the storage `RATE_LIMIT_STORAGE_URL` names: in the process by default,
+in Redis when several workers must share one budget."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from anyio import to_thread
+from limits import RateLimitItem, parse
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth.keys import ANONYMOUS, Principal
+from app.auth.keys import Scope as KeyScope
+from app.core.config import Settings
+from app.core.errors import problem
+
+log = logging.getLogger("app.ratelimit")
+
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+KEY_PREFIX = "health-content-rl"
+
+
+class RateLimit:
+    """Must run inside ApiKeyAuth, which puts the caller in scope["state"]["principal"]."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.budgets: dict[KeyScope | None, RateLimitItem] = {
+            None: parse(settings.rate_limit_anonymous),
+            KeyScope.partner: parse(settings.rate_limit_partner),
+            KeyScope.editor: parse(settings.rate_limit_editor),
+        }
+        url = settings.rate_limit_storage_url
+        self.in_process = url.startswith("memory://")
+        options = {} if self.in_process else {"key_prefix": KEY_PREFIX, "wrap_exceptions": True}
+        self.storage = storage_from_string(url, **options)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+
+    def _identity(self, scope: Scope) -> tuple[RateLimitItem, str]:
+        principal: Principal = scope.get("state", {}).get("principal", ANONYMOUS)
+        if principal.scope is not None:
+            return self.budgets[principal.scope], f"key:{principal.prefix}"
+        client = scope.get("client")
+        return self.budgets[None], f"addr:{client[0] if client else 'unknown'}"
+
+    def _take(self, item: RateLimitItem, who: str) -> tuple[bool, int, int]:
+        """Spend one request: (allowed, remaining, seconds until the window frees a request)."""
+        allowed = self.limiter.hit(item, who)
+        stats = self.limiter.get_window_stats(item, who)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return allowed, max(0, stats.remaining), reset
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        item, who = self._identity(scope)
+        try:
+            if self.in_process:
+                allowed, remaining, reset = self._take(item, who)
+            else:  # a network round trip: keep it off the event loop
+                allowed, remaining, reset = await to_thread.run_sync(self._take, item, who)
+        except StorageError:
+            # An unreachable counter store must not take the API down with it: serve, unmetered, and say so.
+            log.warning("rate-limit storage unavailable; request served without a limit", exc_info=True)
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            "RateLimit-Limit": str(item.amount),
+            "RateLimit-Remaining": str(remaining),
+            "RateLimit-Reset": str(reset),
+            "RateLimit-Policy": f"{item.amount};w={item.get_expiry()}",
+        }
+        if not allowed:
+            retry = str(max(1, reset))
+            response = problem(429, "Too many requests",
+                               f"This {'key' if who.startswith('key:') else 'address'} may make {item.amount} "
+                               f"requests per {item.get_expiry()} seconds; try again in {retry} s.",
+                               slug="too-many-requests", headers={**headers, "Retry-After": retry})
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                for name, value in headers.items():
+                    response_headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,59 @@
+"""Conditional GET for the partner endpoints: the shared ETag logic (app.core.caching) plus
+`Last-Modified` / `If-Modified-Since`, dated by the newest change, which is what partners' HTTP caches and
+feed readers send."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.core.caching import Built, cached_read, not_modified, public_etag
+from app.core.db import Database
+from app.partners.changes import newest_change
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def http_date(stamp: str) -> str:
+    return format_datetime(_instant(stamp).replace(microsecond=0), usegmt=True)
+
+
+def _if_modified_since(request: Request) -> datetime | None:
+    value = request.headers.get("if-modified-since")
+    if not value or "if-none-match" in request.headers:  # RFC 9110: If-None-Match takes precedence
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def partner_read(request: Request, db: Database, build: Callable[[Connection], Built], *, media_type: str,
+                 max_age: int) -> Response:
+    """A public read with ETag, Last-Modified, and 304 for either validator."""
+    since = _if_modified_since(request)
+    if since is not None:
+        with db.read() as conn:
+            newest = newest_change(conn)
+        # Full precision against whole seconds: a change later in the same second is never missed.
+        if newest and _instant(newest[1]) <= since:
+            response = not_modified(public_etag(request, newest[0], media_type), public=True, max_age=max_age)
+            response.headers["Last-Modified"] = http_date(newest[1])
+            return response
+
+    def build_dated(conn: Connection) -> Built:
+        payload, headers = build(conn)
+        newest = newest_change(conn)
+        if newest:
+            headers = {**headers, "Last-Modified": http_date(newest[1])}
+        return payload, headers
+
+    return cached_read(request, db, build_dated, public=True, media_type=media_type, max_age=max_age)

@@ -1,0 +1,124 @@
+"""The bulk export: every published record as gzip-compressed NDJSON, with the change-log cursor it
+corresponds to. The bytes are a function of the content alone (gzip's timestamp is zeroed, records come in
+a fixed order), so the SHA-256 names the content and equal content downloads as equal bytes."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import threading
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+from sqlalchemy import Connection, func, select
+
+from app.content.documents import CHUNK, chunks, load_documents
+from app.content.queries import content_version
+from app.content.resources import RESOURCES, WRITE_ORDER
+from app.content.vocab import Status
+from app.core.db import Database
+from app.partners.changes import encode_position, newest_change
+
+FORMAT = "health-content-export"
+FORMAT_VERSION = 1
+FILENAME = "health-content.ndjson.gz"
+MEDIA_TYPE = "application/gzip"
+
+
+@dataclass(frozen=True)
+class Export:
+    seq: int
+    cursor: str
+    counts: dict[str, int]
+    body: bytes
+
+    @property
+    def sha256_hex(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def sha256_b64(self) -> str:
+        return base64.b64encode(hashlib.sha256(self.body).digest()).decode()
+
+    def headers(self) -> dict[str, str]:
+        digest = f"sha-256=:{self.sha256_b64}:"
+        return {
+            "Content-Disposition": f'attachment; filename="{FILENAME}"',
+            "Repr-Digest": digest,
+            "Content-Digest": digest,
+            "X-Content-SHA256": self.sha256_hex,
+            "X-Changes-Cursor": self.cursor,
+        }
+
+
+def _published_pks(conn: Connection, resource: str) -> list[int]:
+    table = RESOURCES[resource].table
+    query = select(table.c.pk).where(table.c.status == Status.published.value).order_by(table.c.pk)
+    return list(conn.execute(query).scalars())
+
+
+def header_line(conn: Connection, seq: int) -> dict[str, Any]:
+    counts = {}
+    for resource in WRITE_ORDER:
+        table = RESOURCES[resource].table
+        counts[resource] = conn.execute(select(func.count()).where(table.c.status == Status.published.value)
+                                        ).scalar_one()
+    newest = newest_change(conn)
+    return {"format": FORMAT, "version": FORMAT_VERSION, "changes_cursor": encode_position(seq), "seq": seq,
+            "as_of": newest[1] if newest and newest[0] == seq else None, "counts": counts}
+
+
+def build_export(conn: Connection) -> Export:
+    """Everything published, in one read snapshot: a header line, then one line per record, resources in
+    write order (what a record points at comes before it), records in creation order."""
+    seq = content_version(conn)
+    header = header_line(conn, seq)
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=6) as stream:
+        stream.write(orjson.dumps(header) + b"\n")
+        for resource in WRITE_ORDER:
+            spec = RESOURCES[resource]
+            for part in chunks(_published_pks(conn, resource), CHUNK):
+                docs = load_documents(conn, spec, part)
+                for pk in part:
+                    doc = docs[pk]
+                    line = {"resource": resource, "key": doc[spec.key_field], "data": doc}
+                    stream.write(orjson.dumps(line) + b"\n")
+    return Export(seq=seq, cursor=header["changes_cursor"], counts=header["counts"], body=buffer.getvalue())
+
+
+class ExportCache:
+    """The newest export, kept while the content does not change: a download costs one query then."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: Export | None = None
+
+    def get(self, conn: Connection) -> Export:
+        seq = content_version(conn)
+        latest = self._latest
+        if latest is not None and latest.seq == seq:
+            return latest
+        made = build_export(conn)
+        with self._lock:
+            if self._latest is None or self._latest.seq <= made.seq:
+                self._latest = made
+        return made
+
+
+def write_ndjson(db: Database, stream: IO[bytes]) -> Export:
+    """Write the export (the bytes `GET /v1/export` serves) to a binary stream."""
+    with db.read() as conn:
+        made = build_export(conn)
+    stream.write(made.body)
+    stream.flush()
+    return made
+
+
+def read_export(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header and the record lines of an export's bytes."""
+    lines = gzip.decompress(body).splitlines()
+    return orjson.loads(lines[0]), [orjson.loads(line) for line in lines[1:]]

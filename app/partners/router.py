@@ -1,0 +1,156 @@
+"""Partner routes: the feeds, the change log and the bulk export. They parse and delegate; the work is in
+app.partners.feeds, .changes and .export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.datastructures import URL
+from starlette.responses import Response
+
+from app.api.deps import DatabaseDep, PageDep, filters_dependency
+from app.content.queries import Filters
+from app.content.resources import RESOURCES
+from app.core.errors import PROBLEM_JSON
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, link_header
+from app.partners import changes as changes_service
+from app.partners import feeds
+from app.partners.conditional import partner_read
+from app.partners.export import FILENAME, MEDIA_TYPE, ExportCache
+from app.partners.schemas import ATOM_EXAMPLE, CHANGE_EXAMPLE, FEED_EXAMPLE, ChangesPage, JsonFeed, ResourceName
+
+JSON_FEED = "application/feed+json"
+ATOM = "application/atom+xml"
+FEED_SCOPE = "feed"
+TAGS = ["partners"]
+
+router = APIRouter(prefix="/v1")
+TopicFilters = Annotated[Filters, Depends(filters_dependency(RESOURCES["topic"]))]
+
+BAD_PARAMETER = {"description": "A parameter is invalid: an unknown condition, a cursor this endpoint did not "
+                 "hand out, a limit over 100.", "content": {PROBLEM_JSON: {"example": {
+                     "type": "https://health-content.dev/problems/invalid-parameter", "title": "Invalid parameter",
+                     "status": 422, "detail": "Query parameter 'since' is not a cursor this list handed out.",
+                     "errors": [{"location": "query", "field": "since",
+                                 "message": "is not a cursor this list handed out"}]}}}}
+UNAUTHORIZED = {"description": "The X-API-Key is unknown or revoked.", "content": {PROBLEM_JSON: {"example": {
+    "type": "https://health-content.dev/problems/unauthorized", "title": "Unauthorized", "status": 401,
+    "detail": "The X-API-Key is unknown or revoked."}}}}
+CONDITIONAL = ("Answers carry `ETag` and `Last-Modified`; send them back as `If-None-Match` or "
+               "`If-Modified-Since` to get `304` when nothing changed.")
+
+
+def _absolute(request: Request, url: URL) -> str:
+    """The URL as partners must see it: on the configured public base URL when there is one."""
+    base = request.app.state.settings.public_base_url.rstrip("/")
+    if not base:
+        return str(url)
+    return base + url.path + (f"?{url.query}" if url.query else "")
+
+
+def _base(request: Request) -> str:
+    return (request.app.state.settings.public_base_url or str(request.base_url)).rstrip("/")
+
+
+def _feed(request: Request, db, filters: Filters, page, media_type: str, other: tuple[str, str]) -> Response:
+    after = decode_cursor(FEED_SCOPE, page.cursor)
+    settings = request.app.state.settings
+
+    def build(conn) -> tuple[Any, dict[str, str]]:
+        result = feeds.feed_page(conn, filters, after=after, limit=page.limit)
+        next_url = None
+        headers: dict[str, str] = {}
+        if result.last_position:
+            next_url = _absolute(request, request.url.include_query_params(
+                cursor=encode_cursor(FEED_SCOPE, result.last_position)))
+            headers["Link"] = link_header(next_url)
+        first = request.url.remove_query_params("cursor")
+        links = feeds.Links(base=_base(request), self_url=_absolute(request, request.url),
+                            first_url=_absolute(request, first),
+                            alternate_url=_absolute(request, first.replace(path=f"/v1/{other[0]}")),
+                            next_url=next_url)
+        if media_type == ATOM:
+            return feeds.atom_feed(result, filters, links), headers
+        return orjson.dumps(feeds.json_feed(result, filters, links)), headers
+
+    return partner_read(request, db, build, media_type=media_type, max_age=settings.cache_max_age)
+
+
+@router.get("/feed.json", summary="Topics as a JSON Feed", tags=TAGS, name="feed_json", response_model=JsonFeed,
+            response_class=Response,
+            description="Published topics as a [JSON Feed 1.1](https://jsonfeed.org/version/1.1) "
+            "(`application/feed+json`). Each item is a topic; its `content_html` carries the topic's claims "
+            "(with their evidence) and quotes (with who said them). Item ids are tag URIs that never change. "
+            "Takes the topic list's filters (`condition` with codes and descendants, `therapy`, `therapy_type`, "
+            "`source`, `lang`) and pages like it (`limit`, `cursor`; follow `next_url`). " + CONDITIONAL,
+            responses={200: {"content": {JSON_FEED: {"example": FEED_EXAMPLE}}}, 401: UNAUTHORIZED,
+                       422: BAD_PARAMETER})
+def feed_json(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
+    return _feed(request, db, filters, page, JSON_FEED, ("feed.atom", ATOM))
+
+
+@router.get("/feed.atom", summary="Topics as an Atom feed", tags=TAGS, name="feed_atom", response_class=Response,
+            description="The same entries as `/v1/feed.json`, as an Atom feed (RFC 4287, "
+            "`application/atom+xml`): content as escaped HTML, conditions and therapy types as categories, "
+            "the next page as `<link rel=\"next\">`. " + CONDITIONAL,
+            responses={200: {"content": {ATOM: {"example": ATOM_EXAMPLE}}}, 401: UNAUTHORIZED,
+                       422: BAD_PARAMETER})
+def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
+    return _feed(request, db, filters, page, ATOM, ("feed.json", JSON_FEED))
+
+
+@router.get("/changes", summary="Follow the change log", tags=TAGS, name="list_changes",
+            response_model=ChangesPage, response_class=Response,
+            description="Every public create, update and delete of every resource after `since`, oldest first: "
+            "`upsert` carries the record's document (relations by key), `delete` is a tombstone (the record "
+            "was deleted, or moved to draft or retracted). Without `since` it starts at the beginning, so "
+            "replaying it from there gives an exact copy. `next_cursor` is always present: it is where to "
+            "resume, also when nothing is new. `resource` (repeatable) follows some resources only; the "
+            "cursor of a whole-log page (or of the export) serves any selection. " + CONDITIONAL,
+            responses={200: {"content": {"application/json": {"example": CHANGE_EXAMPLE}}}, 401: UNAUTHORIZED,
+                       422: BAD_PARAMETER})
+def list_changes(
+    request: Request, db: DatabaseDep,
+    since: Annotated[str | None, Query(max_length=200, description="Opaque: a `next_cursor` of this endpoint "
+                                       "or the export's `X-Changes-Cursor`.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Changes per page (at most 100).")] = DEFAULT_LIMIT,
+    resource: Annotated[list[ResourceName] | None, Query(description="Follow only these resources (repeat "
+                                                         "for several).")] = None,
+) -> Response:
+    resources = sorted(set(resource or []))
+    after = changes_service.decode_since(since, resources)
+
+    def build(conn) -> tuple[Any, dict[str, str]]:
+        page = changes_service.changes_page(conn, after=after, limit=limit, resources=resources)
+        cursor = changes_service.encode_position(page.position, resources)
+        headers = {"Link": link_header(_absolute(request, request.url.include_query_params(since=cursor)))
+                   } if page.more else {}
+        return {"items": page.items, "next_cursor": cursor}, headers
+
+    return partner_read(request, db, build, media_type="application/json",
+                        max_age=request.app.state.settings.cache_max_age)
+
+
+@router.get("/export", summary="Download all published content", tags=TAGS, name="export", response_class=Response,
+            description="Every published record as gzip-compressed NDJSON, at this one URL that always means the "
+            "latest. The first line is a header: `format`, `changes_cursor` (follow `/v1/changes?since=` from "
+            "it to stay current), `seq` and `counts` per resource; then one line per record: "
+            "`{\"resource\", \"key\", \"data\"}`, resources in dependency order (conditions first, quotes last). "
+            "Headers: `Repr-Digest: sha-256=:...:` (RFC 9530) and `X-Content-SHA256` (hex) of the bytes, "
+            "`X-Changes-Cursor`. " + CONDITIONAL,
+            responses={200: {"description": f"`{FILENAME}`: gzip-compressed NDJSON.",
+                             "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"},
+                                                      "example": "(gzip bytes)"}}},
+                       401: UNAUTHORIZED})
+def export(request: Request, db: DatabaseDep) -> Response:
+    cache = getattr(request.app.state, "export_cache", None)
+    if cache is None:
+        cache = request.app.state.export_cache = ExportCache()
+
+    def build(conn) -> tuple[Any, dict[str, str]]:
+        made = cache.get(conn)
+        return made.body, made.headers()
+
+    return partner_read(request, db, build, media_type=MEDIA_TYPE, max_age=request.app.state.settings.cache_max_age)
