@@ -59,6 +59,32 @@ def db_upgrade() -> None:
     typer.echo("schema is current")
 
 
+@db_cli.command("backup")
+def db_backup(path: Annotated[Path, typer.Argument(help="A new file to write the copy to.")]) -> None:
+    """Copy the database consistently while the service runs (SQLite: VACUUM INTO; PostgreSQL: pg_dump)."""
+    from app.ops.backup import BackupError, backup
+
+    try:
+        info = backup(_db(), path)
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backed up to {info.path} ({info.bytes} bytes, change log at {info.last_change})")
+
+
+@db_cli.command("restore")
+def db_restore(path: Annotated[Path, typer.Argument(help="A file made by `db backup`.")]) -> None:
+    """Replace the database's content with a backup's (checked first); restart the service afterwards."""
+    from app.ops.backup import BackupError, restore
+
+    try:
+        info = restore(_db(), path)
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored from {info.path} (change log at {info.last_change})")
+
+
 @cli.command("import")
 def import_(path: Annotated[Path, typer.Argument(help="A data directory, such as data/.")]) -> None:
     """Import a data directory: validated, all or nothing, idempotent."""
@@ -82,7 +108,7 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")] = None,
 ) -> None:
     """Write every published record as NDJSON, one document per line, with the change-log cursor."""
-    from app.content.export import write_ndjson
+    from app.partners.export import write_ndjson
 
     db = _db()
     stream = output.open("wb") if output else sys.stdout.buffer
@@ -91,6 +117,39 @@ def export(
     finally:
         if output:
             stream.close()
+
+
+@cli.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")] = None,
+) -> None:
+    """Print the OpenAPI document (docs/openapi.json is this output; a test keeps them equal)."""
+    from app.api.docs import openapi_json
+
+    text = openapi_json()
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@cli.command()
+def generate(
+    claims: Annotated[int, typer.Option(min=1, help="How many synthetic claims (other records in proportion).")],
+    seed: Annotated[int, typer.Option(help="The same seed gives the same content.")] = 1,
+) -> None:
+    """Fill the database with synthetic content through the write path (for benchmarks)."""
+    import time
+
+    from app.core.migrate import upgrade
+    from app.synthetic import generate as generate_content
+
+    db = _db()
+    upgrade(db)
+    started = time.perf_counter()
+    counts = generate_content(db, claims, seed)
+    elapsed = time.perf_counter() - started
+    typer.echo(" ".join(f"{resource}={count}" for resource, count in counts.items()) + f" seconds={elapsed:.1f}")
 
 
 @keys_cli.command("create")

@@ -10,11 +10,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app import __version__
-from app.api import content, ops
+from app.api import content, docs, ops
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
 from app.core.errors import install_error_handlers
 from app.core.middleware import ApiKeyAuth, BodySizeLimit, SecurityHeaders
+from app.core.ratelimit import RateLimit
+from app.editing import router as editing
+from app.ops import metrics as ops_metrics
+from app.ops.requests import RequestContext, configure_access_log
+from app.partners import router as partners
+from app.search import router as search
 
 DESCRIPTION = """Structured health-topic content (topics, claims with their evidence, experts and their quotes,
 conditions with ICD-10-CM, MeSH and SNOMED CT codes, therapies by type), queried by condition and by therapy
@@ -42,16 +48,23 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,
+        redoc_url=None,
+        openapi_tags=docs.OPENAPI_TAGS,
     )
     app.state.settings = settings
     app.state.db = db
     install_error_handlers(app)
     app.include_router(ops.router)
+    app.include_router(ops_metrics.router)
     app.include_router(content.build_router())
+    app.include_router(editing.build_router())
+    app.include_router(partners.router)
+    app.include_router(search.router)
+    docs.install(app)
 
     # Outermost last: headers on everything, then CORS, then the size limit and the key check.
+    app.add_middleware(RateLimit, settings=settings)  # inside ApiKeyAuth: it needs the caller
     app.add_middleware(ApiKeyAuth)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -62,6 +75,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         expose_headers=["ETag", "Link", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
         max_age=600,
     )
+    app.add_middleware(RequestContext)  # request id, URL checks, access log, metrics
+    configure_access_log(settings.log_level)
     app.add_middleware(SecurityHeaders)
     return app
 
