@@ -1,0 +1,204 @@
+"""Per-request plumbing, outermost but for the security headers: a request id (a sane incoming
+`X-Request-ID` is kept, otherwise one is made; either way it is returned), a cap on URL length and a refusal
+of NUL bytes and malformed UTF-8 in the query (both would otherwise reach the database), one JSON log line
+per request, and the Prometheus request metrics. The `X-API-Key` is never logged: only its public prefix."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import problem
+from app.ops.metrics import DURATION, IN_FLIGHT, REQUESTS
+
+MAX_URL_BYTES = 8192  # path plus query string; browsers and proxies rarely pass more anyway
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+
+access_log = logging.getLogger("app.access")
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: easy for log shippers, impossible to forge with a newline in a path."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+JsonFormatter.converter = time.gmtime
+
+
+def configure_access_log(level: str = "info") -> None:
+    """Send request logs to stderr as JSON lines (once per process)."""
+    if not any(getattr(h, "_access_json", False) for h in access_log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler._access_json = True  # type: ignore[attr-defined]
+        access_log.addHandler(handler)
+    access_log.setLevel(level.upper())
+    access_log.propagate = False
+
+
+class UnsafeJson(json.JSONDecodeError):
+    """A JSON body the store cannot hold (lone surrogates, NUL) or too deeply nested; FastAPI turns a
+    JSONDecodeError while reading the body into its usual 422, and RequestContext catches it otherwise."""
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def check_json_body(body: bytes) -> None:
+    """orjson refuses lone surrogates and nesting past 1024 levels; NUL bytes are refused here."""
+    if not body.strip():
+        return
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise UnsafeJson(str(exc).split(":")[0], exc.doc, exc.pos) from None
+    if b"u0000" in body and _has_nul(parsed):
+        raise UnsafeJson("NUL characters are not allowed in text", body.decode("utf-8", "replace"), 0)
+
+
+def _is_json(scope: Scope) -> bool:
+    media = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _guarded_receive(receive: Receive) -> Receive:
+    """Pass the body through as it streams; once all of it is in, check it (the size limit, further in, has
+    already refused anything over max_body_bytes, so what is kept here is bounded)."""
+    parts: list[bytes] = []
+
+    async def receive_checked() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            parts.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                check_json_body(b"".join(parts))
+                parts.clear()
+        return message
+
+    return receive_checked
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+def _query_problem(scope: Scope):
+    """A problem response when the URL is too long or carries NUL bytes or malformed UTF-8, else None."""
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string", b"")
+    if len(raw_path) + len(query) > MAX_URL_BYTES:
+        return problem(414, "URI too long", f"The path and query may not exceed {MAX_URL_BYTES} bytes.",
+                       slug="uri-too-long")
+    if "\x00" in scope["path"] or b"%00" in raw_path.lower():
+        return problem(404, "Not found", "There is nothing at this path.", slug="not-found")
+    try:
+        pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeError:
+        return problem(422, "Invalid parameter", "The query string is not valid UTF-8.", slug="invalid-parameter",
+                       errors=[{"location": "query", "field": None, "message": "is not valid UTF-8"}])
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            field = name.replace("\x00", "") or None
+            return problem(422, "Invalid parameter", "Query parameters may not contain NUL bytes.",
+                           slug="invalid-parameter",
+                           errors=[{"location": "query", "field": field, "message": "contains a NUL byte"}])
+    return None
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = Headers(scope=scope).get("x-request-id")
+        request_id = incoming if incoming and REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        IN_FLIGHT.inc()
+        try:
+            refusal = _query_problem(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send_with_id)
+            else:
+                inner_receive = _guarded_receive(receive) if _is_json(scope) else receive
+                try:
+                    await self.app(scope, inner_receive, send_with_id)
+                except UnsafeJson as exc:
+                    await problem(422, "Validation failed", f"The body is not acceptable JSON: {exc.msg}.",
+                                  slug="validation-failed",
+                                  errors=[{"location": "body", "field": None, "message": exc.msg}],
+                                  )(scope, receive, send_with_id)
+        finally:
+            IN_FLIGHT.dec()
+            request_id_var.reset(token)
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded label values
+            REQUESTS.labels(method, route, str(status)).inc()
+            DURATION.labels(method, route).observe(elapsed)
+            self._log(scope, route, status, elapsed, request_id)
+
+    @staticmethod
+    def _log(scope: Scope, route: str, status: int, elapsed: float, request_id: str) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        principal = scope.get("state", {}).get("principal")
+        client = scope.get("client")
+        fields = {
+            "method": scope["method"],
+            "path": scope["path"][:512],
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "request_id": request_id,
+            "client": client[0] if client else None,
+            "key_scope": getattr(principal, "scope", None),
+            "key_prefix": getattr(principal, "prefix", None),  # the public prefix `keys list` shows, not the key
+        }
+        access_log.info("request", extra={"fields": fields})
