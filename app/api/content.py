@@ -15,7 +15,7 @@ from app.content import queries
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
-from app.core.caching import cached_read
+from app.core.caching import cached_read, record_etag
 from app.core.errors import PROBLEM_JSON
 from app.core.pagination import decode_cursor, encode_cursor, link_header
 
@@ -81,8 +81,13 @@ def _detail_route(spec: ResourceSpec):
     def endpoint(request: Request, db: DatabaseDep, principal: PrincipalDep,
                  key: Annotated[str, Path(alias=spec.key_field, max_length=200)]) -> Response:
         statuses = tuple(s.value for s in Status) if principal.is_editor else (Status.published.value,)
+
+        def revision_tag(item: dict) -> str:  # an editor's tag names the revision a write's If-Match checks
+            return record_etag(spec.name, key, item["revision"], item["created_at"])
+
         return cached_read(request, db, lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
-                           public=not principal.is_editor, max_age=request.app.state.settings.cache_max_age)
+                           public=not principal.is_editor, max_age=request.app.state.settings.cache_max_age,
+                           etag_of=revision_tag if principal.is_editor else None)
 
     return endpoint
 

@@ -3,7 +3,8 @@
 
 import inspect
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
@@ -83,14 +84,26 @@ _FILTER_DOCS = {
 }
 
 
+REVIEW_DOC = ("`overdue`: only records whose `next_review_due` is before today (UTC), the editors' queue of "
+              "content to review again. Records without a due date are never overdue.")
+
+
 def filters_dependency(spec: ResourceSpec):
     """A dependency taking exactly the filters `spec` supports, so the OpenAPI document lists them."""
 
     def dependency(**values: list[str] | None) -> Filters:
+        review = values.pop("review", None)
+        request = values.pop("request", None)
+        if review and request is not None:  # "overdue" changes at midnight too, not only on writes
+            request.state.etag_salt = datetime.now(UTC).date().isoformat()
         return Filters(**{name: [str(v.value if isinstance(v, TherapyType) else v) for v in value or []]
-                          for name, value in values.items()})
+                          for name, value in values.items()}, review=review)
 
-    parameters = []
+    parameters = [inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)]
+    if "next_review_due" in spec.columns:
+        parameters.append(inspect.Parameter("review", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                            annotation=Annotated[Literal["overdue"] | None, Query(
+                                                description=REVIEW_DOC)]))
     for name in spec.filters:
         kind, description = _FILTER_DOCS[name]
         annotation = Annotated[list[kind] | None, Query(description=description + " Repeat to match any of several.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, select
@@ -34,9 +35,10 @@ class Filters:
     source: list[str] = field(default_factory=list)
     expert: list[str] = field(default_factory=list)
     lang: list[str] = field(default_factory=list)
+    review: str | None = None  # sources and topics: "overdue" (see _review_clause); not a facet
 
     def given(self) -> dict[str, list[str]]:
-        return {name: values for name, values in vars(self).items() if values}
+        return {name: values for name, values in vars(self).items() if values and name != "review"}
 
 
 @dataclass
@@ -146,12 +148,24 @@ def list_page(conn: Connection, spec: ResourceSpec, filters: Filters, *, after: 
                                                                  g[0].startswith("therapy_type:"))], statuses)
         if derived is not None:
             query = query.where(table.c.pk.in_(derived))
+    if filters.review:
+        query = query.where(query.selected_columns[0].in_(_review_clause(spec, filters.review)))
     pks = conn.execute(query.limit(limit + 1)).scalars().all()
     more = len(pks) > limit
     pks = pks[:limit]
     docs = load_documents(conn, spec, pks)
     items = expand(conn, spec, [docs[pk] for pk in pks], public=statuses == PUBLIC)
     return Page(items=items, last_position=pks[-1] if more else None)
+
+
+def _review_clause(spec: ResourceSpec, review: str) -> Select:
+    """The pks of records overdue for review: `next_review_due` before today (UTC). ISO dates compare as
+    text, and a due time later today (`2026-05-01T09:00Z` against `2026-05-01`) is not yet overdue."""
+    if review != "overdue" or "next_review_due" not in spec.columns:
+        raise BadParameter("review", f"must be 'overdue' and is for sources and topics only: {review!r}")
+    table = spec.table
+    today = datetime.now(UTC).date().isoformat()
+    return select(table.c.pk).where(table.c.next_review_due.is_not(None), table.c.next_review_due < today)
 
 
 def get_one(conn: Connection, spec: ResourceSpec, key: str, *, statuses: Sequence[str] = PUBLIC) -> dict[str, Any]:

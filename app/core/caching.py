@@ -31,12 +31,21 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def public_etag(request: Request, version: int, media_type: str) -> str:
-    basis = f"{__version__}|{request.url.path}?{request.url.query}|{media_type}".encode()
+    # `etag_salt`: what else a response depends on (the date, for `?review=overdue`), set by a dependency.
+    salt = getattr(request.state, "etag_salt", "")
+    basis = f"{__version__}|{request.url.path}?{request.url.query}|{media_type}|{salt}".encode()
     return f'W/"{version}-{hashlib.blake2b(basis, digest_size=8).hexdigest()}"'
 
 
 def body_etag(body: bytes) -> str:
     return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+
+
+def record_etag(resource: str, key: str, revision: int, created_at: str) -> str:
+    """A strong tag naming one state of one record: what an editor sends back as `If-Match`. The creation
+    time tells a record re-created under a deleted one's key from the old one."""
+    origin = hashlib.blake2b(f"{resource}|{key}|{created_at}".encode(), digest_size=6).hexdigest()
+    return f'"r{revision}-{origin}"'
 
 
 def cached_read(
@@ -48,8 +57,10 @@ def cached_read(
     media_type: str = "application/json",
     max_age: int = 60,
     render: Callable[[Any], bytes] = orjson.dumps,
+    etag_of: Callable[[Any], str] | None = None,
 ) -> Response:
-    """Run `build` in one read snapshot and answer with validators, or 304 when the client is current."""
+    """Run `build` in one read snapshot and answer with validators, or 304 when the client is current.
+    `etag_of` tags a non-public response from its payload (a record's revision) instead of its bytes."""
     if_none_match = request.headers.get("if-none-match")
     with db.read() as conn:
         if public:
@@ -59,7 +70,7 @@ def cached_read(
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
     if not public:
-        etag = body_etag(body)
+        etag = etag_of(payload) if etag_of else body_etag(body)
         if _matches(if_none_match, etag):
             return not_modified(etag, public=False, max_age=max_age)
     response = Response(body, media_type=media_type, headers=headers)
