@@ -82,6 +82,10 @@ VALIDATION_FAILED = {
                     "message": "Input should be less than or equal to 100"}]}}},
 }
 
+# The explorer loads nothing but its own files and talks to this API only; no inline script or style.
+EXPLORER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -118,11 +122,46 @@ def redoc(request: Request) -> HTMLResponse:
 @router.api_route("/", methods=["GET", "HEAD"])
 def explorer() -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8",
-                        headers={"Cache-Control": "no-cache"})
+                        headers={"Cache-Control": "no-cache", "Content-Security-Policy": EXPLORER_CSP})
 
 
 def _is_problem(response: dict[str, Any]) -> bool:
     return PROBLEM_JSON in response.get("content", {})
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    return schema
+
+
+def _branches(schema: dict[str, Any], components: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = _resolve(schema, components)
+    found = [schema]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, []):
+            found.extend(_branches(sub, components))
+    return found
+
+
+def _nullable(schema: dict[str, Any], components: dict[str, Any]) -> bool:
+    return any(b.get("type") == "null" or "null" in (b.get("type") or []) for b in _branches(schema, components))
+
+
+def _restore_nulls(value: Any, schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """FastAPI drops every None from the document, examples included; put back the nulls of required
+    nullable fields (the only way such a field can be missing), so each example matches its schema."""
+    for branch in _branches(schema, components):
+        if isinstance(value, dict) and "properties" in branch:
+            for name in branch.get("required", []):
+                if name not in value and _nullable(branch["properties"].get(name, {}), components):
+                    value[name] = None
+            for name, item in value.items():
+                if name in branch["properties"]:
+                    _restore_nulls(item, branch["properties"][name], components)
+        elif isinstance(value, list) and "items" in branch:
+            for item in value:
+                _restore_nulls(item, branch["items"], components)
 
 
 def refine(schema: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +184,11 @@ def refine(schema: dict[str, Any]) -> dict[str, Any]:
             for code, response in responses.items():
                 if code.startswith("4") and _is_problem(response):
                     response["content"][PROBLEM_JSON].setdefault("schema", PROBLEM_REF)
+                for media in response.get("content", {}).values():
+                    examples = [media["example"]] if "example" in media else \
+                        [e["value"] for e in media.get("examples", {}).values() if "value" in e]
+                    for example in examples:
+                        _restore_nulls(example, media.get("schema", {}), components)
             operation["responses"] = dict(sorted(responses.items()))
     if "HTTPValidationError" not in str(schema.get("paths")):
         components.pop("HTTPValidationError", None)

@@ -1,0 +1,135 @@
+"""The OpenAPI document is a contract people read: every operation says what it does, shows an example
+answer that really matches its schema, and documents its errors as problem+json. The exported
+docs/openapi.json must equal what the app serves, so every change to the contract is a visible diff."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from app.api.docs import openapi_json
+from app.core.config import PROJECT_ROOT
+from app.core.errors import PROBLEM_JSON
+
+SNAPSHOT = PROJECT_ROOT / "docs" / "openapi.json"
+REGENERATE = "python -m app openapi -o docs/openapi.json"
+SPEC = json.loads(openapi_json())
+OPERATIONS = [
+    pytest.param(path, method, operation, id=operation.get("operationId", f"{method} {path}"))
+    for path, item in SPEC["paths"].items()
+    for method, operation in item.items()
+    if method in ("get", "put", "post", "patch", "delete", "head", "options")
+]
+
+
+def validator(schema: dict) -> Draft202012Validator:
+    """Validate against a schema whose $refs point into this document's components."""
+    return Draft202012Validator({**schema, "components": SPEC.get("components", {})})
+
+
+def examples_of(media: dict) -> list:
+    if "example" in media:
+        return [media["example"]]
+    return [example["value"] for example in media.get("examples", {}).values() if "value" in example]
+
+
+def test_there_are_operations_to_check():
+    assert len(OPERATIONS) >= 15
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
+def test_the_operation_says_what_it_does(path, method, operation):
+    assert operation.get("summary", "").strip(), f"{method.upper()} {path} has no summary"
+    assert len(operation.get("description", "").strip()) >= 30, f"{method.upper()} {path}: describe it"
+    assert operation.get("tags"), f"{method.upper()} {path} has no tag"
+    described = {tag["name"] for tag in SPEC.get("tags", []) if tag.get("description")}
+    missing = set(operation["tags"]) - described
+    assert not missing, f"tags {missing} need a description in OPENAPI_TAGS (app/api/docs.py)"
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
+def test_the_summary_is_written_not_generated(path, method, operation):
+    # Without summary=..., FastAPI titles the function name ("List Conditions"): a sign nobody wrote one.
+    generated = operation["operationId"].replace("_", " ").title()
+    assert operation["summary"] != generated, f"{method.upper()} {path}: give the route a summary="
+
+
+def test_operation_ids_are_clean_and_unique():
+    ids = [operation["operationId"] for _, _, operation in (p.values for p in OPERATIONS)]
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+    for operation_id in ids:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", operation_id), operation_id
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
+def test_the_success_response_has_an_example_that_matches_its_schema(path, method, operation):
+    successes = {code: r for code, r in operation["responses"].items() if code.startswith("2")}
+    assert successes, f"{method.upper()} {path} documents no success response"
+    for code, response in successes.items():
+        if code == "204":
+            continue
+        content = response.get("content", {})
+        assert content, f"{method.upper()} {path} {code} documents no body"
+        shown = False
+        for media_type, media in content.items():
+            examples = examples_of(media)
+            shown = shown or bool(examples)
+            if "json" in media_type and "schema" in media:
+                for example in examples:
+                    errors = sorted(validator(media["schema"]).iter_errors(example), key=str)
+                    assert not errors, f"{method.upper()} {path} {code} example: {errors[0].message} at " \
+                                       f"{list(errors[0].absolute_path)}"
+        assert shown, f"{method.upper()} {path} {code} has no example response"
+
+
+@pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
+def test_errors_are_documented_as_problem_json(path, method, operation):
+    errors = {code: r for code, r in operation["responses"].items() if code.startswith("4")}
+    assert errors, f"{method.upper()} {path} documents no client error"
+    for code, response in errors.items():
+        media = response.get("content", {}).get(PROBLEM_JSON)
+        assert media, f"{method.upper()} {path} {code} is not documented as {PROBLEM_JSON}"
+        assert response.get("description"), f"{method.upper()} {path} {code} needs a description"
+        examples = examples_of(media)
+        assert examples, f"{method.upper()} {path} {code} has no example problem"
+        for example in examples:
+            assert example["status"] == int(code), f"{method.upper()} {path} {code} example has another status"
+            assert not list(validator(media["schema"]).iter_errors(example)), f"{method.upper()} {path} {code}"
+
+
+def test_every_operation_documents_the_unknown_key_answer():
+    for path, method, operation in (p.values for p in OPERATIONS):
+        assert "401" in operation["responses"], f"{method.upper()} {path}"
+
+
+def test_no_framework_default_error_shape_is_left():
+    text = json.dumps(SPEC)
+    assert "HTTPValidationError" not in text, "a 422 still shows FastAPI's default body, not problem+json"
+
+
+def test_the_exported_document_is_the_served_one(client):
+    served = client.get("/openapi.json").json()
+    assert SNAPSHOT.exists(), f"docs/openapi.json is missing: run `{REGENERATE}`"
+    exported = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+    if exported != served:
+        old, new = set(exported.get("paths", {})), set(served.get("paths", {}))
+        changed = sorted(p for p in old & new if exported["paths"][p] != served["paths"][p])
+        pytest.fail(
+            f"docs/openapi.json differs from the app's OpenAPI document. Review the change, then run "
+            f"`{REGENERATE}` and commit it. Added paths: {sorted(new - old)}; removed: {sorted(old - new)}; "
+            f"changed: {changed}; other sections differ: "
+            f"{sorted(k for k in set(exported) | set(served) if k != 'paths' and exported.get(k) != served.get(k))}"
+        )
+
+
+def test_the_cli_prints_the_same_document():
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    result = CliRunner().invoke(cli, ["openapi"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == SPEC
