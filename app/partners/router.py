@@ -24,7 +24,8 @@ from app.partners.schemas import ATOM_EXAMPLE, CHANGE_EXAMPLE, FEED_EXAMPLE, Cha
 JSON_FEED = "application/feed+json"
 ATOM = "application/atom+xml"
 FEED_SCOPE = "feed"
-TAGS = ["partners"]
+FEED_TAGS = ["feeds"]
+SYNC_TAGS = ["changes"]
 
 router = APIRouter(prefix="/v1")
 TopicFilters = Annotated[Filters, Depends(filters_dependency(RESOURCES["topic"]))]
@@ -78,7 +79,7 @@ def _feed(request: Request, db, filters: Filters, page, media_type: str, other: 
     return partner_read(request, db, build, media_type=media_type, max_age=settings.cache_max_age)
 
 
-@router.get("/feed.json", summary="Topics as a JSON Feed", tags=TAGS, name="feed_json", response_model=JsonFeed,
+@router.get("/feed.json", summary="Topics as a JSON Feed", tags=FEED_TAGS, name="feed_json", response_model=JsonFeed,
             response_class=Response,
             description="Published topics as a [JSON Feed 1.1](https://jsonfeed.org/version/1.1) "
             "(`application/feed+json`). Each item is a topic; its `content_html` carries the topic's claims "
@@ -91,7 +92,7 @@ def feed_json(request: Request, db: DatabaseDep, filters: TopicFilters, page: Pa
     return _feed(request, db, filters, page, JSON_FEED, ("feed.atom", ATOM))
 
 
-@router.get("/feed.atom", summary="Topics as an Atom feed", tags=TAGS, name="feed_atom", response_class=Response,
+@router.get("/feed.atom", summary="Topics as an Atom feed", tags=FEED_TAGS, name="feed_atom", response_class=Response,
             description="The same entries as `/v1/feed.json`, as an Atom feed (RFC 4287, "
             "`application/atom+xml`): content as escaped HTML, conditions and therapy types as categories, "
             "the next page as `<link rel=\"next\">`. " + CONDITIONAL,
@@ -101,7 +102,7 @@ def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, page: Pa
     return _feed(request, db, filters, page, ATOM, ("feed.json", JSON_FEED))
 
 
-@router.get("/changes", summary="Follow the change log", tags=TAGS, name="list_changes",
+@router.get("/changes", summary="Follow the change log", tags=SYNC_TAGS, name="list_changes",
             response_model=ChangesPage, response_class=Response,
             description="Every public create, update and delete of every resource after `since`, oldest first: "
             "`upsert` carries the record's document (relations by key), `delete` is a tombstone (the record "
@@ -133,7 +134,7 @@ def list_changes(
                         max_age=request.app.state.settings.cache_max_age)
 
 
-@router.get("/export", summary="Download all published content", tags=TAGS, name="export", response_class=Response,
+@router.get("/export", summary="Download all published content", tags=SYNC_TAGS, name="export", response_class=Response,
             description="Every published record as gzip-compressed NDJSON, at this one URL that always means the "
             "latest. The first line is a header: `format`, `changes_cursor` (follow `/v1/changes?since=` from "
             "it to stay current), `seq` and `counts` per resource; then one line per record: "
