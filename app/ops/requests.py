@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import problem
 from app.ops.metrics import DURATION, IN_FLIGHT, REQUESTS
+from app.ops.routing import allowed_methods
 
 MAX_URL_BYTES = 8192  # path plus query string; browsers and proxies rarely pass more anyway
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
@@ -152,12 +153,20 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         status = 500
+        head = scope["method"] == "HEAD"
+        if head:  # HEAD is GET without the body, on every GET route
+            scope = {**scope, "method": "GET"}
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                if status == 405 and "app" in scope:
+                    headers["Allow"] = ", ".join(allowed_methods(scope["app"], scope["path"]))
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         IN_FLIGHT.inc()
@@ -179,19 +188,19 @@ class RequestContext:
             request_id_var.reset(token)
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            method = scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded label values
+            method = "HEAD" if head else scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded label values
             REQUESTS.labels(method, route, str(status)).inc()
             DURATION.labels(method, route).observe(elapsed)
-            self._log(scope, route, status, elapsed, request_id)
+            self._log(scope, method, route, status, elapsed, request_id)
 
     @staticmethod
-    def _log(scope: Scope, route: str, status: int, elapsed: float, request_id: str) -> None:
+    def _log(scope: Scope, method: str, route: str, status: int, elapsed: float, request_id: str) -> None:
         if not access_log.isEnabledFor(logging.INFO):
             return
         principal = scope.get("state", {}).get("principal")
         client = scope.get("client")
         fields = {
-            "method": scope["method"],
+            "method": method,
             "path": scope["path"][:512],
             "route": route,
             "status": status,
