@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from anyio import to_thread
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.keys import ANONYMOUS, authenticate
@@ -38,8 +39,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """An HTTPException so the framework, which turns other errors raised while it reads a body into a 400,
+    lets it through to the problem handler as the 413 it is."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body is over {max_bytes} bytes.", headers={"Connection": "close"})
 
 
 class BodySizeLimit:
@@ -63,7 +68,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         try:
