@@ -84,6 +84,14 @@ def test_the_docs_load_the_packaged_bundles_and_no_web_fonts(client):
     assert "fonts.googleapis" not in redoc
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_may_not_fetch_from_other_hosts(client, page):
+    # ReDoc's bundle names a logo on its vendor's CDN; the policy keeps the browser from fetching it.
+    policy = client.get(page).headers["content-security-policy"]
+    for directive in ("img-src 'self' data:", "font-src 'self' data:", "connect-src 'self'"):
+        assert directive in policy, directive
+
+
 def test_the_docs_follow_a_path_prefix(client):
     # Behind a proxy that mounts the API under a prefix, the pages still find their assets and the spec.
     with TestClient(client.app, root_path="/api") as prefixed:

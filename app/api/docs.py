@@ -86,6 +86,10 @@ VALIDATION_FAILED = {
 EXPLORER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                 "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
+# The docs pages may fetch images, fonts and data from this server only: ReDoc's footer logo would
+# otherwise come from the vendor's CDN. Scripts and styles stay unrestricted (both UIs inject styles).
+DOCS_CSP = "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'self'; frame-ancestors 'none'"
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -96,7 +100,7 @@ def _root(request: Request) -> str:
 @router.get("/docs")
 def swagger_ui(request: Request) -> HTMLResponse:
     root = _root(request)
-    return get_swagger_ui_html(
+    response = get_swagger_ui_html(
         openapi_url=root + request.app.openapi_url,
         title=request.app.title + " - Swagger UI",
         swagger_js_url=f"{root}{VENDOR_URL}/swagger-ui-bundle.js",
@@ -105,18 +109,22 @@ def swagger_ui(request: Request) -> HTMLResponse:
         # No validator badge: it would ask a third-party host to fetch the document.
         swagger_ui_parameters={"validatorUrl": None, "displayRequestDuration": True},
     )
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
 
 
 @router.get("/redoc")
 def redoc(request: Request) -> HTMLResponse:
     root = _root(request)
-    return get_redoc_html(
+    response = get_redoc_html(
         openapi_url=root + request.app.openapi_url,
         title=request.app.title + " - ReDoc",
         redoc_js_url=f"{root}{VENDOR_URL}/redoc.standalone.js",
         redoc_favicon_url=f"{root}{VENDOR_URL}/favicon.png",
         with_google_fonts=False,
     )
+    response.headers["Content-Security-Policy"] = DOCS_CSP
+    return response
 
 
 @router.api_route("/", methods=["GET", "HEAD"])

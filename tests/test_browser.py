@@ -1,0 +1,270 @@
+"""The pages as a person meets them: a real server on 127.0.0.1 and headless Chromium (Debian's chromium and
+chromium-driver) driven by Selenium. /docs runs a request with "Try it out", /redoc renders, the explorer
+filters and escapes what it shows, and no page asks another host for anything. Screenshots go to
+test-artifacts/; with SAVE_README_SCREENSHOTS=1 the README's pictures in docs/screenshots/ are remade."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.content.schemas import ClaimIn, Evidence
+from app.content.store import ContentWriter
+from app.core.config import PROJECT_ROOT
+from app.core.db import Database
+from app.main import create_app
+from tests.conftest import make_settings
+
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+CHROMEDRIVER = shutil.which("chromedriver")
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+except ImportError:  # pragma: no cover - the test extras install it
+    webdriver = None
+
+MISSING = ("selenium is not installed (pip install -e '.[test]')" if webdriver is None else
+           "no Chromium found (apt-get install chromium)" if not CHROMIUM else
+           "no chromedriver found (apt-get install chromium-driver)" if not CHROMEDRIVER else None)
+if MISSING:
+    if os.environ.get("CI") == "true":  # CI installs a browser: there a missing one is a failure, not a skip
+        pytest.fail(f"browser tests cannot run in CI: {MISSING}", pytrace=False)
+    pytest.skip(f"browser tests skipped: {MISSING}", allow_module_level=True)
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+README_SHOTS = PROJECT_ROOT / "docs" / "screenshots"
+WAIT = 20
+HOSTILE = '<img src="x" onerror="document.title=\'pwned\'"> <b>bold?</b> & "quotes"'
+
+
+def save(driver, name: str, readme: bool = False) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    if readme and os.environ.get("SAVE_README_SCREENSHOTS") == "1":
+        README_SHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(README_SHOTS / f"{name}.png"))
+
+
+def add_hostile_claim(db: Database) -> None:
+    """A claim whose text is markup: the explorer must show it as text, never run or render it."""
+    with db.write() as conn:
+        writer = ContentWriter(conn, actor="browser-test")
+        writer.put("claim", "markup-in-text", ClaimIn(
+            topic="fecal-microbiota-transplantation", text=HOSTILE, source_excerpt=HOSTILE,
+            conditions=["crohns-disease"], evidence=Evidence(kind="background", strength="very-low")))
+        writer.finish()
+
+
+@pytest.fixture(scope="module")
+def server(templates):
+    """The app on a free 127.0.0.1 port, in a thread, over a copy of the seeded database."""
+    url, cleanup = templates.fresh("seeded", True)
+    settings = make_settings(url, rate_limit_anonymous="100000/minute")
+    db = Database.from_settings(settings)
+    add_hostile_claim(db)
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, db=db), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + WAIT
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        db.dispose()
+        cleanup()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    os.environ["SE_OFFLINE"] = "1"  # Selenium Manager must never try to download a driver or a browser
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", "--disable-extensions", "--window-size=1280,1000",
+                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def requested_urls(driver) -> list[str]:
+    """Every URL the page sent a request for since the last call (from Chromium's network log); one its
+    Content-Security-Policy blocked never left the browser, so it does not count."""
+    sent: dict[str, str] = {}
+    blocked: set[str] = set()
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            sent[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.loadingFailed" and params.get("blockedReason") == "csp":
+            blocked.add(params["requestId"])
+    return [url for request_id, url in sent.items() if request_id not in blocked]
+
+
+def assert_only_local_requests(driver, base: str) -> None:
+    urls = requested_urls(driver)
+    assert urls
+    foreign = [u for u in urls if not u.startswith((base + "/", "data:", "blob:", "about:"))]
+    assert not foreign, f"the page asked another host for: {foreign}"
+
+
+def wait(driver, condition, message: str, timeout: float = WAIT):
+    try:
+        return WebDriverWait(driver, timeout).until(lambda d: condition(d))
+    except TimeoutException:
+        save(driver, "failure")
+        raise AssertionError(message) from None
+
+
+def test_swagger_ui_lists_every_operation_and_runs_one(server, browser):
+    operations = sum(len(item) for item in httpx.get(server + "/openapi.json").json()["paths"].values())
+    requested_urls(browser)
+    browser.get(server + "/docs")
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) == operations,
+         f"Swagger UI did not render the {operations} operations")
+    save(browser, "docs", readme=True)
+
+    block = browser.find_element(By.ID, "operations-conditions-list_conditions")
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    wait(browser, lambda d: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"), "no Try it out button")[0].click()
+    wait(browser, lambda d: block.find_elements(By.CSS_SELECTOR, "button.execute"), "no Execute button")[0].click()
+    status = wait(browser, lambda d: block.find_elements(By.CSS_SELECTOR, ".live-responses-table tr.response .response-col_status"),
+                  "Execute showed no response")
+    assert status[0].text.strip().startswith("200")
+    body = block.find_element(By.CSS_SELECTOR, ".live-responses-table tr.response .response-col_description pre").text
+    assert "rheumatoid-arthritis" in body
+    browser.execute_script("arguments[0].scrollIntoView()", block)
+    save(browser, "docs-try-it-out")
+    assert_only_local_requests(browser, server)
+
+
+def test_redoc_renders_the_operations(server, browser):
+    requested_urls(browser)
+    browser.get(server + "/redoc")
+    headings = wait(browser, lambda d: [h.text for h in d.find_elements(By.CSS_SELECTOR, "h2") if h.text] or None,
+                    "ReDoc rendered no headings")
+    wait(browser, lambda d: any(h.text == "List conditions" for h in d.find_elements(By.CSS_SELECTOR, "h2")),
+         f"ReDoc did not render the operations; headings: {headings[:10]}")
+    assert any(h.text == "Get one claim" for h in browser.find_elements(By.CSS_SELECTOR, "h2"))
+    save(browser, "redoc")
+    assert_only_local_requests(browser, server)
+
+
+def open_explorer(browser, server: str, query: str = "") -> None:
+    browser.get(server + "/" + query)
+    wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true",
+         "the explorer did not load its choices")
+
+
+def card_texts(browser, list_id: str, selector: str) -> list[str]:
+    return [e.text for e in browser.find_elements(By.CSS_SELECTOR, f"#{list_id} > li {selector}")]
+
+
+def test_the_explorer_filters_by_condition(server, browser):
+    claims = httpx.get(server + "/v1/claims", params={"condition": "dysbiosis", "limit": 100}).json()["items"]
+    quotes = httpx.get(server + "/v1/quotes", params={"condition": "dysbiosis", "limit": 100}).json()["items"]
+    assert claims and quotes
+    requested_urls(browser)
+    open_explorer(browser, server)
+    assert card_texts(browser, "claims", "") == []
+    Select(browser.find_element(By.ID, "condition")).select_by_value("dysbiosis")
+    wait(browser, lambda d: len(card_texts(d, "claims", ".claim-text")) == len(claims), "the claims did not show")
+
+    assert card_texts(browser, "claims", ".claim-text") == [c["text"] for c in claims]
+    assert card_texts(browser, "claims", ".excerpt blockquote") == [c["source_excerpt"] for c in claims]
+    assert card_texts(browser, "claims", ".kind") == [c["evidence"]["kind"] for c in claims]
+    assert card_texts(browser, "claims", ".strength") == [c["evidence"]["strength"] for c in claims]
+    wait(browser, lambda d: len(card_texts(d, "quotes", ".fit")) == len(quotes), "the quotes did not show")
+    fits = {"within": "within", "near": "near", "outside": "outside"}
+    for quote, fit in zip(quotes, card_texts(browser, "quotes", ".fit"), strict=True):
+        assert f"{fits[quote['specialty_fit']]} their specialty" in fit
+    assert browser.current_url.endswith("?condition=dysbiosis")
+    save(browser, "explorer", readme=True)
+    assert_only_local_requests(browser, server)
+
+
+def test_the_explorer_filters_by_therapy_type(server, browser):
+    claims = httpx.get(server + "/v1/claims", params={"therapy_type": "probiotic", "limit": 100}).json()["items"]
+    assert claims
+    open_explorer(browser, server)
+    Select(browser.find_element(By.ID, "therapy-type")).select_by_value("probiotic")
+    wait(browser, lambda d: card_texts(d, "claims", ".claim-text") == [c["text"] for c in claims],
+         "the therapy type's claims did not show")
+
+
+def test_the_explorer_shows_markup_as_text(server, browser):
+    open_explorer(browser, server, "?condition=crohns-disease")
+    wait(browser, lambda d: HOSTILE in card_texts(d, "claims", ".claim-text"), "the claim did not show as text")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#claims img, #claims b")
+    assert browser.title != "pwned"
+
+
+def test_the_explorer_search_box(server, browser):
+    open_explorer(browser, server)
+    field = browser.find_element(By.ID, "q")
+    field.send_keys("probiotics")
+    browser.find_element(By.CSS_SELECTOR, "#search button[type=submit]").click()
+    answer = httpx.get(server + "/v1/search", params={"q": "probiotics"})
+    if answer.status_code == 404:  # search not deployed here: the page says so instead of breaking
+        wait(browser, lambda d: "not available" in d.find_element(By.ID, "search-results").text,
+             "the page did not say search is unavailable")
+        return
+    assert answer.status_code == 200
+    hits = answer.json()["items"]
+    assert hits
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#search-results > li.hit")) == min(len(hits), 20),
+         "the search results did not show")
+    if any("<mark>" in (hit.get("snippet") or "") for hit in hits):
+        assert browser.find_elements(By.CSS_SELECTOR, "#search-results mark")
+    save(browser, "explorer-search")
+
+
+def test_the_explorer_fits_a_phone(server, browser):
+    browser.set_window_size(390, 844)
+    try:
+        open_explorer(browser, server, "?condition=dysbiosis")
+        wait(browser, lambda d: card_texts(d, "claims", ".claim-text"), "the claims did not show")
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at phone width"
+        save(browser, "explorer-phone")
+    finally:
+        browser.set_window_size(1280, 1000)
+
+
+def test_no_script_error_was_logged(server, browser):
+    browser.get_log("browser")  # start from a clean log: earlier pages are checked by their own tests
+    open_explorer(browser, server, "?condition=dysbiosis")
+    browser.get(server + "/docs")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"), "Swagger UI did not render")
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+
+
