@@ -136,6 +136,7 @@ class Load:
         self.reads: list[str] = []
         self.feeds: list[str] = []
         self.write_mode = "none"
+        self.created: list[tuple[str, str]] = []  # (id, ETag at creation): a later edit may meet a 412
 
     def probe(self) -> None:
         """Keep the paths this server answers 200 on; find a few keys for detail reads."""
@@ -184,11 +185,21 @@ class Load:
                 self.direct.write(n)
                 self.record("write", 200, time.perf_counter() - started)
                 return
+            headers = {"X-API-Key": self.editor_key}
+            if n % 2 == 0 and self.created:  # an edit of an earlier claim, guarded by its ETag
+                key, etag = self.created[rng.randrange(len(self.created))]
+                response = client.patch(f"/v1/claims/{key}", json={"text": f"Soak edit {n}"},
+                                        headers={**headers, "If-Match": etag})
+                self.record("write", response.status_code, time.perf_counter() - started)
+                return
             body = {"topic": self.topic, "text": f"Soak claim {n} \u05e9\u05dc\u05d5\u05dd \U0001f9a0",
                     "source_excerpt": "soak", "evidence": {"kind": "background", "strength": "very-low"},
                     "status": "draft" if n % 3 == 0 else "published"}
-            response = client.post("/v1/claims", json=body, headers={"X-API-Key": self.editor_key})
+            response = client.post("/v1/claims", json=body, headers=headers)
             self.record("write", response.status_code, time.perf_counter() - started)
+            if response.status_code == 201 and len(self.created) < 200:
+                with self.lock:
+                    self.created.append((response.json()["id"], response.headers.get("etag", "*")))
             return
         paths = self.feeds if roll < self.write_share + self.feed_share and self.feeds else self.reads
         path = rng.choice(paths)
