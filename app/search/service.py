@@ -1,0 +1,138 @@
+"""Search: ranked hits with highlighted snippets and facet counts, on FTS5 (SQLite) or tsvector
+(PostgreSQL). The match runs in the database's own index; filters reuse the facets the lists use."""
+
+from __future__ import annotations
+
+import html
+from functools import reduce
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, column, func, literal, literal_column, or_, select, table
+
+from app.content.queries import PUBLIC, Filters, _derived_pks, _faceted_pks, content_version, facet_groups
+from app.content.resources import FACETED, RESOURCES
+from app.models import Facet
+from app.search.index import CODES, MARK_END, MARK_START, TABLE, id_column
+from app.search.terms import Phrase, fts5_match, parse, vocabulary
+
+FACETS = Facet.__table__
+FACET_KINDS = ("condition", "therapy_type")
+SNIPPET_WORDS = 24
+TITLE_WEIGHT = 3.0  # a word in a title, a claim or a condition's name weighs more than one in a body
+HEADLINE_OPTIONS = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS}, MinWords=12, '
+                    'MaxFragments=2, FragmentDelimiter=" … "')
+
+
+def _index(conn: Connection):
+    names = (id_column(conn), "resource", "record_pk", "key", "status", "label", "title", "body", "document")
+    return table(TABLE, *(column(name) for name in names))
+
+
+class _Fts5:
+    """SQLite: MATCH on the FTS5 table, bm25 (lower is better) and snippet()."""
+
+    def __init__(self, groups: list[list[Phrase]]) -> None:
+        self.expression = fts5_match(groups)
+        self.table = literal_column(TABLE)
+
+    def match(self, t) -> ColumnElement:
+        return self.table.op("MATCH")(literal(self.expression))
+
+    def score(self, t) -> ColumnElement:
+        return -func.bm25(self.table, TITLE_WEIGHT, 1.0)
+
+    def snippets(self, conn: Connection, t, ids: list[int]) -> dict[int, str]:
+        snippet = func.snippet(self.table, -1, MARK_START, MARK_END, "…", SNIPPET_WORDS)
+        rid = t.c.rowid
+        return dict(conn.execute(select(rid, snippet).where(self.match(t), rid.in_(ids))).all())
+
+
+class _Tsvector:
+    """PostgreSQL: each phrase through phraseto_tsquery (bound, never parsed as syntax), ts_rank and
+    ts_headline."""
+
+    def __init__(self, groups: list[list[Phrase]]) -> None:
+        config = literal_column("'english'::regconfig")
+
+        def phrase(words: Phrase) -> ColumnElement:
+            return func.phraseto_tsquery(config, literal(" ".join(words)))
+
+        alternatives = [reduce(lambda a, b: a.op("||")(b), [phrase(p) for p in group]) for group in groups]
+        self.query = reduce(lambda a, b: a.op("&&")(b), alternatives)
+        self.config = config
+
+    def match(self, t) -> ColumnElement:
+        return t.c.document.op("@@")(self.query)
+
+    def score(self, t) -> ColumnElement:
+        return func.ts_rank(t.c.document, self.query, 1)
+
+    def snippets(self, conn: Connection, t, ids: list[int]) -> dict[int, str]:
+        text = t.c.title.op("||")(literal("\n")).op("||")(t.c.body)
+        headline = func.ts_headline(self.config, text, self.query, literal(HEADLINE_OPTIONS))
+        return dict(conn.execute(select(t.c.id, headline).where(t.c.id.in_(ids))).all())
+
+
+def highlight(snippet: str) -> str:
+    """HTML-safe: the source text escaped, and only our markers turned into <mark>."""
+    return html.escape(snippet, quote=False).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
+    """The filters as the lists apply them: facets for claims, topics and quotes; experts and conditions
+    through the claims and quotes that reach them."""
+    groups = facet_groups(conn, filters)
+    if not groups:
+        return None
+    clauses = [(t.c.resource == name) & t.c.record_pk.in_(_faceted_pks(name, groups, PUBLIC))
+               for name in FACETED if name in CODES]
+    for name in ("expert", "condition"):
+        derived = _derived_pks(RESOURCES[name], groups, PUBLIC)
+        if derived is not None:
+            clauses.append((t.c.resource == name) & t.c.record_pk.in_(derived))
+    return or_(*clauses)
+
+
+def _empty_facets() -> dict[str, dict[str, int]]:
+    return {"resource": {}, **{kind: {} for kind in FACET_KINDS}}
+
+
+def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: int) -> dict[str, Any]:
+    """One page of hits, best first, and counts over every hit for drawing filters."""
+    t = _index(conn)
+    restrict = _restriction(conn, t, filters)  # checks the filters even when the text has no word
+    groups = parse(q, vocabulary(conn, content_version(conn)))
+    if not groups:
+        return {"items": [], "more": False, "facets": _empty_facets()}
+    engine = _Fts5(groups) if conn.dialect.name == "sqlite" else _Tsvector(groups)
+    rid = t.c[id_column(conn)]
+    where = [engine.match(t), t.c.status == PUBLIC[0]]
+    if restrict is not None:
+        where.append(restrict)
+    score = engine.score(t).label("score")
+    rows = conn.execute(select(rid.label("id"), t.c.resource, t.c.key, t.c.label, score).where(*where)
+                        .order_by(score.desc(), rid).offset(offset).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    snippets = engine.snippets(conn, t, [row.id for row in rows]) if rows else {}
+    items = [{"resource": row.resource, "key": row.key, "title": row.label,
+              "snippet": highlight(snippets.get(row.id) or ""), "score": round(float(row.score), 6),
+              "url": f"/v1/{RESOURCES[row.resource].plural}/{row.key}"} for row in rows]
+    return {"items": items, "more": more, "facets": _facets(conn, t, where)}
+
+
+def _facets(conn: Connection, t, where: list[ColumnElement]) -> dict[str, dict[str, int]]:
+    counts = _empty_facets()
+    by_resource = conn.execute(select(t.c.resource, func.count()).where(*where).group_by(t.c.resource)
+                               .order_by(t.c.resource))
+    counts["resource"] = dict(by_resource.all())
+    matched = select(t.c.resource, t.c.record_pk).where(*where).subquery()
+    query = (select(FACETS.c.facet, func.count())
+             .where(FACETS.c.resource == matched.c.resource, FACETS.c.record_pk == matched.c.record_pk,
+                    or_(*(FACETS.c.facet.like(kind.replace("_", "\\_") + ":%", escape="\\")
+                          for kind in FACET_KINDS)))
+             .group_by(FACETS.c.facet).order_by(FACETS.c.facet))
+    for facet, count in conn.execute(query):
+        kind, _, value = facet.partition(":")
+        counts[kind][value] = count
+    return counts
