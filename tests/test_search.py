@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from app.content import schemas
 from app.content.documents import content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES
 from app.content.store import ContentWriter
@@ -46,17 +45,24 @@ def delete(db, resource, key):
         writer.finish()
 
 
-NEW_CLAIM = {"topic": "probiotics-and-prebiotics", "source_excerpt": "Quoted words.", "therapies": ["probiotics"],
-             "evidence": {"kind": "background", "strength": "low"}}
+NEW_CLAIM = {
+    "topic": "probiotics-and-prebiotics",
+    "source_excerpt": "Quoted words.",
+    "therapies": ["probiotics"],
+    "evidence": {"kind": "background", "strength": "low"},
+}
 
 
-@pytest.mark.parametrize(("q", "resource", "key"), [
-    ("IBD", "condition", "inflammatory-bowel-disease"),
-    ("MS", "condition", "multiple-sclerosis"),
-    ("RA", "condition", "rheumatoid-arthritis"),
-    ("leaky gut", "condition", "increased-intestinal-permeability"),
-    ("FMT", "topic", "fecal-microbiota-transplantation"),
-])
+@pytest.mark.parametrize(
+    ("q", "resource", "key"),
+    [
+        ("IBD", "condition", "inflammatory-bowel-disease"),
+        ("MS", "condition", "multiple-sclerosis"),
+        ("RA", "condition", "rheumatoid-arthritis"),
+        ("leaky gut", "condition", "increased-intestinal-permeability"),
+        ("FMT", "topic", "fecal-microbiota-transplantation"),
+    ],
+)
 def test_abbreviations_and_synonyms_find_their_condition_or_therapy(client, q, resource, key):
     results = found(client, q)
     assert (resource, key) in results[:5]
@@ -86,8 +92,13 @@ def test_hits_are_ranked_and_carry_title_snippet_and_url(client):
 
 
 def test_snippets_are_html_safe_with_only_our_marks_as_markup(client, seeded_db):
-    write(seeded_db, "claim", "hostile-markup", text='<script>alert("x")</script> & zebrafish <b>bold</b>',
-          **NEW_CLAIM)
+    write(
+        seeded_db,
+        "claim",
+        "hostile-markup",
+        text='<script>alert("x")</script> & zebrafish <b>bold</b>',
+        **NEW_CLAIM,
+    )
     [hit] = hits(client, "zebrafish")["items"]
     assert "<mark>zebrafish</mark>" in hit["snippet"]
     assert "<" not in MARKUP.sub("", hit["snippet"])  # PostgreSQL's headline drops tags, SQLite's escapes
@@ -125,7 +136,8 @@ def test_incremental_index_equals_a_rebuild(seeded_db):
 
     def snapshot():
         with seeded_db.read() as conn:
-            query = f"SELECT {id_column(conn)}, resource, record_pk, key, status, label, title, body FROM search_index"
+            columns = f"{id_column(conn)}, resource, record_pk, key, status, label, title, body"
+            query = f"SELECT {columns} FROM search_index"
             return sorted(tuple(row) for row in conn.execute(text(query)))
 
     before = snapshot()
@@ -136,8 +148,10 @@ def test_incremental_index_equals_a_rebuild(seeded_db):
 
 
 def test_filters_restrict_hits_as_the_lists_do(client):
-    probiotic_claims = {c["id"] for c in client.get("/v1/claims", params={"therapy_type": "probiotic",
-                                                                          "limit": 100}).json()["items"]}
+    probiotic_claims = {
+        c["id"]
+        for c in client.get("/v1/claims", params={"therapy_type": "probiotic", "limit": 100}).json()["items"]
+    }
     filtered = found(client, "gut", therapy_type="probiotic")
     assert filtered
     assert {key for resource, key in filtered if resource == "claim"} <= probiotic_claims
@@ -145,7 +159,8 @@ def test_filters_restrict_hits_as_the_lists_do(client):
     by_code = found(client, "microbiome", condition="icd10cm:M06.9")
     assert by_code == found(client, "microbiome", condition="rheumatoid-arthritis")
     assert set(found(client, "microbiome", condition="rheumatoid-arthritis")) <= set(
-        found(client, "microbiome", condition="autoimmune-disorders"))
+        found(client, "microbiome", condition="autoimmune-disorders")
+    )
 
 
 def test_facet_counts_match_what_each_filter_returns(client):
@@ -189,11 +204,20 @@ def test_drafts_are_not_found_by_public_search(client, seeded_db):
     assert found(client, "narwhal") == []
 
 
-@pytest.mark.parametrize("params", [
-    {}, {"q": ""}, {"q": "x" * 501}, {"q": " ".join(["word"] * 33)},
-    {"q": "gut", "cursor": "garbage"}, {"q": "gut", "condition": "gout"}, {"q": "gut", "therapy_type": "surgery"},
-    {"q": "gut", "limit": 0}, {"q": "gut", "limit": 101},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"q": ""},
+        {"q": "x" * 501},
+        {"q": " ".join(["word"] * 33)},
+        {"q": "gut", "cursor": "garbage"},
+        {"q": "gut", "condition": "gout"},
+        {"q": "gut", "therapy_type": "surgery"},
+        {"q": "gut", "limit": 0},
+        {"q": "gut", "limit": 101},
+    ],
+)
 def test_bad_search_parameters_are_422_problems(client, params):
     response = client.get("/v1/search", params=params)
     assert response.status_code == 422
@@ -211,11 +235,39 @@ def test_a_cursor_from_a_list_is_refused(client):
     assert client.get("/v1/search", params={"q": "gut", "cursor": cursor}).status_code == 422
 
 
-@pytest.mark.parametrize("q", [
-    '"', "'", '"gut', "gut\"'", "NEAR(gut microbiome, 2)", "gut*", "*", "^gut", "title:gut", "gut AND",
-    "OR", "NOT gut", "-gut", "(((", "gut)", "a:b:c", "{title body}:gut", "\x00", "gut\x00microbiome",
-    "\x02gut\x03", "'; DROP TABLE claims; --", "%", "_", "\\", "ä ö ü ß", "微生物", "🦠 gut", "&<>",
-])
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"',
+        "'",
+        '"gut',
+        "gut\"'",
+        "NEAR(gut microbiome, 2)",
+        "gut*",
+        "*",
+        "^gut",
+        "title:gut",
+        "gut AND",
+        "OR",
+        "NOT gut",
+        "-gut",
+        "(((",
+        "gut)",
+        "a:b:c",
+        "{title body}:gut",
+        "\x00",
+        "gut\x00microbiome",
+        "\x02gut\x03",
+        "'; DROP TABLE claims; --",
+        "%",
+        "_",
+        "\\",
+        "ä ö ü ß",
+        "微生物",
+        "🦠 gut",
+        "&<>",
+    ],
+)
 def test_syntax_characters_are_answered_never_500(client, q):
     response = client.get("/v1/search", params={"q": q})
     assert response.status_code in (200, 422), response.text

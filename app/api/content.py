@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from app.api.deps import DatabaseDep, PageDep, PrincipalDep, StatusesDep, filters_dependency
 from app.api.examples import EXAMPLES
-from app.content import queries
+from app.content import jsonld, queries
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
@@ -81,6 +81,12 @@ def _detail_route(spec: ResourceSpec):
     def endpoint(request: Request, db: DatabaseDep, principal: PrincipalDep,
                  key: Annotated[str, Path(alias=spec.key_field, max_length=200)]) -> Response:
         statuses = tuple(s.value for s in Status) if principal.is_editor else (Status.published.value,)
+        if jsonld.wanted(request.headers.get("accept")):  # the same record as schema.org JSON-LD
+            base = str(request.base_url)
+            return cached_read(request, db, lambda conn: (jsonld.document(
+                spec.name, queries.get_one(conn, spec, key, statuses=statuses), base), {}),
+                public=not principal.is_editor, media_type=jsonld.MEDIA_TYPE,
+                max_age=request.app.state.settings.cache_max_age)
 
         def revision_tag(item: dict) -> str:  # an editor's tag names the revision a write's If-Match checks
             return record_etag(spec.name, key, item["revision"], item["created_at"])

@@ -58,37 +58,65 @@ def _rows(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
             out.append((pk, key, status, shorten(claim), _clean(claim), _clean(excerpt)))
     elif resource == "quote":
         experts = RESOURCES["expert"].table
-        query = (select(t.c.pk, t.c.key, t.c.status, t.c.text, experts.c.name)
-                 .join(experts, experts.c.pk == t.c.expert_pk))
+        query = select(t.c.pk, t.c.key, t.c.status, t.c.text, experts.c.name).join(
+            experts, experts.c.pk == t.c.expert_pk
+        )
         for pk, key, status, quote, name in conn.execute(query.where(t.c.pk.in_(pks))):
             out.append((pk, key, status, shorten(f"{name}: “{quote}”"), _clean(quote), _clean(name)))
     elif resource == "expert":
-        query = select(t.c.pk, t.c.key, t.c.status, t.c.name, t.c.honorific, t.c.credentials, t.c.job_title,
-                       t.c.affiliation, t.c.described_as)
+        query = select(
+            t.c.pk,
+            t.c.key,
+            t.c.status,
+            t.c.name,
+            t.c.honorific,
+            t.c.credentials,
+            t.c.job_title,
+            t.c.affiliation,
+            t.c.described_as,
+        )
         for pk, key, status, name, honorific, credentials, job, affiliation, described in conn.execute(
-                query.where(t.c.pk.in_(pks))):
+            query.where(t.c.pk.in_(pks))
+        ):
             body = _clean(honorific, ", ".join(credentials or []), job, affiliation, described)
             out.append((pk, key, status, name, _clean(name), body))
     else:  # condition: its synonyms are weighted with the name, so an abbreviation finds it first
         query = select(t.c.pk, t.c.key, t.c.status, t.c.name, t.c.synonyms, t.c.description)
         for pk, key, status, name, synonyms, description in conn.execute(query.where(t.c.pk.in_(pks))):
             out.append((pk, key, status, name, _clean(name, "; ".join(synonyms or [])), _clean(description)))
-    return [{"id": row_id(resource, pk), "resource": resource, "record_pk": pk, "key": key, "status": status,
-             "label": label, "title": title, "body": body} for pk, key, status, label, title, body in out]
+    return [
+        {
+            "id": row_id(resource, pk),
+            "resource": resource,
+            "record_pk": pk,
+            "key": key,
+            "status": status,
+            "label": label,
+            "title": title,
+            "body": body,
+        }
+        for pk, key, status, label, title, body in out
+    ]
 
 
 def _delete(conn: Connection, ids: list[int]) -> None:
     statement = text(f"DELETE FROM {TABLE} WHERE {id_column(conn)} IN :ids").bindparams(
-        bindparam("ids", expanding=True))
+        bindparam("ids", expanding=True)
+    )
     for part in chunks(ids):
         conn.execute(statement, {"ids": list(part)})
 
 
 def _insert(conn: Connection, rows: list[dict]) -> None:
     if rows:
-        conn.execute(text(
-            f"INSERT INTO {TABLE} ({id_column(conn)}, resource, record_pk, key, status, label, title, body) "
-            "VALUES (:id, :resource, :record_pk, :key, :status, :label, :title, :body)"), rows)
+        conn.execute(
+            text(
+                f"INSERT INTO {TABLE} ({id_column(conn)}, resource, record_pk, key, status, label, title, "
+                "body) "
+                "VALUES (:id, :resource, :record_pk, :key, :status, :label, :title, :body)"
+            ),
+            rows,
+        )
 
 
 def refresh(conn: Connection, touched: dict[str, Iterable[int]], removed: dict[str, Iterable[int]]) -> None:
@@ -108,7 +136,9 @@ def on_write(conn: Connection, touched: dict[str, set[int]], removed: dict[str, 
     if wanted["expert"]:
         quotes = RESOURCES["quote"].table
         for part in chunks(sorted(wanted["expert"])):
-            wanted["quote"].update(conn.execute(select(quotes.c.pk).where(quotes.c.expert_pk.in_(part))).scalars())
+            wanted["quote"].update(
+                conn.execute(select(quotes.c.pk).where(quotes.c.expert_pk.in_(part))).scalars()
+            )
     refresh(conn, wanted, removed)
 
 

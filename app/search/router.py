@@ -18,23 +18,45 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 
 def search_filters(
-    condition: Annotated[list[str] | None, Query(max_length=50, description=(
-        "A condition's slug, or a code as `icd10cm:M06.9`, `mesh:D001172`; a parent condition includes its "
-        "descendants. Repeat to match any of several."))] = None,
-    therapy: Annotated[list[str] | None, Query(max_length=50, description=(
-        "A therapy's slug, e.g. `fecal-microbiota-transplantation`. Repeat to match any of several."))] = None,
-    therapy_type: Annotated[list[TherapyType] | None, Query(max_length=50, description=(
-        "A therapy type from the vocabulary. Repeat to match any of several."))] = None,
+    condition: Annotated[
+        list[str] | None,
+        Query(
+            max_length=50,
+            description=(
+                "A condition's slug, or a code as `icd10cm:M06.9`, `mesh:D001172`; a parent condition "
+                "includes its "
+                "descendants. Repeat to match any of several."
+            ),
+        ),
+    ] = None,
+    therapy: Annotated[
+        list[str] | None,
+        Query(
+            max_length=50,
+            description=(
+                "A therapy's slug, e.g. `fecal-microbiota-transplantation`. Repeat to match any of several."
+            ),
+        ),
+    ] = None,
+    therapy_type: Annotated[
+        list[TherapyType] | None,
+        Query(
+            max_length=50, description=("A therapy type from the vocabulary. Repeat to match any of several.")
+        ),
+    ] = None,
 ) -> Filters:
     """The list filters search shares: one name's values combine with OR, different names with AND."""
-    return Filters(condition=condition or [], therapy=therapy or [],
-                   therapy_type=[t.value for t in therapy_type or []])
+    return Filters(
+        condition=condition or [], therapy=therapy or [], therapy_type=[t.value for t in therapy_type or []]
+    )
 
 
 class SearchHit(BaseModel):
     resource: str = Field(description="topic, claim, quote, expert or condition.")
     key: str = Field(description="The record's slug or id.")
-    title: str = Field(description="What to show for the hit: a title, name, or the start of a claim or quote.")
+    title: str = Field(
+        description="What to show for the hit: a title, name, or the start of a claim or quote."
+    )
     snippet: str = Field(description="HTML: the best passage, escaped, with the matched words in `<mark>`.")
     score: float = Field(description="Relevance; higher is better. Comparable within one answer only.")
     url: str = Field(description="The record's path in this API.")
@@ -42,8 +64,10 @@ class SearchHit(BaseModel):
 
 class SearchFacets(BaseModel):
     resource: dict[str, int] = Field(description="Hits per resource type.")
-    condition: dict[str, int] = Field(description="Claim, topic and quote hits per condition slug (a parent "
-                                      "condition counts its descendants' hits).")
+    condition: dict[str, int] = Field(
+        description="Claim, topic and quote hits per condition slug (a parent "
+        "condition counts its descendants' hits)."
+    )
     therapy_type: dict[str, int] = Field(description="Claim, topic and quote hits per therapy type.")
 
 
@@ -54,37 +78,68 @@ class SearchPage(BaseModel):
 
 
 EXAMPLE = {
-    "items": [{"resource": "condition", "key": "inflammatory-bowel-disease", "title": "Inflammatory bowel disease",
-               "snippet": "<mark>Inflammatory bowel disease</mark>\n<mark>IBD</mark>; inflammatory bowel diseases",
-               "score": 4.2, "url": "/v1/conditions/inflammatory-bowel-disease"}],
+    "items": [
+        {
+            "resource": "condition",
+            "key": "inflammatory-bowel-disease",
+            "title": "Inflammatory bowel disease",
+            "snippet": "<mark>Inflammatory bowel disease</mark>\n<mark>IBD</mark>; inflammatory bowel "
+            "diseases",
+            "score": 4.2,
+            "url": "/v1/conditions/inflammatory-bowel-disease",
+        }
+    ],
     "next_cursor": None,
-    "facets": {"resource": {"condition": 1, "claim": 3}, "condition": {"inflammatory-bowel-disease": 3},
-               "therapy_type": {"probiotic": 1}},
+    "facets": {
+        "resource": {"condition": 1, "claim": 3},
+        "condition": {"inflammatory-bowel-disease": 3},
+        "therapy_type": {"probiotic": 1},
+    },
 }
-BAD_QUERY = {"description": "`q` is missing, empty, longer than 500 characters or over 32 words; or a filter "
-                            "names nothing known, or the cursor is not one this search handed out.",
-             "content": {PROBLEM_JSON: {"example": {
-                 "type": "https://health-content.dev/problems/validation-failed", "title": "Validation failed",
-                 "status": 422, "detail": "The query field 'q' is invalid: String should have at most 500 "
-                                          "characters.",
-                 "errors": [{"location": "query", "field": "q",
-                             "message": "String should have at most 500 characters"}]}}}}
+BAD_QUERY = {
+    "description": "`q` is missing, empty, longer than 500 characters or over 32 words; or a filter "
+    "names nothing known, or the cursor is not one this search handed out.",
+    "content": {
+        PROBLEM_JSON: {
+            "example": {
+                "type": "https://health-content.dev/problems/validation-failed",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "The query field 'q' is invalid: String should have at most 500 characters.",
+                "errors": [
+                    {
+                        "location": "query",
+                        "field": "q",
+                        "message": "String should have at most 500 characters",
+                    }
+                ],
+            }
+        }
+    },
+}
 
 
 @router.get(
-    "/search", name="search", summary="Search the content", response_model=SearchPage,
+    "/search",
+    name="search",
+    summary="Search the content",
+    response_model=SearchPage,
     description=(
         "Topics, claims, quotes, experts and conditions whose words match `q`, best first (bm25 on SQLite, "
         "ts_rank on PostgreSQL), with stemming (`probiotic` finds `probiotics`). Names, synonyms and "
         "abbreviations of conditions and therapies are expanded (`IBD`, `MS`, `RA`, `FMT`, `leaky gut`). "
         "All words must match; punctuation and operators are ignored, so any text is safe to send. Each hit "
-        "has a snippet in which the matched words stand in `<mark>`; the rest of the snippet is escaped HTML. "
+        "has a snippet in which the matched words stand in `<mark>`; the rest of the snippet is escaped "
+        "HTML. "
         "Takes the `condition`, `therapy` and `therapy_type` filters of the lists, and `facets` counts every "
-        "hit by resource, condition and therapy type so a frontend can draw filters. Published content only."),
+        "hit by resource, condition and therapy type so a frontend can draw filters. Published content only."
+    ),
     responses={200: {"content": {"application/json": {"example": EXAMPLE}}}, 422: BAD_QUERY},
 )
 def search(
-    request: Request, db: DatabaseDep, page: PageDep,
+    request: Request,
+    db: DatabaseDep,
+    page: PageDep,
     filters: Annotated[Filters, Depends(search_filters)],
     q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for, as typed.")],
 ) -> Response:

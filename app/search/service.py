@@ -19,8 +19,10 @@ FACETS = Facet.__table__
 FACET_KINDS = ("condition", "therapy_type")
 SNIPPET_WORDS = 24
 TITLE_WEIGHT = 3.0  # a word in a title, a claim or a condition's name weighs more than one in a body
-HEADLINE_OPTIONS = (f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS}, MinWords=12, '
-                    'MaxFragments=2, FragmentDelimiter=" … "')
+HEADLINE_OPTIONS = (
+    f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS}, MinWords=12, '
+    'MaxFragments=2, FragmentDelimiter=" … "'
+)
 
 
 def _index(conn: Connection):
@@ -84,8 +86,11 @@ def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
     groups = facet_groups(conn, filters)
     if not groups:
         return None
-    clauses = [(t.c.resource == name) & t.c.record_pk.in_(_faceted_pks(name, groups, PUBLIC))
-               for name in FACETED if name in CODES]
+    clauses = [
+        (t.c.resource == name) & t.c.record_pk.in_(_faceted_pks(name, groups, PUBLIC))
+        for name in FACETED
+        if name in CODES
+    ]
     for name in ("expert", "condition"):
         derived = _derived_pks(RESOURCES[name], groups, PUBLIC)
         if derived is not None:
@@ -110,28 +115,47 @@ def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: in
     if restrict is not None:
         where.append(restrict)
     score = engine.score(t).label("score")
-    rows = conn.execute(select(rid.label("id"), t.c.resource, t.c.key, t.c.label, score).where(*where)
-                        .order_by(score.desc(), rid).offset(offset).limit(limit + 1)).all()
+    rows = conn.execute(
+        select(rid.label("id"), t.c.resource, t.c.key, t.c.label, score)
+        .where(*where)
+        .order_by(score.desc(), rid)
+        .offset(offset)
+        .limit(limit + 1)
+    ).all()
     more = len(rows) > limit
     rows = rows[:limit]
     snippets = engine.snippets(conn, t, [row.id for row in rows]) if rows else {}
-    items = [{"resource": row.resource, "key": row.key, "title": row.label,
-              "snippet": highlight(snippets.get(row.id) or ""), "score": round(float(row.score), 6),
-              "url": f"/v1/{RESOURCES[row.resource].plural}/{row.key}"} for row in rows]
+    items = [
+        {
+            "resource": row.resource,
+            "key": row.key,
+            "title": row.label,
+            "snippet": highlight(snippets.get(row.id) or ""),
+            "score": round(float(row.score), 6),
+            "url": f"/v1/{RESOURCES[row.resource].plural}/{row.key}",
+        }
+        for row in rows
+    ]
     return {"items": items, "more": more, "facets": _facets(conn, t, where)}
 
 
 def _facets(conn: Connection, t, where: list[ColumnElement]) -> dict[str, dict[str, int]]:
     counts = _empty_facets()
-    by_resource = conn.execute(select(t.c.resource, func.count()).where(*where).group_by(t.c.resource)
-                               .order_by(t.c.resource))
+    by_resource = conn.execute(
+        select(t.c.resource, func.count()).where(*where).group_by(t.c.resource).order_by(t.c.resource)
+    )
     counts["resource"] = dict(by_resource.all())
     matched = select(t.c.resource, t.c.record_pk).where(*where).subquery()
-    query = (select(FACETS.c.facet, func.count())
-             .where(FACETS.c.resource == matched.c.resource, FACETS.c.record_pk == matched.c.record_pk,
-                    or_(*(FACETS.c.facet.like(kind.replace("_", "\\_") + ":%", escape="\\")
-                          for kind in FACET_KINDS)))
-             .group_by(FACETS.c.facet).order_by(FACETS.c.facet))
+    query = (
+        select(FACETS.c.facet, func.count())
+        .where(
+            FACETS.c.resource == matched.c.resource,
+            FACETS.c.record_pk == matched.c.record_pk,
+            or_(*(FACETS.c.facet.like(kind.replace("_", "\\_") + ":%", escape="\\") for kind in FACET_KINDS)),
+        )
+        .group_by(FACETS.c.facet)
+        .order_by(FACETS.c.facet)
+    )
     for facet, count in conn.execute(query):
         kind, _, value = facet.partition(":")
         counts[kind][value] = count

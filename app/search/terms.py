@@ -89,6 +89,7 @@ def parse(text: str, vocab: Vocabulary) -> list[list[Phrase]]:
 
 def fts5_match(groups: list[list[Phrase]]) -> str:
     """An FTS5 MATCH expression: every phrase in double quotes, so no word is ever read as syntax."""
+
     def quoted(phrase: Phrase) -> str:
         return '"' + " ".join(phrase).replace('"', '""') + '"'
 

@@ -1,0 +1,232 @@
+"""schema.org JSON-LD for single records (`Accept: application/ld+json`), made from the read shape.
+
+Each record becomes the schema.org type a search engine or a health knowledge graph expects:
+conditions are MedicalCondition with their codes as MedicalCode, therapies MedicalTherapy,
+DietarySupplement or LifestyleModification by type, experts Person, topics MedicalWebPage, claims Claim,
+quotes Quotation, sources Article. Related records are nodes with an `@id` (their URL in this API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.content.resources import RESOURCES
+
+MEDIA_TYPE = "application/ld+json"
+CONTEXT = "https://schema.org"
+
+CODING_SYSTEMS = {"icd10cm": "ICD-10-CM", "mesh": "MeSH", "snomedct": "SNOMED-CT"}
+THERAPY_TYPES = {
+    "probiotic": "DietarySupplement",
+    "prebiotic": "DietarySupplement",
+    "dietary-supplement": "DietarySupplement",
+    "diet": "LifestyleModification",
+    "lifestyle": "LifestyleModification",
+}
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def wanted(accept: str | None) -> bool:
+    """Whether the Accept header prefers JSON-LD to plain JSON (a wildcard alone means JSON)."""
+    if not accept or "ld+json" not in accept.lower():
+        return False
+    best = {"ld": 0.0, "json": 0.0}
+    for part in accept.split(",")[:50]:
+        media, *params = part.split(";")
+        media = media.strip().lower()
+        if media == MEDIA_TYPE:
+            best["ld"] = max(best["ld"], _quality(params))
+        elif media == "application/json":
+            best["json"] = max(best["json"], _quality(params))
+    return best["ld"] > 0 and best["ld"] >= best["json"]
+
+
+def _clean(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if v not in (None, [], "", {})}
+
+
+class _Builder:
+    def __init__(self, base_url: str) -> None:
+        self.base = base_url.rstrip("/")
+
+    def url(self, resource: str, key: str) -> str:
+        return f"{self.base}/v1/{RESOURCES[resource].plural}/{key}"
+
+    def ref(self, resource: str, ref: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A related record as a small node: its type, @id and name."""
+        if not ref:
+            return None
+        key = ref.get("slug") or ref.get("id")
+        label = ref.get("name") or ref.get("title")
+        kinds = {
+            "condition": "MedicalCondition",
+            "expert": "Person",
+            "topic": "MedicalWebPage",
+            "source": "Article",
+            "claim": "Claim",
+            "quote": "Quotation",
+        }
+        kind = (
+            THERAPY_TYPES.get(ref.get("type") or "", "MedicalTherapy")
+            if resource == "therapy"
+            else kinds[resource]
+        )
+        name_field = "text" if resource in ("claim", "quote") else "name"
+        return _clean({"@type": kind, "@id": self.url(resource, key), name_field: label})
+
+    def refs(self, resource: str, refs: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        return [node for node in (self.ref(resource, r) for r in refs or []) if node]
+
+    def codes(self, codes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "@type": "MedicalCode",
+                "codeValue": c["code"],
+                "codingSystem": CODING_SYSTEMS.get(c["system"], c["system"]),
+            }
+            for c in codes or []
+        ]
+
+
+def _condition(b: _Builder, item: dict) -> dict:
+    return {
+        "@type": "MedicalCondition",
+        "name": item["name"],
+        "alternateName": item.get("synonyms"),
+        "description": item.get("description"),
+        "code": b.codes(item.get("codes")),
+    }
+
+
+def _therapy(b: _Builder, item: dict) -> dict:
+    return {
+        "@type": THERAPY_TYPES.get(item["type"], "MedicalTherapy"),
+        "name": item["name"],
+        "alternateName": item.get("synonyms"),
+        "description": item.get("description"),
+        "code": b.codes(item.get("codes")),
+        "category": item["type"],
+    }
+
+
+def _expert(b: _Builder, item: dict) -> dict:
+    affiliation = item.get("affiliation")
+    location = item.get("location")
+    return {
+        "@type": "Person",
+        "name": item["name"],
+        "honorificPrefix": item.get("honorific"),
+        "jobTitle": item.get("job_title"),
+        "description": item.get("described_as"),
+        "affiliation": {"@type": "Organization", "name": affiliation} if affiliation else None,
+        "workLocation": {"@type": "Place", "name": location} if location else None,
+        "hasCredential": [
+            {"@type": "EducationalOccupationalCredential", "name": c} for c in item.get("credentials") or []
+        ],
+        "knowsAbout": item.get("specialties"),
+    }
+
+
+def _source(b: _Builder, item: dict) -> dict:
+    author = item.get("author") or {}
+    return {
+        "@type": "Article",
+        "name": item["title"],
+        "headline": item["title"],
+        "author": _clean({"@type": "Person", "name": author.get("name"), "jobTitle": author.get("role")})
+        if author.get("name")
+        else None,
+        "publisher": {"@type": "Organization", "name": item["publisher"]} if item.get("publisher") else None,
+        "sameAs": item.get("url"),
+        "inLanguage": item.get("language"),
+        "license": item.get("license"),
+        "datePublished": item.get("published_at"),
+        "hasPart": b.refs("topic", item.get("topics")),
+    }
+
+
+def _topic(b: _Builder, item: dict) -> dict:
+    reviewer = item.get("reviewed_by")
+    return {
+        "@type": "MedicalWebPage",
+        "name": item["title"],
+        "headline": item["title"],
+        "abstract": item.get("summary"),
+        "text": item.get("body"),
+        "inLanguage": item.get("language"),
+        "lastReviewed": item.get("last_reviewed_at"),
+        "reviewedBy": {"@type": "Organization", "name": reviewer} if reviewer else None,
+        "about": b.refs("condition", item.get("conditions")) + b.refs("therapy", item.get("therapies")),
+        "isPartOf": b.ref("source", item.get("source")),
+        "hasPart": b.refs("claim", item.get("claims")) + b.refs("quote", item.get("quotes")),
+    }
+
+
+def _claim(b: _Builder, item: dict) -> dict:
+    page = b.ref("topic", item.get("topic"))
+    if page and item.get("source"):
+        page["isPartOf"] = b.ref("source", item["source"])
+    evidence = item.get("evidence") or {}
+    return {
+        "@type": "Claim",
+        "text": item["text"],
+        "appearance": _clean({"@type": "Quotation", "text": item.get("source_excerpt"), "isPartOf": page}),
+        "author": b.ref("expert", item.get("expert")),
+        "about": b.refs("condition", item.get("conditions")) + b.refs("therapy", item.get("therapies")),
+        "citation": evidence.get("citations"),
+    }
+
+
+def _quote(b: _Builder, item: dict) -> dict:
+    speaker = b.ref("expert", item.get("expert"))
+    page = b.ref("topic", item.get("topic"))
+    if page and item.get("source"):
+        page["isPartOf"] = b.ref("source", item["source"])
+    return {
+        "@type": "Quotation",
+        "text": item["text"],
+        "creator": speaker,
+        "spokenByCharacter": speaker,
+        "isPartOf": page,
+        "about": b.refs("claim", item.get("claims")),
+    }
+
+
+SHAPES = {
+    "condition": _condition,
+    "therapy": _therapy,
+    "expert": _expert,
+    "source": _source,
+    "topic": _topic,
+    "claim": _claim,
+    "quote": _quote,
+}
+
+
+def document(resource: str, item: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The record (read shape, as `get_one` returns it) as a schema.org JSON-LD document."""
+    b = _Builder(base_url)
+    spec = RESOURCES[resource]
+    key = item[spec.key_field]
+    node = SHAPES[resource](b, item)
+    return _clean(
+        {
+            "@context": CONTEXT,
+            "@type": node.pop("@type"),
+            "@id": b.url(resource, key),
+            "url": b.url(resource, key),
+            "identifier": key,
+            **node,
+            "dateCreated": item.get("created_at"),
+            "dateModified": item.get("updated_at"),
+        }
+    )
