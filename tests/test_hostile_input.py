@@ -251,3 +251,72 @@ def test_a_streamed_20mb_body_is_refused_before_it_is_read(seeded_db, editor_key
         declared = headers + [(b"content-length", str(len(chunk) * chunks).encode())]
         status, _, pulled = drive(app, method, path, chunks=chunks, chunk=chunk, headers=declared)
         assert status == 413 and pulled == 0, f"{method} {path} (declared): {status} after {pulled} chunks"
+
+
+# ---- limits -------------------------------------------------------------------------------------------
+
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "no-referrer"}
+
+
+def test_security_headers_are_on_every_response_errors_and_304s_too(api):
+    etag = api.get("/v1/claims").headers["etag"]
+    responses = {
+        "200": api.get("/v1/claims"),
+        "304": api.get("/v1/claims", headers={"If-None-Match": etag}),
+        "401": api.get("/v1/claims", headers={"X-API-Key": "hck_nope_nope"}),
+        "404": api.get("/nowhere"),
+        "405": api.put("/v1/claims"),
+        "413": api.post("/v1/claims", content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"}),
+        "422": api.get("/v1/claims", params={"limit": 0}),
+        "HEAD": api.head("/v1/topics"),
+        "metrics": api.get("/metrics"),
+    }
+    responses["414"] = type("R", (), {})()
+    status, headers, _ = drive(api.app, "GET", "/v1/claims", query=b"q=" + b"a" * 10_000)
+    responses["414"].status_code, responses["414"].headers = status, headers
+    assert responses["304"].status_code == 304 and responses["413"].status_code == 413
+    for name, response in responses.items():
+        for header, value in SECURITY_HEADERS.items():
+            assert response.headers.get(header) == value, f"{name}: {header}"
+        assert response.headers.get("x-request-id"), name
+
+
+def test_the_page_size_is_capped_at_100(api):
+    for path in get_paths(api.app):
+        names = {p["name"] for p in query_parameters(api.app, path)}
+        if "limit" not in names:
+            continue
+        assert_problem(api.get(fill(path), params={"limit": 101}), 422, context=path)
+        response = api.get(fill(path), params={"limit": 100})
+        if response.headers["content-type"].startswith("application/json"):
+            assert len(response.json()["items"]) <= 100, path
+
+
+SLOW_QUERY = {
+    "sqlite": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000000) "
+              "SELECT count(*) FROM n",
+    "postgresql": "SELECT pg_sleep(30)",
+}
+
+
+def test_a_query_past_its_time_limit_is_interrupted_and_answered_503(seeded_db):
+    """The SQLite progress handler and PostgreSQL's statement_timeout stop a runaway query; the client gets a
+    503 problem with Retry-After instead of a hung request, and the next query on that connection works."""
+    from app.core.db import Database
+
+    url = seeded_db.engine.url.render_as_string(hide_password=False)
+    limited = Database.from_settings(make_settings(url, query_timeout_ms=200))
+    try:
+        with client_for(limited, **NO_LIMITS) as client:
+            def slow():
+                with limited.read() as conn:
+                    return {"n": conn.exec_driver_sql(SLOW_QUERY[limited.engine.dialect.name]).scalar()}
+
+            client.app.add_api_route("/slow-probe", slow, methods=["GET"])
+            response = client.get("/slow-probe")
+            assert_problem(response, 503, context="slow query")
+            assert response.json()["type"].endswith("/query-timeout")
+            assert response.headers["retry-after"]
+            assert client.get("/v1/claims", params={"limit": 5}).status_code == 200
+    finally:
+        limited.dispose()
