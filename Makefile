@@ -30,3 +30,9 @@ lint: install-test
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+# The benchmark against Datasette, a bare ASGI app and a no-database FastAPI route, on 127.0.0.1.
+# Needs wrk (apt-get install wrk). BENCH_ARGS=--million adds 1M claims (minutes to build).
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

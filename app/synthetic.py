@@ -1,0 +1,248 @@
+"""Synthetic content for benchmarks and load tests: N claims with proportionate topics, quotes, experts,
+sources, a condition hierarchy whose popularity is skewed (a few conditions hold thousands of claims, as
+real content does) and therapies of every type. The same seed always gives the same documents.
+
+Everything is written through `ContentWriter`, the one write path, so the change log, revisions, facets
+and any write hook (search) are filled exactly as an import would fill them."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.content import schemas
+from app.content.store import ContentWriter
+from app.content.vocab import Domain, EvidenceKind, EvidenceStrength, TherapyType
+from app.core.db import Database
+
+ACTOR = "synthetic"
+BATCH = 5_000  # records per put_many; one transaction per batch keeps each commit short
+
+# Words for names and sentences: enough variety that a two-word search is selective, yet some phrases
+# recur often, as they do in real content.
+BODY_PARTS = ["gut", "skin", "joint", "brain", "liver", "lung", "thyroid", "kidney", "colon", "nerve",
+              "muscle", "bone", "blood", "immune", "heart", "eye"]
+CONDITION_WORDS = ["inflammation", "syndrome", "disorder", "dysbiosis", "fatigue", "autoimmunity", "fibrosis",
+                   "sensitivity", "deficiency", "disease", "neuropathy", "dermatitis", "arthritis", "colitis"]
+QUALIFIERS = ["chronic", "acute", "juvenile", "mild", "severe", "relapsing", "early", "late-onset", "atypical",
+              "secondary", "primary", "refractory"]
+THERAPY_WORDS = {
+    TherapyType.probiotic: ["lactobacillus", "bifidobacterium", "saccharomyces", "multi-strain", "spore-based"],
+    TherapyType.prebiotic: ["inulin", "oligosaccharide", "resistant-starch", "pectin", "beta-glucan"],
+    TherapyType.microbiota_transplant: ["donor-stool", "capsule-transplant", "colonoscopic-transplant"],
+    TherapyType.diet: ["high-fibre", "mediterranean", "low-fodmap", "fermented-food", "polyphenol-rich"],
+    TherapyType.lifestyle: ["aerobic-exercise", "sleep-hygiene", "stress-reduction", "mindfulness"],
+    TherapyType.precision_medicine: ["microbiome-profiling", "genome-guided", "metabolite-targeted"],
+    TherapyType.dietary_supplement: ["vitamin-d", "omega-3", "zinc", "butyrate", "glutamine"],
+    TherapyType.pharmacological: ["antibiotic", "immunomodulator", "corticosteroid", "biologic"],
+}
+VERBS = ["may reduce", "is associated with", "appears to improve", "could worsen", "is being studied for",
+         "modulates", "restores", "supports", "does not change", "may prevent"]
+OBJECTS = ["barrier function", "microbial diversity", "symptom severity", "inflammatory markers",
+           "short-chain fatty acids", "relapse rates", "quality of life", "leaky gut", "immune tolerance",
+           "mucosal healing", "bacterial balance", "cytokine levels"]
+FIRST_NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Farah", "Goran", "Hana", "Ivo", "Jun", "Kemi", "Lior",
+               "Mira", "Nils", "Omar", "Pia", "Ravi", "Sana", "Tomas", "Uma", "Vera", "Wen", "Yara", "Zoltan"]
+LAST_NAMES = ["Adler", "Baptiste", "Costa", "Dunn", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jansen",
+              "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Quinn", "Rossi", "Sato", "Tan"]
+DOMAINS = [d.value for d in Domain]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many records of each kind N claims come with."""
+
+    claims: int
+    topics: int
+    quotes: int
+    experts: int
+    sources: int
+    conditions: int
+    therapies: int
+
+    @classmethod
+    def for_claims(cls, claims: int) -> Plan:
+        return cls(claims=claims, topics=max(1, claims // 10), quotes=claims // 20, experts=claims // 500 + 5,
+                   sources=claims // 200 + 1, conditions=min(320, 20 + claims // 20), therapies=min(100, 8 + claims // 50))
+
+
+class Generator:
+    """The documents of one synthetic store, as (key, write shape) batches in write order."""
+
+    def __init__(self, claims: int, seed: int = 1) -> None:
+        self.plan = Plan.for_claims(claims)
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.prefix = f"s{seed}"
+        self.conditions = self._conditions()
+        self.therapies = self._therapies()
+        self._names = {"condition": {k: d.name for k, d in self.conditions},
+                       "therapy": {k: d.name for k, d in self.therapies}}
+        self._topic_subjects: dict[str, tuple[list[str], list[str]]] = {}
+        self.experts = [f"{self.prefix}-expert-{n}" for n in range(self.plan.experts)]
+        self.sources = [f"{self.prefix}-source-{n}" for n in range(self.plan.sources)]
+        # Zipf-like popularity (weight 1/rank) over the conditions, in a shuffled order so that popular
+        # conditions sit anywhere in the hierarchy.
+        ranked = [key for key, _ in self.conditions]
+        self.rng.shuffle(ranked)
+        self.condition_rank = ranked
+        self.condition_weights = list(accumulate(1 / (rank + 1) for rank in range(len(ranked))))
+        self.therapy_weights = list(accumulate(1 / (rank + 1) ** 0.7 for rank in range(len(self.therapies))))
+
+    # ---- the vocabularies: conditions and therapies -------------------------------------------------
+
+    def _conditions(self) -> list[tuple[str, schemas.ConditionIn]]:
+        count = self.plan.conditions
+        roots = max(1, count // 16)
+        out: list[tuple[str, schemas.ConditionIn]] = []
+        for n in range(count):
+            key = f"{self.prefix}-condition-{n}"
+            part, word = BODY_PARTS[n % len(BODY_PARTS)], CONDITION_WORDS[n % len(CONDITION_WORDS)]
+            if n < roots:
+                parent, name = None, f"{part.capitalize()} {word} group {n}"
+            else:
+                parent = out[self.rng.randrange(min(n, roots * 4))][0]  # two or three levels deep
+                name = f"{self.rng.choice(QUALIFIERS).capitalize()} {part} {word} {n}"
+            synonyms = [f"{part[:1].upper()}{word[:1].upper()}{n}"]
+            out.append((key, schemas.ConditionIn(name=name, parent=parent, synonyms=synonyms,
+                                                 description=f"A synthetic condition of the {part}.")))
+        return out
+
+    def _therapies(self) -> list[tuple[str, schemas.TherapyIn]]:
+        types = list(TherapyType)
+        out = []
+        for n in range(self.plan.therapies):
+            kind = types[n % len(types)]
+            word = THERAPY_WORDS[kind][(n // len(types)) % len(THERAPY_WORDS[kind])]
+            out.append((f"{self.prefix}-therapy-{n}",
+                         schemas.TherapyIn(name=f"{word.replace('-', ' ').capitalize()} {n}", type=kind,
+                                           description=f"A synthetic {kind.value} intervention.")))
+        return out
+
+    def _pick_conditions(self) -> list[str]:
+        count = 1 if self.rng.random() < 0.7 else 2
+        picked = self.rng.choices(self.condition_rank, cum_weights=self.condition_weights, k=count)
+        return list(dict.fromkeys(picked))
+
+    def _pick_therapies(self) -> list[str]:
+        keys = [key for key, _ in self.therapies]
+        return list(dict.fromkeys(self.rng.choices(keys, cum_weights=self.therapy_weights, k=self.rng.randint(1, 2))))
+
+    # ---- the content ------------------------------------------------------------------------------
+
+    def _expert(self, n: int) -> schemas.ExpertIn:
+        rng = self.rng
+        return schemas.ExpertIn(name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", credentials=["MD"],
+                                job_title="Physician", affiliation=f"Synthetic Clinic {n % 37}",
+                                specialties=rng.sample(DOMAINS, 2))
+
+    def _source(self, n: int) -> schemas.SourceIn:
+        return schemas.SourceIn(title=f"Synthetic article {n} on the microbiome", author=schemas.Author(
+            name=f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"), language="en",
+            published_at=f"20{20 + n % 6}-{1 + n % 12:02d}-{1 + n % 28:02d}")
+
+    def _sentence(self, conditions: list[str], therapies: list[str]) -> str:
+        rng = self.rng
+        therapy = self._names["therapy"][therapies[0]] if therapies else "Diet"
+        condition = self._names["condition"][conditions[0]] if conditions else "inflammation"
+        return f"{therapy} {rng.choice(VERBS)} {rng.choice(OBJECTS)} in {condition.lower()}."
+
+    def topic(self, n: int) -> tuple[str, schemas.TopicIn, list[str], list[str]]:
+        conditions, therapies = self._pick_conditions(), self._pick_therapies()
+        title = f"Topic {n}: " + self._sentence(conditions, therapies).rstrip(".")
+        body = " ".join(self._sentence(conditions, therapies) for _ in range(3))
+        doc = schemas.TopicIn(source=self.sources[n % len(self.sources)], title=title[:500], summary=body[:200],
+                              body=body, position=n // len(self.sources) + 1,
+                              domains=self.rng.sample(DOMAINS, 2), conditions=conditions, therapies=therapies)
+        return f"{self.prefix}-topic-{n}", doc, conditions, therapies
+
+    def claim(self, n: int, topic: str, conditions: list[str], therapies: list[str]) -> tuple[str, schemas.ClaimIn]:
+        rng = self.rng
+        # Mostly the topic's own subjects, sometimes another popular one.
+        own_conditions = conditions if rng.random() < 0.6 else self._pick_conditions()
+        own_therapies = therapies if rng.random() < 0.6 else self._pick_therapies()
+        text = self._sentence(own_conditions, own_therapies)
+        kind = rng.choice(list(EvidenceKind))
+        strength = EvidenceStrength.low if kind in (EvidenceKind.studies, EvidenceKind.clinical_trials) \
+            else EvidenceStrength.very_low
+        expert = self.experts[rng.randrange(len(self.experts))] if rng.random() < 0.3 else None
+        return f"{self.prefix}-claim-{n}", schemas.ClaimIn(
+            topic=topic, text=text, source_excerpt=text, conditions=own_conditions, therapies=own_therapies,
+            expert=expert, evidence=schemas.Evidence(kind=kind, strength=strength))
+
+    def quote(self, n: int, topic: str, claims: list[str]) -> tuple[str, schemas.QuoteIn]:
+        picked = self.rng.sample(claims, min(len(claims), self.rng.randint(1, 3))) if claims else []
+        return f"{self.prefix}-quote-{n}", schemas.QuoteIn(
+            expert=self.experts[self.rng.randrange(len(self.experts))], topic=topic,
+            text=f"In my practice, {self._sentence(*self._subjects_of(topic)).lower()}", claims=picked)
+
+    def _subjects_of(self, topic: str) -> tuple[list[str], list[str]]:
+        return self._topic_subjects.get(topic, ([], []))
+
+    def batches(self, size: int = BATCH) -> Iterator[tuple[str, list[tuple[str, BaseModel]]]]:
+        """(resource, items) in write order; claims and quotes follow their topics, batch by batch."""
+        plan = self.plan
+        yield "condition", list(self.conditions)
+        yield "therapy", list(self.therapies)
+        yield "expert", [(key, self._expert(n)) for n, key in enumerate(self.experts)]
+        yield "source", [(key, self._source(n)) for n, key in enumerate(self.sources)]
+        per_topic = plan.claims / plan.topics
+        quotes_per_topic = plan.quotes / plan.topics
+        topics_per_batch = max(1, int(size / (per_topic + 1)))
+        claim_n = quote_n = 0
+        for first in range(0, plan.topics, topics_per_batch):
+            last = min(plan.topics, first + topics_per_batch)
+            self._topic_subjects = {}
+            topics, claims, quotes = [], [], []
+            for n in range(first, last):
+                key, doc, conditions, therapies = self.topic(n)
+                topics.append((key, doc))
+                self._topic_subjects[key] = (conditions, therapies)
+                end = plan.claims if n == plan.topics - 1 else round((n + 1) * per_topic)
+                own = [self.claim(c, key, conditions, therapies) for c in range(claim_n, end)]
+                claim_n = end
+                claims.extend(own)
+                quote_end = plan.quotes if n == plan.topics - 1 else round((n + 1) * quotes_per_topic)
+                for q in range(quote_n, quote_end):
+                    quotes.append(self.quote(q, key, [k for k, _ in own]))
+                quote_n = quote_end
+            yield "topic", topics
+            yield "claim", claims
+            if quotes:
+                yield "quote", quotes
+
+
+def generate(db: Database, claims: int, seed: int = 1, *, batch: int = BATCH,
+             progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Write the synthetic store; returns how many records of each kind were written (or already there)."""
+    counts: dict[str, int] = {}
+    pending: list[tuple[str, list[tuple[str, Any]]]] = []
+    pending_size = 0
+
+    def flush() -> None:
+        nonlocal pending_size
+        if not pending:
+            return
+        with db.write() as conn:
+            writer = ContentWriter(conn, actor=ACTOR)
+            for resource, items in pending:
+                writer.put_many(resource, items)
+            writer.finish()
+        pending.clear()
+        pending_size = 0
+
+    for resource, items in Generator(claims, seed).batches(batch):
+        pending.append((resource, items))
+        pending_size += len(items)
+        counts[resource] = counts.get(resource, 0) + len(items)
+        if pending_size >= batch or resource == "source":
+            flush()
+            if progress:
+                progress(resource, counts[resource])
+    flush()
+    return counts
