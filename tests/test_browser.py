@@ -11,7 +11,6 @@ import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -153,12 +152,14 @@ def test_swagger_ui_lists_every_operation_and_runs_one(server, browser):
 
     block = browser.find_element(By.ID, "operations-conditions-list_conditions")
     block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-    wait(browser, lambda d: block.find_elements(By.CSS_SELECTOR, ".try-out__btn"), "no Try it out button")[0].click()
-    wait(browser, lambda d: block.find_elements(By.CSS_SELECTOR, "button.execute"), "no Execute button")[0].click()
-    status = wait(browser, lambda d: block.find_elements(By.CSS_SELECTOR, ".live-responses-table tr.response .response-col_status"),
+    within = block.find_elements
+    wait(browser, lambda d: within(By.CSS_SELECTOR, ".try-out__btn"), "no Try it out button")[0].click()
+    wait(browser, lambda d: within(By.CSS_SELECTOR, "button.execute"), "no Execute button")[0].click()
+    live = ".live-responses-table tr.response"
+    status = wait(browser, lambda d: within(By.CSS_SELECTOR, f"{live} .response-col_status"),
                   "Execute showed no response")
     assert status[0].text.strip().startswith("200")
-    body = block.find_element(By.CSS_SELECTOR, ".live-responses-table tr.response .response-col_description pre").text
+    body = block.find_element(By.CSS_SELECTOR, f"{live} .response-col_description pre").text
     assert "rheumatoid-arthritis" in body
     browser.execute_script("arguments[0].scrollIntoView()", block)
     save(browser, "docs-try-it-out")
@@ -168,7 +169,7 @@ def test_swagger_ui_lists_every_operation_and_runs_one(server, browser):
 def test_redoc_renders_the_operations(server, browser):
     requested_urls(browser)
     browser.get(server + "/redoc")
-    headings = wait(browser, lambda d: [h.text for h in d.find_elements(By.CSS_SELECTOR, "h2") if h.text] or None,
+    headings = wait(browser, lambda d: [h.text for h in d.find_elements(By.CSS_SELECTOR, "h2") if h.text],
                     "ReDoc rendered no headings")
     wait(browser, lambda d: any(h.text == "List conditions" for h in d.find_elements(By.CSS_SELECTOR, "h2")),
          f"ReDoc did not render the operations; headings: {headings[:10]}")
@@ -195,7 +196,8 @@ def test_the_explorer_filters_by_condition(server, browser):
     open_explorer(browser, server)
     assert card_texts(browser, "claims", "") == []
     Select(browser.find_element(By.ID, "condition")).select_by_value("dysbiosis")
-    wait(browser, lambda d: len(card_texts(d, "claims", ".claim-text")) == len(claims), "the claims did not show")
+    wait(browser, lambda d: len(card_texts(d, "claims", ".claim-text")) == len(claims),
+         "the claims did not show")
 
     assert card_texts(browser, "claims", ".claim-text") == [c["text"] for c in claims]
     assert card_texts(browser, "claims", ".excerpt blockquote") == [c["source_excerpt"] for c in claims]
@@ -211,7 +213,8 @@ def test_the_explorer_filters_by_condition(server, browser):
 
 
 def test_the_explorer_filters_by_therapy_type(server, browser):
-    claims = httpx.get(server + "/v1/claims", params={"therapy_type": "probiotic", "limit": 100}).json()["items"]
+    params = {"therapy_type": "probiotic", "limit": 100}
+    claims = httpx.get(server + "/v1/claims", params=params).json()["items"]
     assert claims
     open_explorer(browser, server)
     Select(browser.find_element(By.ID, "therapy-type")).select_by_value("probiotic")
@@ -221,7 +224,8 @@ def test_the_explorer_filters_by_therapy_type(server, browser):
 
 def test_the_explorer_shows_markup_as_text(server, browser):
     open_explorer(browser, server, "?condition=crohns-disease")
-    wait(browser, lambda d: HOSTILE in card_texts(d, "claims", ".claim-text"), "the claim did not show as text")
+    wait(browser, lambda d: HOSTILE in card_texts(d, "claims", ".claim-text"),
+         "the claim did not show as text")
     assert not browser.find_elements(By.CSS_SELECTOR, "#claims img, #claims b")
     assert browser.title != "pwned"
 
@@ -239,7 +243,8 @@ def test_the_explorer_search_box(server, browser):
     assert answer.status_code == 200
     hits = answer.json()["items"]
     assert hits
-    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#search-results > li.hit")) == min(len(hits), 20),
+    shown = "#search-results > li.hit"
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, shown)) == min(len(hits), 20),
          "the search results did not show")
     if any("<mark>" in (hit.get("snippet") or "") for hit in hits):
         assert browser.find_elements(By.CSS_SELECTOR, "#search-results mark")

@@ -88,7 +88,8 @@ EXPLORER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-sr
 
 # The docs pages may fetch images, fonts and data from this server only: ReDoc's footer logo would
 # otherwise come from the vendor's CDN. Scripts and styles stay unrestricted (both UIs inject styles).
-DOCS_CSP = "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'self'; frame-ancestors 'none'"
+DOCS_CSP = ("img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'self'; "
+            "frame-ancestors 'none'")
 
 router = APIRouter(include_in_schema=False)
 
@@ -153,7 +154,8 @@ def _branches(schema: dict[str, Any], components: dict[str, Any]) -> list[dict[s
 
 
 def _nullable(schema: dict[str, Any], components: dict[str, Any]) -> bool:
-    return any(b.get("type") == "null" or "null" in (b.get("type") or []) for b in _branches(schema, components))
+    types = [b.get("type") for b in _branches(schema, components)]
+    return any(t == "null" or (isinstance(t, list) and "null" in t) for t in types)
 
 
 def _restore_nulls(value: Any, schema: dict[str, Any], components: dict[str, Any]) -> None:
