@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -218,19 +219,23 @@ POOL = {resource: [f"{resource[:2]}{n}" for n in range(4)] for resource in RESOU
 words = st.text(alphabet="abcdefgh <&\"'", min_size=1, max_size=12).filter(str.strip)
 
 
-def _existing(conn, resource: str) -> list[str]:
+def existing(conn, resource: str, namespace: str) -> list[str]:
     table = RESOURCES[resource].table
-    return sorted(conn.execute(select(table.c.key)).scalars())
+    return sorted(conn.execute(select(table.c.key).where(table.c.key.startswith(f"{namespace}-"))).scalars())
 
 
-def _payload(draw, conn, resource: str, key: str):
-    """A write shape for `resource`, pointing only at records that exist, or None when they do not."""
-    some = lambda target: draw(st.lists(st.sampled_from(_existing(conn, target)), unique=True, max_size=2)  # noqa: E731
-                               ) if _existing(conn, target) else []
+def payload_for(draw, conn, resource: str, key: str, namespace: str):
+    """A write shape for `resource`, pointing only at records of this example that exist, or None."""
+    def mine(target: str) -> list[str]:
+        return existing(conn, target, namespace)
+
+    def some(target: str) -> list[str]:
+        return draw(st.lists(st.sampled_from(mine(target)), unique=True, max_size=2)) if mine(target) else []
+
     status = draw(st.sampled_from([Status.published, Status.published, Status.draft]))
     base = {"status": status}
     if resource == "condition":
-        below = [k for k in _existing(conn, "condition") if k < key]  # parents sort first: never a cycle
+        below = [k for k in mine("condition") if k < key]  # parents sort first: never a cycle
         return schemas.ConditionIn(**base, name=draw(words), parent=draw(st.sampled_from([None, *below])),
                                    synonyms=draw(st.lists(words, max_size=2, unique=True)))
     if resource == "therapy":
@@ -240,23 +245,23 @@ def _payload(draw, conn, resource: str, key: str):
     if resource == "source":
         return schemas.SourceIn(**base, title=draw(words), language=draw(st.sampled_from(["en", "de"])))
     if resource == "topic":
-        if not _existing(conn, "source"):
+        if not mine("source"):
             return None
-        return schemas.TopicIn(**base, source=draw(st.sampled_from(_existing(conn, "source"))), title=draw(words),
+        return schemas.TopicIn(**base, source=draw(st.sampled_from(mine("source"))), title=draw(words),
                                summary=draw(words), body=draw(words), conditions=some("condition"),
                                therapies=some("therapy"))
     if resource == "claim":
-        if not _existing(conn, "topic"):
+        if not mine("topic"):
             return None
-        return schemas.ClaimIn(**base, topic=draw(st.sampled_from(_existing(conn, "topic"))), text=draw(words),
+        return schemas.ClaimIn(**base, topic=draw(st.sampled_from(mine("topic"))), text=draw(words),
                                source_excerpt=draw(words), conditions=some("condition"), therapies=some("therapy"),
-                               expert=draw(st.sampled_from([None, *_existing(conn, "expert")])),
+                               expert=draw(st.sampled_from([None, *mine("expert")])),
                                evidence={"kind": draw(st.sampled_from(list(EvidenceKind))),
                                          "strength": draw(st.sampled_from(list(EvidenceStrength)))})
-    if not (_existing(conn, "topic") and _existing(conn, "expert")):
+    if not (mine("topic") and mine("expert")):
         return None
-    return schemas.QuoteIn(**base, expert=draw(st.sampled_from(_existing(conn, "expert"))),
-                           topic=draw(st.sampled_from(_existing(conn, "topic"))), text=draw(words),
+    return schemas.QuoteIn(**base, expert=draw(st.sampled_from(mine("expert"))),
+                           topic=draw(st.sampled_from(mine("topic"))), text=draw(words),
                            claims=some("claim"))
 
 
@@ -269,15 +274,17 @@ def api(empty_db):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_sequence_of_writes_replays_to_the_published_state(empty_db, api, data):
-    """One store across examples: the log must replay to the current state whatever came before."""
+    """One store across examples, each example writing under keys of its own (so what it draws depends
+    only on its own earlier draws): the log must replay to the current state whatever came before."""
+    namespace = f"n{uuid.uuid4().hex[:8]}"
     for _ in range(data.draw(st.integers(1, 14), label="writes")):
         resource = data.draw(st.sampled_from(WRITE_ORDER), label="resource")
-        key = data.draw(st.sampled_from(POOL[resource]), label="key")
+        key = f"{namespace}-{data.draw(st.sampled_from(POOL[resource]), label='key')}"
         action = data.draw(st.sampled_from(["put", "put", "status", "delete"]), label="action")
 
         def act(conn, writer, resource=resource, key=key, action=action):
             if action == "put":
-                payload = _payload(data.draw, conn, resource, key)
+                payload = payload_for(data.draw, conn, resource, key, namespace)
                 if payload is not None:
                     writer.put(resource, key, payload)
             elif action == "status" and (content := current_content(conn, resource, key)):
