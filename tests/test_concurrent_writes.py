@@ -26,8 +26,11 @@ def test_concurrent_editors_lose_nothing(client, seeded_db):
         statuses.append(created.status_code)
         tag = created.headers["etag"]
         for edit in range(EDITS):
-            response = client.patch(f"/v1/conditions/{slug}", json={"description": f"edit {edit}"},
-                                    headers={**editor, "If-Match": tag})
+            response = client.patch(
+                f"/v1/conditions/{slug}",
+                json={"description": f"edit {edit}"},
+                headers={**editor, "If-Match": tag},
+            )
             statuses.append(response.status_code)
             tag = response.headers["etag"]
         for _ in range(CLAIMS):
@@ -37,8 +40,9 @@ def test_concurrent_editors_lose_nothing(client, seeded_db):
             while True:
                 read = client.get(shared, headers=editor)
                 synonyms = read.json()["synonyms"] + [f"synonym {n}-{append}"]
-                response = client.patch(shared, json={"synonyms": synonyms},
-                                        headers={**editor, "If-Match": read.headers["etag"]})
+                response = client.patch(
+                    shared, json={"synonyms": synonyms}, headers={**editor, "If-Match": read.headers["etag"]}
+                )
                 statuses.append(response.status_code)
                 if response.status_code != 412:
                     break
@@ -55,12 +59,13 @@ def test_concurrent_editors_lose_nothing(client, seeded_db):
         assert record["revision"] == 1 + EDITS and record["description"] == f"edit {EDITS - 1}"
         revisions = client.get(f"/v1/conditions/condition-{n}/revisions", headers=editor).json()["items"]
         assert [r["revision"] for r in revisions] == list(range(1 + EDITS, 0, -1))
-        claims = client.get("/v1/claims", params={"condition": f"condition-{n}", "status": "draft"},
-                            headers=editor).json()["items"]
+        claims = client.get(
+            "/v1/claims", params={"condition": f"condition-{n}", "status": "draft"}, headers=editor
+        ).json()["items"]
         assert len(claims) == CLAIMS
 
     final = client.get(shared, headers=editor).json()
-    added = final["synonyms"][len(start["synonyms"]):]
+    added = final["synonyms"][len(start["synonyms"]) :]
     assert sorted(added) == sorted(f"synonym {n}-{a}" for n in range(THREADS) for a in range(APPENDS))
     assert final["revision"] == start["revision"] + THREADS * APPENDS
     revisions = client.get(f"{shared}/revisions", params={"limit": 100}, headers=editor).json()["items"]

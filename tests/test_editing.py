@@ -33,7 +33,9 @@ def log_end(client) -> str:
     """The change-log cursor after the newest entry."""
     cursor = None
     while True:
-        page = client.get("/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})}).json()
+        page = client.get(
+            "/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})}
+        ).json()
         if not page["items"]:
             return page["next_cursor"] or cursor
         cursor = page["next_cursor"]
@@ -46,8 +48,11 @@ def log_end(client) -> str:
 def test_every_write_needs_an_editor_key(client, seeded_db, spec):
     partner = make_key(seeded_db, "partner", "acme")
     item = f"/v1/{spec.plural}/anything"
-    for method, url, body in (("POST", f"/v1/{spec.plural}", CREATE[spec.name]), ("PATCH", item, {}),
-                              ("DELETE", item, None)):
+    for method, url, body in (
+        ("POST", f"/v1/{spec.plural}", CREATE[spec.name]),
+        ("PATCH", item, {}),
+        ("DELETE", item, None),
+    ):
         anonymous = client.request(method, url, json=body)
         assert anonymous.status_code == 401 and anonymous.headers["content-type"] == PROBLEM
         assert client.request(method, url, json=body, headers=partner).status_code == 403
@@ -101,14 +106,17 @@ def test_a_claim_naming_an_unknown_condition_is_422_naming_it(client, editor):
     assert response.status_code == 422
     body = response.json()
     assert "gout" in body["detail"] and body["errors"][0]["field"] == "conditions"
-    patch = client.patch("/v1/claims/fmt-restores-microbial-balance", json={"therapies": ["leeches"]},
-                         headers=editor)
+    patch = client.patch(
+        "/v1/claims/fmt-restores-microbial-balance", json={"therapies": ["leeches"]}, headers=editor
+    )
     assert patch.status_code == 422 and "leeches" in patch.json()["detail"]
 
 
 def test_patch_merges_and_checks_the_whole_record(client, editor):
     before = client.get("/v1/conditions/dysbiosis", headers=editor).json()
-    response = client.patch("/v1/conditions/dysbiosis", json={"synonyms": ["microbial imbalance"]}, headers=editor)
+    response = client.patch(
+        "/v1/conditions/dysbiosis", json={"synonyms": ["microbial imbalance"]}, headers=editor
+    )
     assert response.status_code == 200
     after = response.json()
     assert after["synonyms"] == ["microbial imbalance"] and after["name"] == before["name"]
@@ -148,7 +156,9 @@ def test_draft_publish_retract(client, editor):
     new_condition(client, editor)
     drafts = client.get("/v1/conditions", params={"status": "draft"}, headers=editor).json()["items"]
     assert [c["slug"] for c in drafts] == ["coeliac-disease"]
-    assert "coeliac-disease" not in [c["slug"] for c in client.get("/v1/conditions?limit=100").json()["items"]]
+    assert "coeliac-disease" not in [
+        c["slug"] for c in client.get("/v1/conditions?limit=100").json()["items"]
+    ]
     assert client.get("/v1/changes", params={"since": since}).json()["items"] == [], "drafts are not public"
 
     published = client.patch("/v1/conditions/coeliac-disease", json={"status": "published"}, headers=editor)
@@ -157,17 +167,24 @@ def test_draft_publish_retract(client, editor):
 
     no_reason = client.patch("/v1/conditions/coeliac-disease", json={"status": "retracted"}, headers=editor)
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["field"] == "retraction_reason"
-    retracted = client.patch("/v1/conditions/coeliac-disease", headers=editor,
-                             json={"status": "retracted", "retraction_reason": "Duplicate of another record."})
+    retracted = client.patch(
+        "/v1/conditions/coeliac-disease",
+        headers=editor,
+        json={"status": "retracted", "retraction_reason": "Duplicate of another record."},
+    )
     assert retracted.status_code == 200
     assert client.get("/v1/conditions/coeliac-disease").status_code == 404
-    assert "coeliac-disease" not in [c["slug"] for c in client.get("/v1/conditions?limit=100").json()["items"]]
+    assert "coeliac-disease" not in [
+        c["slug"] for c in client.get("/v1/conditions?limit=100").json()["items"]
+    ]
     kept = client.get("/v1/conditions/coeliac-disease", headers=editor).json()
     assert kept["status"] == "retracted" and kept["retraction_reason"] == "Duplicate of another record."
     log = [(c["key"], c["op"]) for c in client.get("/v1/changes", params={"since": since}).json()["items"]]
     assert log == [("coeliac-disease", "upsert"), ("coeliac-disease", "delete")]
 
-    again = client.patch("/v1/conditions/coeliac-disease", json={"status": "published"}, headers=editor).json()
+    again = client.patch(
+        "/v1/conditions/coeliac-disease", json={"status": "published"}, headers=editor
+    ).json()
     assert again["retraction_reason"] is None, "leaving retraction clears the reason"
     stray = client.patch("/v1/conditions/coeliac-disease", json={"retraction_reason": "why"}, headers=editor)
     assert stray.status_code == 422
@@ -180,20 +197,31 @@ def test_a_stale_if_match_is_412_and_changes_nothing(client, editor):
     read = client.get("/v1/experts/houshang-aminian", headers=editor)
     tag = read.headers["etag"]
     assert not tag.startswith("W/"), "a strong tag"
-    first = client.patch("/v1/experts/houshang-aminian", json={"location": "Boston"},
-                         headers={**editor, "If-Match": tag})
+    first = client.patch(
+        "/v1/experts/houshang-aminian", json={"location": "Boston"}, headers={**editor, "If-Match": tag}
+    )
     assert first.status_code == 200 and first.headers["etag"] != tag
-    stale = client.patch("/v1/experts/houshang-aminian", json={"location": "Paris"},
-                         headers={**editor, "If-Match": tag})
+    stale = client.patch(
+        "/v1/experts/houshang-aminian", json={"location": "Paris"}, headers={**editor, "If-Match": tag}
+    )
     assert stale.status_code == 412 and stale.headers["content-type"] == PROBLEM
     assert stale.headers["etag"] == first.headers["etag"]
     assert client.get("/v1/experts/houshang-aminian", headers=editor).json()["location"] == "Boston"
-    assert client.delete("/v1/experts/houshang-aminian", headers={**editor, "If-Match": tag}).status_code == 412
-    current = client.patch("/v1/experts/houshang-aminian", json={"location": "Paris"},
-                           headers={**editor, "If-Match": f'"other", {first.headers["etag"]}'})
+    assert (
+        client.delete("/v1/experts/houshang-aminian", headers={**editor, "If-Match": tag}).status_code == 412
+    )
+    current = client.patch(
+        "/v1/experts/houshang-aminian",
+        json={"location": "Paris"},
+        headers={**editor, "If-Match": f'"other", {first.headers["etag"]}'},
+    )
     assert current.status_code == 200
-    assert client.patch("/v1/experts/houshang-aminian", json={"location": "Rome"},
-                        headers={**editor, "If-Match": "*"}).status_code == 200
+    assert (
+        client.patch(
+            "/v1/experts/houshang-aminian", json={"location": "Rome"}, headers={**editor, "If-Match": "*"}
+        ).status_code
+        == 200
+    )
 
 
 def test_writes_without_if_match_apply_to_the_current_record(client, editor):
@@ -207,8 +235,10 @@ def test_writes_without_if_match_apply_to_the_current_record(client, editor):
 
 def test_editor_reads_revalidate_with_the_revision_tag(client, editor):
     first = client.get("/v1/claims/fmt-restores-microbial-balance", headers=editor)
-    again = client.get("/v1/claims/fmt-restores-microbial-balance",
-                       headers={**editor, "If-None-Match": first.headers["etag"]})
+    again = client.get(
+        "/v1/claims/fmt-restores-microbial-balance",
+        headers={**editor, "If-None-Match": first.headers["etag"]},
+    )
     assert again.status_code == 304
 
 
@@ -242,8 +272,11 @@ def test_deleting_a_published_record_leaves_a_tombstone(client, editor):
 def test_review_overdue_lists_topics_and_sources_due_before_today(client, editor):
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
-    client.patch("/v1/topics/fecal-microbiota-transplantation", headers=editor,
-                 json={"next_review_due": yesterday, "last_reviewed_at": "2025-01-01", "reviewed_by": "Jane"})
+    client.patch(
+        "/v1/topics/fecal-microbiota-transplantation",
+        headers=editor,
+        json={"next_review_due": yesterday, "last_reviewed_at": "2025-01-01", "reviewed_by": "Jane"},
+    )
     client.patch("/v1/topics/introduction", json={"next_review_due": tomorrow}, headers=editor)
     client.patch("/v1/sources/gut-microbiome-autoimmune", json={"next_review_due": yesterday}, headers=editor)
     topics = client.get("/v1/topics", params={"review": "overdue"}).json()["items"]
@@ -263,9 +296,11 @@ def test_every_write_is_documented_with_body_errors_and_example(client):
     paths = client.get("/openapi.json").json()["paths"]
     for spec in RESOURCES.values():
         item = paths[f"/v1/{spec.plural}/{{{spec.key_field}}}"]
-        for operation, errors in ((paths[f"/v1/{spec.plural}"]["post"], {"401", "403", "413", "422"}),
-                                  (item["patch"], {"401", "403", "404", "412", "413", "422"}),
-                                  (item["delete"], {"401", "403", "404", "409", "412"})):
+        for operation, errors in (
+            (paths[f"/v1/{spec.plural}"]["post"], {"401", "403", "413", "422"}),
+            (item["patch"], {"401", "403", "404", "412", "413", "422"}),
+            (item["delete"], {"401", "403", "404", "409", "412"}),
+        ):
             assert operation["summary"] and operation["description"]
             assert errors <= set(operation["responses"])
             for status in errors:

@@ -25,7 +25,10 @@ def test_every_change_is_a_revision_with_actor_newest_first(client, seeded_db, e
     client.patch("/v1/conditions/coeliac-disease", json={}, headers=editor)  # unchanged: no revision
     items = history(client, editor, "/v1/conditions/coeliac-disease").json()["items"]
     assert [(i["revision"], i["op"], i["actor"]) for i in items] == [
-        (3, "updated", "jane"), (2, "updated", "omar"), (1, "created", "jane")]
+        (3, "updated", "jane"),
+        (2, "updated", "omar"),
+        (1, "created", "jane"),
+    ]
     assert items[0]["data"]["status"] == "published" and items[2]["data"]["status"] == "draft"
     assert items[1]["data"]["description"] == "Gluten." and items[2]["data"]["description"] is None
     assert items[0]["at"] >= items[1]["at"] >= items[2]["at"]
@@ -61,11 +64,20 @@ def test_revisions_are_for_editors_only(client, seeded_db):
 
 def test_a_patch_with_a_revisions_data_restores_it(client, editor):
     original = client.get("/v1/claims/fmt-restores-microbial-balance", headers=editor).json()
-    client.patch("/v1/claims/fmt-restores-microbial-balance", headers=editor,
-                 json={"text": "Rewritten.", "conditions": ["multiple-sclerosis"],
-                       "evidence": {"kind": "studies", "strength": "low"}})
-    client.patch("/v1/claims/fmt-restores-microbial-balance", headers=editor,
-                 json={"status": "retracted", "retraction_reason": "Wrong."})
+    client.patch(
+        "/v1/claims/fmt-restores-microbial-balance",
+        headers=editor,
+        json={
+            "text": "Rewritten.",
+            "conditions": ["multiple-sclerosis"],
+            "evidence": {"kind": "studies", "strength": "low"},
+        },
+    )
+    client.patch(
+        "/v1/claims/fmt-restores-microbial-balance",
+        headers=editor,
+        json={"status": "retracted", "retraction_reason": "Wrong."},
+    )
     items = history(client, editor, "/v1/claims/fmt-restores-microbial-balance").json()["items"]
     first = items[-1]
     assert first["revision"] == 1
@@ -83,8 +95,12 @@ def test_a_deleted_records_history_stays_and_can_bring_it_back(client, editor):
     assert client.delete("/v1/conditions/coeliac-disease", headers=editor).status_code == 204
     items = history(client, editor, "/v1/conditions/coeliac-disease").json()["items"]
     assert [(i["revision"], i["op"]) for i in items] == [(2, "deleted"), (1, "created")]
-    again = client.post("/v1/conditions", json={"slug": "coeliac-disease", **items[0]["data"]}, headers=editor)
+    again = client.post(
+        "/v1/conditions", json={"slug": "coeliac-disease", **items[0]["data"]}, headers=editor
+    )
     assert again.status_code == 201 and again.json()["description"] == "Kept."
     assert again.json()["revision"] == 1 and again.headers["etag"] != first_tag, "a new record, a new tag"
-    stale = client.patch("/v1/conditions/coeliac-disease", json={"name": "x"}, headers={**editor, "If-Match": first_tag})
+    stale = client.patch(
+        "/v1/conditions/coeliac-disease", json={"name": "x"}, headers={**editor, "If-Match": first_tag}
+    )
     assert stale.status_code == 412

@@ -8,42 +8,77 @@ PROBLEMS = "https://health-content.dev/problems/"
 
 CREATE: dict[str, dict[str, Any]] = {
     "condition": {
-        "slug": "coeliac-disease", "name": "Coeliac disease", "parent": "autoimmune-disorders",
-        "synonyms": ["celiac disease"], "description": "An immune reaction to gluten that damages the small "
-        "intestine.", "codes": [{"system": "icd10cm", "code": "K90.0"}, {"system": "mesh", "code": "D002446"}],
+        "slug": "coeliac-disease",
+        "name": "Coeliac disease",
+        "parent": "autoimmune-disorders",
+        "synonyms": ["celiac disease"],
+        "description": "An immune reaction to gluten that damages the small intestine.",
+        "codes": [{"system": "icd10cm", "code": "K90.0"}, {"system": "mesh", "code": "D002446"}],
         "status": "draft",
     },
     "therapy": {
-        "slug": "kefir", "name": "Kefir", "type": "diet", "synonyms": ["fermented milk"],
-        "description": "A fermented milk drink.", "status": "draft",
+        "slug": "kefir",
+        "name": "Kefir",
+        "type": "diet",
+        "synonyms": ["fermented milk"],
+        "description": "A fermented milk drink.",
+        "status": "draft",
     },
     "expert": {
-        "slug": "jane-doe", "name": "Jane Doe", "honorific": "Dr.", "credentials": ["MD"],
-        "job_title": "Gastroenterologist", "affiliation": "Example Hospital", "specialties": ["gastroenterology"],
+        "slug": "jane-doe",
+        "name": "Jane Doe",
+        "honorific": "Dr.",
+        "credentials": ["MD"],
+        "job_title": "Gastroenterologist",
+        "affiliation": "Example Hospital",
+        "specialties": ["gastroenterology"],
         "status": "draft",
     },
     "source": {
-        "slug": "fibre-and-the-gut", "title": "Fibre and the gut", "author": {"name": "Jane Doe", "role": None},
-        "language": "en", "published_at": "2026-01-15", "last_reviewed_at": "2026-01-15",
-        "next_review_due": "2027-01-15", "reviewed_by": "Jane Doe", "status": "draft",
+        "slug": "fibre-and-the-gut",
+        "title": "Fibre and the gut",
+        "author": {"name": "Jane Doe", "role": None},
+        "language": "en",
+        "published_at": "2026-01-15",
+        "last_reviewed_at": "2026-01-15",
+        "next_review_due": "2027-01-15",
+        "reviewed_by": "Jane Doe",
+        "status": "draft",
     },
     "topic": {
-        "slug": "fibre-feeds-gut-bacteria", "source": "gut-microbiome-autoimmune",
-        "title": "Fibre feeds gut bacteria", "summary": "Why fibre matters to the microbiome.",
-        "body": "Dietary fibre is food for beneficial gut bacteria.", "position": 9, "domains": ["nutrition"],
-        "conditions": [], "therapies": ["high-fibre-diet"], "next_review_due": "2027-01-15", "status": "draft",
+        "slug": "fibre-feeds-gut-bacteria",
+        "source": "gut-microbiome-autoimmune",
+        "title": "Fibre feeds gut bacteria",
+        "summary": "Why fibre matters to the microbiome.",
+        "body": "Dietary fibre is food for beneficial gut bacteria.",
+        "position": 9,
+        "domains": ["nutrition"],
+        "conditions": [],
+        "therapies": ["high-fibre-diet"],
+        "next_review_due": "2027-01-15",
+        "status": "draft",
     },
     "claim": {
-        "topic": "fecal-microbiota-transplantation", "text": "FMT is being studied for autoimmune disorders.",
-        "source_excerpt": "FMT is being explored", "conditions": ["autoimmune-disorders"],
-        "therapies": ["fecal-microbiota-transplantation"], "expert": None,
-        "evidence": {"kind": "ongoing-research", "stated_as": "is being explored", "citations": [],
-                     "strength": "very-low"},
+        "topic": "fecal-microbiota-transplantation",
+        "text": "FMT is being studied for autoimmune disorders.",
+        "source_excerpt": "FMT is being explored",
+        "conditions": ["autoimmune-disorders"],
+        "therapies": ["fecal-microbiota-transplantation"],
+        "expert": None,
+        "evidence": {
+            "kind": "ongoing-research",
+            "stated_as": "is being explored",
+            "citations": [],
+            "strength": "very-low",
+        },
         "status": "draft",
     },
     "quote": {
-        "expert": "houshang-aminian", "topic": "fecal-microbiota-transplantation",
-        "text": "FMT is a promising therapy.", "claims": [], "status": "draft",
+        "expert": "houshang-aminian",
+        "topic": "fecal-microbiota-transplantation",
+        "text": "FMT is a promising therapy.",
+        "claims": [],
+        "status": "draft",
     },
 }
 
@@ -62,38 +97,83 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> di
     return {"type": PROBLEMS + slug, "title": title, "status": status, "detail": detail, **extra}
 
 
-def write_problems(spec_name: str, *, in_use: bool = False, conflict: bool = False,
-                   precondition: bool = True, not_found: bool = True) -> dict[int | str, dict[str, Any]]:
+def write_problems(
+    spec_name: str,
+    *,
+    in_use: bool = False,
+    conflict: bool = False,
+    precondition: bool = True,
+    not_found: bool = True,
+) -> dict[int | str, dict[str, Any]]:
     """The problem responses a write operation documents, each with an example."""
     from app.api.content import problem_response
 
     responses: dict[int | str, dict[str, Any]] = {
-        401: problem_response("No `X-API-Key`, or a key that is unknown or revoked.", problem(
-            401, "unauthorized", "Unauthorized", "This operation needs an X-API-Key with the editor scope.")),
-        403: problem_response("The key lacks the editor scope (a partner key).", problem(
-            403, "forbidden", "Forbidden", "This key does not have the editor scope.")),
-        413: problem_response("The body is over the size limit (1 MiB by default).", problem(
-            413, "payload-too-large", "Payload too large", "The request body is over 1048576 bytes.")),
+        401: problem_response(
+            "No `X-API-Key`, or a key that is unknown or revoked.",
+            problem(
+                401,
+                "unauthorized",
+                "Unauthorized",
+                "This operation needs an X-API-Key with the editor scope.",
+            ),
+        ),
+        403: problem_response(
+            "The key lacks the editor scope (a partner key).",
+            problem(403, "forbidden", "Forbidden", "This key does not have the editor scope."),
+        ),
+        413: problem_response(
+            "The body is over the size limit (1 MiB by default).",
+            problem(413, "payload-too-large", "Payload too large", "The request body is over 1048576 bytes."),
+        ),
         422: problem_response(
             "The body is invalid: a wrong or unknown field (server-owned fields such as `id`, `revision` or "
             "timestamps included), a retraction without `retraction_reason`, or a relation naming an unknown "
             "record.",
-            problem(422, "unknown-reference", "Unknown reference",
-                    "claim 'new': conditions names an unknown condition 'gout'.",
-                    errors=[{"field": "conditions", "key": "new", "message": "unknown condition 'gout'"}])),
+            problem(
+                422,
+                "unknown-reference",
+                "Unknown reference",
+                "claim 'new': conditions names an unknown condition 'gout'.",
+                errors=[{"field": "conditions", "key": "new", "message": "unknown condition 'gout'"}],
+            ),
+        ),
     }
     if not_found:
-        responses[404] = problem_response(f"No {spec_name} has this key.", problem(
-            404, "not-found", "Not found", f"No {spec_name} has the key 'unknown'."))
+        responses[404] = problem_response(
+            f"No {spec_name} has this key.",
+            problem(404, "not-found", "Not found", f"No {spec_name} has the key 'unknown'."),
+        )
     if conflict:
-        responses[409] = problem_response(f"A {spec_name} with this slug exists already.", problem(
-            409, "already-exists", "Already exists", f"A {spec_name} with the slug 'probiotics' exists already."))
+        responses[409] = problem_response(
+            f"A {spec_name} with this slug exists already.",
+            problem(
+                409,
+                "already-exists",
+                "Already exists",
+                f"A {spec_name} with the slug 'probiotics' exists already.",
+            ),
+        )
     if in_use:
-        responses[409] = problem_response(f"Other records still point at this {spec_name}.", problem(
-            409, "still-in-use", "Still in use", f"3 claims still use this {spec_name}; change or delete them "
-            "first.", errors=[{"field": "slug", "message": "used by 3 claims"}]))
+        responses[409] = problem_response(
+            f"Other records still point at this {spec_name}.",
+            problem(
+                409,
+                "still-in-use",
+                "Still in use",
+                f"3 claims still use this {spec_name}; change or delete them first.",
+                errors=[{"field": "slug", "message": "used by 3 claims"}],
+            ),
+        )
     if precondition:
-        responses[412] = problem_response("`If-Match` names a revision that is no longer current.", problem(
-            412, "precondition-failed", "Precondition failed",
-            f"The {spec_name} has changed since revision you read (now \"r4-3f9a0c1b2d4e\"); fetch it again."))
+        responses[412] = problem_response(
+            "`If-Match` names a revision that is no longer current.",
+            problem(
+                412,
+                "precondition-failed",
+                "Precondition failed",
+                f"The {spec_name} has changed since the version you sent in If-Match (it is now at "
+                f'revision 4, "r4-3f9a0c1b2d4e"); fetch it again and reapply your change.',
+            ),
+        )
     return responses

@@ -26,7 +26,9 @@ class RevisionOut(BaseModel):
 
 class RevisionPage(BaseModel):
     items: list[RevisionOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null at the end.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next (older) page; null at the end."
+    )
 
 
 def _name(spec: ResourceSpec) -> str:
@@ -37,7 +39,10 @@ def create_schema(spec: ResourceSpec) -> type[BaseModel]:
     """The POST body: the write shape, plus the `slug` for resources whose key the client chooses. New
     records start as drafts unless the body says otherwise (an import, by contrast, publishes)."""
     fields: dict[str, Any] = {
-        "status": (Status, Field(Status.draft, description="`draft` (the default), `published` or `retracted`.")),
+        "status": (
+            Status,
+            Field(Status.draft, description="`draft` (the default), `published` or `retracted`."),
+        ),
     }
     if spec.key_field == "slug":
         fields["slug"] = (Slug, Field(description="The permanent key: lower-case words joined by hyphens."))

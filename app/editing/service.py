@@ -42,8 +42,10 @@ def etag_of(spec: ResourceSpec, item: dict[str, Any]) -> str:
 
 
 def _body_error(field: str, message: str) -> InvalidBody:
-    return InvalidBody(f"The body field {field!r} is invalid: {message}.",
-                       errors=[{"location": "body", "field": field, "message": message}])
+    return InvalidBody(
+        f"The body field {field!r} is invalid: {message}.",
+        errors=[{"location": "body", "field": field, "message": message}],
+    )
 
 
 def _validated(spec: ResourceSpec, content: dict[str, Any]) -> BaseModel:
@@ -52,10 +54,13 @@ def _validated(spec: ResourceSpec, content: dict[str, Any]) -> BaseModel:
     try:
         payload = spec.write_schema.model_validate(content)
     except ValidationError as exc:
-        errors = [{"location": "body", "field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
-                  for e in exc.errors()]
-        raise InvalidBody(f"The body field {errors[0]['field']!r} is invalid: {errors[0]['message']}.",
-                          errors=errors) from None
+        errors = [
+            {"location": "body", "field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        raise InvalidBody(
+            f"The body field {errors[0]['field']!r} is invalid: {errors[0]['message']}.", errors=errors
+        ) from None
     retracted = payload.status == Status.retracted
     if retracted and not payload.retraction_reason:
         raise _body_error("retraction_reason", "required when the status is retracted")
@@ -78,8 +83,8 @@ def _check_if_match(spec: ResourceSpec, key: str, doc: dict[str, Any], if_match:
     current = record_etag(spec.name, key, doc["revision"], doc["created_at"])
     if current not in (tag.strip() for tag in if_match.split(",")):
         raise PreconditionFailed(
-            f"The {spec.name} {key!r} has changed since the version you sent in If-Match (it is now at revision "
-            f"{doc['revision']}, {current}); fetch it again and reapply your change.",
+            f"The {spec.name} {key!r} has changed since the version you sent in If-Match (it is now at "
+            f"revision {doc['revision']}, {current}); fetch it again and reapply your change.",
             headers={"ETag": current},
         )
 
@@ -98,13 +103,16 @@ def create(db: Database, spec: ResourceSpec, body: BaseModel, *, actor: str) -> 
     content = body.model_dump(mode="json", exclude={"slug"})
     with db.write() as conn:
         if pks_by_key(conn, spec.name, [key]):
-            raise Conflict(f"A {spec.name} with the {spec.key_field} {key!r} exists already.",
-                           [{"location": "body", "field": spec.key_field, "message": "exists already"}])
+            raise Conflict(
+                f"A {spec.name} with the {spec.key_field} {key!r} exists already.",
+                [{"location": "body", "field": spec.key_field, "message": "exists already"}],
+            )
         return _commit(conn, spec, key, _validated(spec, content), actor)
 
 
-def patch(db: Database, spec: ResourceSpec, key: str, changes: dict[str, Any], *, actor: str,
-          if_match: str | None) -> Written:
+def patch(
+    db: Database, spec: ResourceSpec, key: str, changes: dict[str, Any], *, actor: str, if_match: str | None
+) -> Written:
     """The fields given, merged onto the current record and checked whole. Leaving `retracted` clears the
     reason unless the body gives one (which is then refused). An unchanged record keeps its revision."""
     with db.write() as conn:
@@ -126,12 +134,17 @@ def delete(db: Database, spec: ResourceSpec, key: str, *, actor: str, if_match: 
         writer.finish()
 
 
-def revisions(conn: Connection, spec: ResourceSpec, key: str, *, before: int, limit: int
-              ) -> tuple[list[dict[str, Any]], int | None]:
+def revisions(
+    conn: Connection, spec: ResourceSpec, key: str, *, before: int, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
     """One page of a key's revisions, newest first; `before` is the position the previous page ended at
     (0: from the newest). Also answers for a deleted record, so it can be brought back."""
-    query = (select(REVISIONS).where(REVISIONS.c.resource == spec.name, REVISIONS.c.key == key)
-             .order_by(REVISIONS.c.pk.desc()).limit(limit + 1))
+    query = (
+        select(REVISIONS)
+        .where(REVISIONS.c.resource == spec.name, REVISIONS.c.key == key)
+        .order_by(REVISIONS.c.pk.desc())
+        .limit(limit + 1)
+    )
     if before:
         query = query.where(REVISIONS.c.pk < before)
     rows = conn.execute(query).mappings().all()
@@ -139,6 +152,14 @@ def revisions(conn: Connection, spec: ResourceSpec, key: str, *, before: int, li
         raise NotFoundError(f"No {spec.name} has ever had the {spec.key_field} {key!r}.")
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [{"revision": row["revision"], "op": row["op"], "at": row["at"], "actor": row["actor"],
-              "data": content_of(spec, row["data"])} for row in rows]
+    items = [
+        {
+            "revision": row["revision"],
+            "op": row["op"],
+            "at": row["at"],
+            "actor": row["actor"],
+            "data": content_of(spec, row["data"]),
+        }
+        for row in rows
+    ]
     return items, rows[-1]["pk"] if more else None
