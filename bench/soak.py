@@ -60,7 +60,7 @@ class Server:
         self.database_url = f"sqlite:///{workdir / 'soak.db'}"
         self.env = {**os.environ, "DATABASE_URL": self.database_url, "RATE_LIMIT_ANONYMOUS": "10000000/minute",
                     "RATE_LIMIT_PARTNER": "10000000/minute", "RATE_LIMIT_EDITOR": "10000000/minute",
-                    "LOG_LEVEL": "warning"}
+                    "LOG_LEVEL": "info"}  # the JSON request log on, as in production
         self.env.pop("DATABASE_READ_URL", None)
         self.process: subprocess.Popen | None = None
 
