@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from app.content.documents import chunks
 from app.content.resources import FACETED, RESOURCES
@@ -26,6 +26,12 @@ SHAPING_FIELDS = {
     "source": ("language",),
     "topic": ("source", "language"),
 }
+
+
+def _of_resource(resource: str):
+    """`resource = ?`, written so that no index is used for it: looking records up by pk must take the
+    record_pk index, not a range scan of every facet of the resource (which made a bulk load quadratic)."""
+    return (FACETS.c.resource + "") == resource
 
 
 def _pks(conn: Connection, query_for, pks: Iterable[int]) -> set[int]:
@@ -156,7 +162,7 @@ def compute(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
                 for sub in chunks(sorted(owners)):
                     for facet, owner in conn.execute(
                         select(FACETS.c.facet, FACETS.c.record_pk).where(
-                            FACETS.c.resource == kind, FACETS.c.record_pk.in_(sub)
+                            _of_resource(kind), FACETS.c.record_pk.in_(sub)
                         )
                     ):
                         if not facet.startswith(("topic:", "expert:")):
@@ -178,14 +184,26 @@ def refresh(
 ) -> None:
     for resource in FACETED:
         for part in chunks(sorted(removed.get(resource, ()))):
-            conn.execute(delete(FACETS).where(FACETS.c.resource == resource, FACETS.c.record_pk.in_(part)))
+            conn.execute(delete(FACETS).where(_of_resource(resource), FACETS.c.record_pk.in_(part)))
     affected = _affected(conn, touched, reshaped)
     for resource in FACETED:  # claims and topics before quotes, which inherit theirs
         pks = sorted(affected[resource])
         if not pks:
             continue
         for part in chunks(pks):
-            conn.execute(delete(FACETS).where(FACETS.c.resource == resource, FACETS.c.record_pk.in_(part)))
+            conn.execute(delete(FACETS).where(_of_resource(resource), FACETS.c.record_pk.in_(part)))
         rows = compute(conn, resource, pks)
         if rows:
-            conn.execute(insert(FACETS), rows)
+            # In index order: a bulk load then appends to each facet's range instead of jumping between them.
+            rows.sort(key=lambda row: (row["facet"], row["status"], row["record_pk"]))
+            _insert_rows(conn, rows)
+
+
+def _insert_rows(conn: Connection, rows: list[dict]) -> None:
+    """One driver-level executemany: a bulk load writes about ten facets per claim, and building each
+    row's parameters through the SQL layer cost more than the insert itself."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO {FACETS.name} (resource, facet, status, record_pk) VALUES ({mark}, {mark}, {mark}, {mark})",
+        [(row["resource"], row["facet"], row["status"], row["record_pk"]) for row in rows],
+    )

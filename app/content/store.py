@@ -109,26 +109,31 @@ class ContentWriter:
             else:
                 to_update.append((key, pk, old))
         # Inserts first: an update in the same batch may point at a record created by it.
+        # Link rows and log rows are gathered and written with one executemany per table, in record order.
+        log = _LogRows()
         if to_insert:
             new_pks = self._insert_rows(spec, to_insert, wanted, resolved)
+            self._write_children(spec, [(pk, wanted[key]) for pk, key in zip(new_pks, to_insert, strict=True)],
+                                 resolved, replace=False)
             for pk, key in zip(new_pks, to_insert, strict=True):
                 content = wanted[key]
-                self._write_children(spec, pk, content, resolved, replace=False)
                 doc = {spec.key_field: key, **content, "created_at": self.now, "updated_at": self.now,
                        "revision": 1}
-                self._record(spec, pk, key, "created", doc, was_public=False)
+                self._record(spec, pk, key, "created", doc, was_public=False, log=log)
                 results.append(WriteResult(resource, key, "created", doc))
         for key, pk, old in to_update:
             content = wanted[key]
             row = self._row(spec, content, resolved) | {"revision": old["revision"] + 1, "updated_at": self.now}
             self.conn.execute(update(table).where(table.c.pk == pk).values(**row))
-            self._write_children(spec, pk, content, resolved, replace=True)
             doc = {spec.key_field: key, **content, "created_at": old["created_at"], "updated_at": self.now,
                    "revision": row["revision"]}
-            self._record(spec, pk, key, "updated", doc, was_public=old["status"] == Status.published)
+            self._record(spec, pk, key, "updated", doc, was_public=old["status"] == Status.published, log=log)
             if any(old.get(name) != content.get(name) for name in facets.SHAPING_FIELDS.get(resource, ())):
                 self.reshaped.setdefault(resource, set()).add(pk)
             results.append(WriteResult(resource, key, "updated", doc))
+        if to_update:
+            self._write_children(spec, [(pk, wanted[key]) for key, pk, _ in to_update], resolved, replace=True)
+        log.write(self.conn)
         if to_update:
             self._refuse_cycles(spec, [pk for _, pk, _ in to_update])
         return results
@@ -144,17 +149,19 @@ class ContentWriter:
             rows = [{"key": key, **self._row(spec, wanted[key], resolved), **meta} for key in keys]
             statement = insert(table).returning(table.c.pk, sort_by_parameter_order=True)
             return list(self.conn.execute(statement, rows).scalars().all())
-        # Records pointing at others of the same batch (a condition's parent): parents first, one by one.
+        # Records pointing at others of the same batch (a condition's parent): parents first, in rounds of
+        # records whose targets already exist, each round one executemany.
         pks: dict[str, int] = {}
         pending = set(keys)
+        statement = insert(table).returning(table.c.pk, sort_by_parameter_order=True)
         while pending:
             ready = [k for k in keys if k in pending and all(wanted[k].get(n) not in pending for n in self_refs)]
             if not ready:
                 raise ContentError(f"{spec.plural} {sorted(pending)} point at each other in a cycle.")
-            for key in ready:
-                row = self._row(spec, wanted[key], resolved)
-                statement = insert(table).values(key=key, **row, **meta).returning(table.c.pk)
-                pks[key] = resolved.setdefault(spec.name, {})[key] = self.conn.execute(statement).scalar_one()
+            rows = [{"key": key, **self._row(spec, wanted[key], resolved), **meta} for key in ready]
+            made = self.conn.execute(statement, rows).scalars().all()
+            for key, pk in zip(ready, made, strict=True):
+                pks[key] = resolved.setdefault(spec.name, {})[key] = pk
                 pending.discard(key)
         return [pks[key] for key in keys]
 
@@ -174,14 +181,16 @@ class ContentWriter:
         for part in chunks(pks):
             self.conn.execute(delete(spec.table).where(spec.table.c.pk.in_(part)))
         results = []
+        log = _LogRows()
         for pk, doc in old_docs.items():
             key = doc[spec.key_field]
-            self._revision(spec, key, "deleted", doc | {"revision": doc["revision"] + 1})
+            log.revision(self, spec, key, "deleted", doc | {"revision": doc["revision"] + 1})
             if doc["status"] == Status.published:
-                self._change(resource, key, "delete", None)
+                log.change(self, resource, key, "delete", None)
             self.removed.setdefault(resource, set()).add(pk)
             self.touched.get(resource, set()).discard(pk)
             results.append(WriteResult(resource, key, "deleted", None))
+        log.write(self.conn)
         return results
 
     def finish(self) -> None:
@@ -241,41 +250,36 @@ class ContentWriter:
         return pk
 
     def _write_children(
-        self, spec: ResourceSpec, pk: int, content: dict[str, Any], resolved: dict[str, dict[str, int]],
+        self, spec: ResourceSpec, records: list[tuple[int, dict[str, Any]]], resolved: dict[str, dict[str, int]],
         *, replace: bool,
     ) -> None:
+        """The link and code rows of the given records, one executemany per table."""
+        pks = [pk for pk, _ in records]
         for name, link in spec.links.items():
             if replace:
-                self.conn.execute(delete(link.table).where(link.table.c[link.own] == pk))
-            targets = list(dict.fromkeys(content.get(name) or []))
-            if targets:
-                self.conn.execute(
-                    insert(link.table),
-                    [{link.own: pk, link.other: self._pk(link.target, k, resolved)} for k in targets],
-                )
+                for part in chunks(pks):
+                    self.conn.execute(delete(link.table).where(link.table.c[link.own].in_(part)))
+            rows = [{link.own: pk, link.other: self._pk(link.target, k, resolved)}
+                    for pk, content in records for k in dict.fromkeys(content.get(name) or [])]
+            if rows:
+                self.conn.execute(insert(link.table), rows)
         if spec.codes:
             code_table, owner = spec.codes
             if replace:
-                self.conn.execute(delete(code_table).where(code_table.c[owner] == pk))
-            if content.get("codes"):
-                self.conn.execute(insert(code_table), [{owner: pk, **code} for code in content["codes"]])
+                for part in chunks(pks):
+                    self.conn.execute(delete(code_table).where(code_table.c[owner].in_(part)))
+            rows = [{owner: pk, **code} for pk, content in records for code in content.get("codes") or []]
+            if rows:
+                self.conn.execute(insert(code_table), rows)
 
-    def _record(self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool) -> None:
-        self._revision(spec, key, op, doc)
+    def _record(self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool,
+                log: _LogRows) -> None:
+        log.revision(self, spec, key, op, doc)
         if doc["status"] == Status.published:
-            self._change(spec.name, key, "upsert", doc)
+            log.change(self, spec.name, key, "upsert", doc)
         elif was_public:
-            self._change(spec.name, key, "delete", None)
+            log.change(self, spec.name, key, "delete", None)
         self.touched.setdefault(spec.name, set()).add(pk)
-
-    def _revision(self, spec: ResourceSpec, key: str, op: str, doc: dict) -> None:
-        self.conn.execute(
-            insert(REVISIONS).values(resource=spec.name, key=key, revision=doc["revision"], op=op, at=self.now,
-                                     actor=self.actor, data=doc)
-        )
-
-    def _change(self, resource: str, key: str, op: str, data: dict | None) -> None:
-        self.conn.execute(insert(CHANGES).values(resource=resource, key=key, op=op, at=self.now, data=data))
 
     def _refuse_cycles(self, spec: ResourceSpec, pks: list[int]) -> None:
         """A record may not become its own ancestor (a condition under its own child)."""
@@ -312,3 +316,25 @@ class ContentWriter:
                     f"change or delete them first.",
                     [{"field": spec.key_field, "message": f"used by {count} {other.plural}"}],
                 )
+
+
+@dataclass
+class _LogRows:
+    """Revision and change-log rows of one batch, written in record order (so `seq` is still commit order)."""
+
+    revisions: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def revision(self, writer: ContentWriter, spec: ResourceSpec, key: str, op: str, doc: dict) -> None:
+        self.revisions.append({"resource": spec.name, "key": key, "revision": doc["revision"], "op": op,
+                               "at": writer.now, "actor": writer.actor, "data": doc})
+
+    def change(self, writer: ContentWriter, resource: str, key: str, op: str, data: dict | None) -> None:
+        self.changes.append({"resource": resource, "key": key, "op": op, "at": writer.now, "data": data})
+
+    def write(self, conn: Connection) -> None:
+        if self.revisions:
+            conn.execute(insert(REVISIONS), self.revisions)
+        if self.changes:
+            conn.execute(insert(CHANGES), self.changes)
+        self.revisions, self.changes = [], []
