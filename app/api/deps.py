@@ -1,4 +1,7 @@
-"""Dependencies the routers share: the store, the caller, page and filter parameters."""
+"""Dependencies the routers share: the store, the caller, page and filter parameters.
+
+Those that do no I/O are `async def`: FastAPI runs a sync dependency in the threadpool, and five
+threadpool round trips per request cost more than a list page's queries."""
 
 
 import inspect
@@ -17,11 +20,11 @@ from app.core.errors import Forbidden, Unauthorized
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     return getattr(request.state, "principal", ANONYMOUS)
 
 
@@ -47,7 +50,7 @@ class PageParams:
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (at most 100).")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200, description="Opaque: the `next_cursor` of the "
                                         "previous page.")] = None,
@@ -58,7 +61,7 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def statuses_param(
+async def statuses_param(
     principal: PrincipalDep,
     status: Annotated[list[Status] | None, Query(description="Editors only: the statuses to list (repeat for "
                                                   "several). Others always see published content.")] = None,
@@ -91,7 +94,7 @@ REVIEW_DOC = ("`overdue`: only records whose `next_review_due` is before today (
 def filters_dependency(spec: ResourceSpec):
     """A dependency taking exactly the filters `spec` supports, so the OpenAPI document lists them."""
 
-    def dependency(**values: list[str] | None) -> Filters:
+    async def dependency(**values: list[str] | None) -> Filters:
         review = values.pop("review", None)
         request = values.pop("request", None)
         if review and request is not None:  # "overdue" changes at midnight too, not only on writes

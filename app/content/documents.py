@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.sql import Select
 
 from app.content.resources import META_FIELDS, RESOURCES, ResourceSpec
 from app.content.vocab import specialty_fit
@@ -22,30 +24,64 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
+# The statements below are built once and reused with an expanding parameter (`IN (...)` of any length):
+# a page runs about a dozen of them, and building and cache-keying each anew cost more than running it.
+IN_LIST = bindparam("values", expanding=True)
+
+
+@cache
+def _statement(resource: str, purpose: str, extra: str | None = None) -> Select:
+    spec = RESOURCES[resource]
+    table = spec.table
+    if purpose == "keys":
+        return select(table.c.pk, table.c.key).where(table.c.pk.in_(IN_LIST))
+    if purpose == "pks":
+        return select(table.c.key, table.c.pk).where(table.c.key.in_(IN_LIST))
+    if purpose == "rows":
+        return select(table).where(table.c.pk.in_(IN_LIST))
+    if purpose == "link":
+        link = spec.links[extra]
+        target = RESOURCES[link.target].table
+        return (select(link.table.c[link.own], target.c.key)
+                .join(target, target.c.pk == link.table.c[link.other])
+                .where(link.table.c[link.own].in_(IN_LIST))
+                .order_by(link.table.c.pk))
+    if purpose == "codes":
+        code_table, owner_column = spec.codes
+        return (select(code_table.c[owner_column], code_table.c.system, code_table.c.code, code_table.c.version)
+                .where(code_table.c[owner_column].in_(IN_LIST))
+                .order_by(code_table.c.pk))
+    if purpose == "refs":
+        wanted = [table.c.key, table.c.status, *(table.c[c] for c in REF_COLUMNS[resource])]
+        if resource == "expert":
+            wanted.append(table.c.specialties)
+        if resource == "topic":
+            wanted.append(table.c.domains)
+        return select(*wanted).where(table.c.key.in_(IN_LIST))
+    raise ValueError(purpose)
+
+
 def keys_by_pk(conn: Connection, resource: str, pks: Iterable[int]) -> dict[int, str]:
-    table = RESOURCES[resource].table
     wanted = sorted({pk for pk in pks if pk is not None})
     found: dict[int, str] = {}
     for part in chunks(wanted):
-        found.update(conn.execute(select(table.c.pk, table.c.key).where(table.c.pk.in_(part))).all())
+        found.update(conn.execute(_statement(resource, "keys"), {"values": list(part)}).all())
     return found
 
 
 def pks_by_key(conn: Connection, resource: str, keys: Iterable[str]) -> dict[str, int]:
-    table = RESOURCES[resource].table
     wanted = sorted(set(keys))
     found: dict[str, int] = {}
     for part in chunks(wanted):
-        found.update(conn.execute(select(table.c.key, table.c.pk).where(table.c.key.in_(part))).all())
+        found.update(conn.execute(_statement(resource, "pks"), {"values": list(part)}).all())
     return found
 
 
 def load_documents(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The documents of the given records, by pk."""
-    table = spec.table
     rows = []
     for part in chunks(list(pks)):
-        rows.extend(conn.execute(select(table).where(table.c.pk.in_(part))).mappings().all())
+        rows.extend(conn.execute(_statement(spec.name, "rows"), {"values": list(part)}).mappings().all())
     if not rows:
         return {}
     pk_list = [row["pk"] for row in rows]
@@ -54,29 +90,16 @@ def load_documents(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> 
         name: keys_by_pk(conn, ref.target, (row[ref.column] for row in rows)) for name, ref in spec.refs.items()
     }
     link_keys: dict[str, dict[int, list[str]]] = {}
-    for name, link in spec.links.items():
-        target = RESOURCES[link.target].table
+    for name in spec.links:
         per_record: dict[int, list[str]] = defaultdict(list)
         for part in chunks(pk_list):
-            query = (
-                select(link.table.c[link.own], target.c.key)
-                .join(target, target.c.pk == link.table.c[link.other])
-                .where(link.table.c[link.own].in_(part))
-                .order_by(link.table.c.pk)
-            )
-            for owner, key in conn.execute(query):
+            for owner, key in conn.execute(_statement(spec.name, "link", name), {"values": list(part)}):
                 per_record[owner].append(key)
         link_keys[name] = per_record
     codes: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if spec.codes:
-        code_table, owner_column = spec.codes
         for part in chunks(pk_list):
-            query = (
-                select(code_table.c[owner_column], code_table.c.system, code_table.c.code, code_table.c.version)
-                .where(code_table.c[owner_column].in_(part))
-                .order_by(code_table.c.pk)
-            )
-            for owner, system, code, version in conn.execute(query):
+            for owner, system, code, version in conn.execute(_statement(spec.name, "codes"), {"values": list(part)}):
                 codes[owner].append({"system": system, "code": code, "version": version})
 
     documents = {}
@@ -121,15 +144,9 @@ def _load_refs(
     conn: Connection, resource: str, keys: set[str], public: bool
 ) -> dict[str, dict[str, Any]]:
     spec = RESOURCES[resource]
-    table = spec.table
-    wanted = [table.c.key, table.c.status, *(table.c[c] for c in REF_COLUMNS[resource])]
-    if resource == "expert":
-        wanted.append(table.c.specialties)
-    if resource == "topic":
-        wanted.append(table.c.domains)
     refs: dict[str, dict[str, Any]] = {}
     for part in chunks(sorted(keys)):
-        for row in conn.execute(select(*wanted).where(table.c.key.in_(part))).mappings():
+        for row in conn.execute(_statement(resource, "refs"), {"values": list(part)}).mappings():
             if public and row["status"] != "published":
                 continue
             ref = {spec.key_field: row["key"]}
