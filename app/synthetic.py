@@ -25,14 +25,62 @@ BATCH = 5_000  # records per put_many; one transaction per batch keeps each comm
 
 # Words for names and sentences: enough variety that a two-word search is selective, yet some phrases
 # recur often, as they do in real content.
-BODY_PARTS = ["gut", "skin", "joint", "brain", "liver", "lung", "thyroid", "kidney", "colon", "nerve",
-              "muscle", "bone", "blood", "immune", "heart", "eye"]
-CONDITION_WORDS = ["inflammation", "syndrome", "disorder", "dysbiosis", "fatigue", "autoimmunity", "fibrosis",
-                   "sensitivity", "deficiency", "disease", "neuropathy", "dermatitis", "arthritis", "colitis"]
-QUALIFIERS = ["chronic", "acute", "juvenile", "mild", "severe", "relapsing", "early", "late-onset", "atypical",
-              "secondary", "primary", "refractory"]
+BODY_PARTS = [
+    "gut",
+    "skin",
+    "joint",
+    "brain",
+    "liver",
+    "lung",
+    "thyroid",
+    "kidney",
+    "colon",
+    "nerve",
+    "muscle",
+    "bone",
+    "blood",
+    "immune",
+    "heart",
+    "eye",
+]
+CONDITION_WORDS = [
+    "inflammation",
+    "syndrome",
+    "disorder",
+    "dysbiosis",
+    "fatigue",
+    "autoimmunity",
+    "fibrosis",
+    "sensitivity",
+    "deficiency",
+    "disease",
+    "neuropathy",
+    "dermatitis",
+    "arthritis",
+    "colitis",
+]
+QUALIFIERS = [
+    "chronic",
+    "acute",
+    "juvenile",
+    "mild",
+    "severe",
+    "relapsing",
+    "early",
+    "late-onset",
+    "atypical",
+    "secondary",
+    "primary",
+    "refractory",
+]
 THERAPY_WORDS = {
-    TherapyType.probiotic: ["lactobacillus", "bifidobacterium", "saccharomyces", "multi-strain", "spore-based"],
+    TherapyType.probiotic: [
+        "lactobacillus",
+        "bifidobacterium",
+        "saccharomyces",
+        "multi-strain",
+        "spore-based",
+    ],
     TherapyType.prebiotic: ["inulin", "oligosaccharide", "resistant-starch", "pectin", "beta-glucan"],
     TherapyType.microbiota_transplant: ["donor-stool", "capsule-transplant", "colonoscopic-transplant"],
     TherapyType.diet: ["high-fibre", "mediterranean", "low-fodmap", "fermented-food", "polyphenol-rich"],
@@ -41,15 +89,80 @@ THERAPY_WORDS = {
     TherapyType.dietary_supplement: ["vitamin-d", "omega-3", "zinc", "butyrate", "glutamine"],
     TherapyType.pharmacological: ["antibiotic", "immunomodulator", "corticosteroid", "biologic"],
 }
-VERBS = ["may reduce", "is associated with", "appears to improve", "could worsen", "is being studied for",
-         "modulates", "restores", "supports", "does not change", "may prevent"]
-OBJECTS = ["barrier function", "microbial diversity", "symptom severity", "inflammatory markers",
-           "short-chain fatty acids", "relapse rates", "quality of life", "leaky gut", "immune tolerance",
-           "mucosal healing", "bacterial balance", "cytokine levels"]
-FIRST_NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Farah", "Goran", "Hana", "Ivo", "Jun", "Kemi", "Lior",
-               "Mira", "Nils", "Omar", "Pia", "Ravi", "Sana", "Tomas", "Uma", "Vera", "Wen", "Yara", "Zoltan"]
-LAST_NAMES = ["Adler", "Baptiste", "Costa", "Dunn", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jansen",
-              "Kowalski", "Lindqvist", "Moreau", "Novak", "Okafor", "Petrov", "Quinn", "Rossi", "Sato", "Tan"]
+VERBS = [
+    "may reduce",
+    "is associated with",
+    "appears to improve",
+    "could worsen",
+    "is being studied for",
+    "modulates",
+    "restores",
+    "supports",
+    "does not change",
+    "may prevent",
+]
+OBJECTS = [
+    "barrier function",
+    "microbial diversity",
+    "symptom severity",
+    "inflammatory markers",
+    "short-chain fatty acids",
+    "relapse rates",
+    "quality of life",
+    "leaky gut",
+    "immune tolerance",
+    "mucosal healing",
+    "bacterial balance",
+    "cytokine levels",
+]
+FIRST_NAMES = [
+    "Ana",
+    "Ben",
+    "Chen",
+    "Dara",
+    "Eli",
+    "Farah",
+    "Goran",
+    "Hana",
+    "Ivo",
+    "Jun",
+    "Kemi",
+    "Lior",
+    "Mira",
+    "Nils",
+    "Omar",
+    "Pia",
+    "Ravi",
+    "Sana",
+    "Tomas",
+    "Uma",
+    "Vera",
+    "Wen",
+    "Yara",
+    "Zoltan",
+]
+LAST_NAMES = [
+    "Adler",
+    "Baptiste",
+    "Costa",
+    "Dunn",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jansen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Sato",
+    "Tan",
+]
 DOMAINS = [d.value for d in Domain]
 
 
@@ -67,8 +180,15 @@ class Plan:
 
     @classmethod
     def for_claims(cls, claims: int) -> Plan:
-        return cls(claims=claims, topics=max(1, claims // 10), quotes=claims // 20, experts=claims // 500 + 5,
-                   sources=claims // 200 + 1, conditions=min(320, 20 + claims // 20), therapies=min(100, 8 + claims // 50))
+        return cls(
+            claims=claims,
+            topics=max(1, claims // 10),
+            quotes=claims // 20,
+            experts=claims // 500 + 5,
+            sources=claims // 200 + 1,
+            conditions=min(320, 20 + claims // 20),
+            therapies=min(100, 8 + claims // 50),
+        )
 
 
 class Generator:
@@ -81,8 +201,10 @@ class Generator:
         self.prefix = f"s{seed}"
         self.conditions = self._conditions()
         self.therapies = self._therapies()
-        self._names = {"condition": {k: d.name for k, d in self.conditions},
-                       "therapy": {k: d.name for k, d in self.therapies}}
+        self._names = {
+            "condition": {k: d.name for k, d in self.conditions},
+            "therapy": {k: d.name for k, d in self.therapies},
+        }
         self._topic_subjects: dict[str, tuple[list[str], list[str]]] = {}
         self.experts = [f"{self.prefix}-expert-{n}" for n in range(self.plan.experts)]
         self.sources = [f"{self.prefix}-source-{n}" for n in range(self.plan.sources)]
@@ -109,8 +231,17 @@ class Generator:
                 parent = out[self.rng.randrange(min(n, roots * 4))][0]  # two or three levels deep
                 name = f"{self.rng.choice(QUALIFIERS).capitalize()} {part} {word} {n}"
             synonyms = [f"{part[:1].upper()}{word[:1].upper()}{n}"]
-            out.append((key, schemas.ConditionIn(name=name, parent=parent, synonyms=synonyms,
-                                                 description=f"A synthetic condition of the {part}.")))
+            out.append(
+                (
+                    key,
+                    schemas.ConditionIn(
+                        name=name,
+                        parent=parent,
+                        synonyms=synonyms,
+                        description=f"A synthetic condition of the {part}.",
+                    ),
+                )
+            )
         return out
 
     def _therapies(self) -> list[tuple[str, schemas.TherapyIn]]:
@@ -119,9 +250,16 @@ class Generator:
         for n in range(self.plan.therapies):
             kind = types[n % len(types)]
             word = THERAPY_WORDS[kind][(n // len(types)) % len(THERAPY_WORDS[kind])]
-            out.append((f"{self.prefix}-therapy-{n}",
-                         schemas.TherapyIn(name=f"{word.replace('-', ' ').capitalize()} {n}", type=kind,
-                                           description=f"A synthetic {kind.value} intervention.")))
+            out.append(
+                (
+                    f"{self.prefix}-therapy-{n}",
+                    schemas.TherapyIn(
+                        name=f"{word.replace('-', ' ').capitalize()} {n}",
+                        type=kind,
+                        description=f"A synthetic {kind.value} intervention.",
+                    ),
+                )
+            )
         return out
 
     def _pick_conditions(self) -> list[str]:
@@ -131,20 +269,29 @@ class Generator:
 
     def _pick_therapies(self) -> list[str]:
         keys = [key for key, _ in self.therapies]
-        return list(dict.fromkeys(self.rng.choices(keys, cum_weights=self.therapy_weights, k=self.rng.randint(1, 2))))
+        return list(
+            dict.fromkeys(self.rng.choices(keys, cum_weights=self.therapy_weights, k=self.rng.randint(1, 2)))
+        )
 
     # ---- the content ------------------------------------------------------------------------------
 
     def _expert(self, n: int) -> schemas.ExpertIn:
         rng = self.rng
-        return schemas.ExpertIn(name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}", credentials=["MD"],
-                                job_title="Physician", affiliation=f"Synthetic Clinic {n % 37}",
-                                specialties=rng.sample(DOMAINS, 2))
+        return schemas.ExpertIn(
+            name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+            credentials=["MD"],
+            job_title="Physician",
+            affiliation=f"Synthetic Clinic {n % 37}",
+            specialties=rng.sample(DOMAINS, 2),
+        )
 
     def _source(self, n: int) -> schemas.SourceIn:
-        return schemas.SourceIn(title=f"Synthetic article {n} on the microbiome", author=schemas.Author(
-            name=f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"), language="en",
-            published_at=f"20{20 + n % 6}-{1 + n % 12:02d}-{1 + n % 28:02d}")
+        return schemas.SourceIn(
+            title=f"Synthetic article {n} on the microbiome",
+            author=schemas.Author(name=f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"),
+            language="en",
+            published_at=f"20{20 + n % 6}-{1 + n % 12:02d}-{1 + n % 28:02d}",
+        )
 
     def _sentence(self, conditions: list[str], therapies: list[str]) -> str:
         rng = self.rng
@@ -156,30 +303,51 @@ class Generator:
         conditions, therapies = self._pick_conditions(), self._pick_therapies()
         title = f"Topic {n}: " + self._sentence(conditions, therapies).rstrip(".")
         body = " ".join(self._sentence(conditions, therapies) for _ in range(3))
-        doc = schemas.TopicIn(source=self.sources[n % len(self.sources)], title=title[:500], summary=body[:200],
-                              body=body, position=n // len(self.sources) + 1,
-                              domains=self.rng.sample(DOMAINS, 2), conditions=conditions, therapies=therapies)
+        doc = schemas.TopicIn(
+            source=self.sources[n % len(self.sources)],
+            title=title[:500],
+            summary=body[:200],
+            body=body,
+            position=n // len(self.sources) + 1,
+            domains=self.rng.sample(DOMAINS, 2),
+            conditions=conditions,
+            therapies=therapies,
+        )
         return f"{self.prefix}-topic-{n}", doc, conditions, therapies
 
-    def claim(self, n: int, topic: str, conditions: list[str], therapies: list[str]) -> tuple[str, schemas.ClaimIn]:
+    def claim(
+        self, n: int, topic: str, conditions: list[str], therapies: list[str]
+    ) -> tuple[str, schemas.ClaimIn]:
         rng = self.rng
         # Mostly the topic's own subjects, sometimes another popular one.
         own_conditions = conditions if rng.random() < 0.6 else self._pick_conditions()
         own_therapies = therapies if rng.random() < 0.6 else self._pick_therapies()
         text = self._sentence(own_conditions, own_therapies)
         kind = rng.choice(list(EvidenceKind))
-        strength = EvidenceStrength.low if kind in (EvidenceKind.studies, EvidenceKind.clinical_trials) \
+        strength = (
+            EvidenceStrength.low
+            if kind in (EvidenceKind.studies, EvidenceKind.clinical_trials)
             else EvidenceStrength.very_low
+        )
         expert = self.experts[rng.randrange(len(self.experts))] if rng.random() < 0.3 else None
         return f"{self.prefix}-claim-{n}", schemas.ClaimIn(
-            topic=topic, text=text, source_excerpt=text, conditions=own_conditions, therapies=own_therapies,
-            expert=expert, evidence=schemas.Evidence(kind=kind, strength=strength))
+            topic=topic,
+            text=text,
+            source_excerpt=text,
+            conditions=own_conditions,
+            therapies=own_therapies,
+            expert=expert,
+            evidence=schemas.Evidence(kind=kind, strength=strength),
+        )
 
     def quote(self, n: int, topic: str, claims: list[str]) -> tuple[str, schemas.QuoteIn]:
         picked = self.rng.sample(claims, min(len(claims), self.rng.randint(1, 3))) if claims else []
         return f"{self.prefix}-quote-{n}", schemas.QuoteIn(
-            expert=self.experts[self.rng.randrange(len(self.experts))], topic=topic,
-            text=f"In my practice, {self._sentence(*self._subjects_of(topic)).lower()}", claims=picked)
+            expert=self.experts[self.rng.randrange(len(self.experts))],
+            topic=topic,
+            text=f"In my practice, {self._sentence(*self._subjects_of(topic)).lower()}",
+            claims=picked,
+        )
 
     def _subjects_of(self, topic: str) -> tuple[list[str], list[str]]:
         return self._topic_subjects.get(topic, ([], []))
@@ -217,8 +385,14 @@ class Generator:
                 yield "quote", quotes
 
 
-def generate(db: Database, claims: int, seed: int = 1, *, batch: int = BATCH,
-             progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def generate(
+    db: Database,
+    claims: int,
+    seed: int = 1,
+    *,
+    batch: int = BATCH,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
     """Write the synthetic store; returns how many records of each kind were written (or already there)."""
     counts: dict[str, int] = {}
     pending: list[tuple[str, list[tuple[str, Any]]]] = []

@@ -12,11 +12,15 @@ import orjson
 from fastapi import FastAPI, Query
 from starlette.responses import Response
 
-ITEM = {"id": "s1-claim-0", "text": "Lactobacillus 8 may reduce barrier function in chronic gut colitis 17.",
-        "conditions": [{"slug": "s1-condition-17", "name": "Chronic gut colitis 17"}],
-        "therapies": [{"slug": "s1-therapy-8", "name": "Lactobacillus 8", "type": "probiotic"}],
-        "evidence": {"kind": "studies", "stated_as": None, "citations": [], "strength": "low"},
-        "status": "published", "revision": 1}
+ITEM = {
+    "id": "s1-claim-0",
+    "text": "Lactobacillus 8 may reduce barrier function in chronic gut colitis 17.",
+    "conditions": [{"slug": "s1-condition-17", "name": "Chronic gut colitis 17"}],
+    "therapies": [{"slug": "s1-therapy-8", "name": "Lactobacillus 8", "type": "probiotic"}],
+    "evidence": {"kind": "studies", "stated_as": None, "citations": [], "strength": "low"},
+    "status": "published",
+    "revision": 1,
+}
 BODY = orjson.dumps({"items": [ITEM] * 6, "next_cursor": "eyJzIjoiY2xhaW1zIiwicCI6MjB9"})
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
 

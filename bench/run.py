@@ -27,8 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import querycost, servers, wrk  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / ".data"
-THERAPY_TYPES = ["probiotic", "prebiotic", "microbiota-transplant", "diet", "lifestyle", "precision-medicine",
-                 "dietary-supplement", "pharmacological"]
+THERAPY_TYPES = [
+    "probiotic",
+    "prebiotic",
+    "microbiota-transplant",
+    "diet",
+    "lifestyle",
+    "precision-medicine",
+    "dietary-supplement",
+    "pharmacological",
+]
 
 
 def build(size: int, seed: int) -> tuple[Path, float | None]:
@@ -46,8 +54,13 @@ def build(size: int, seed: int) -> tuple[Path, float | None]:
         stale.unlink()
     started = time.perf_counter()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "LOG_LEVEL": "warning"}
-    subprocess.run([sys.executable, "-m", "app", "generate", "--claims", str(size), "--seed", str(seed)],
-                   cwd=servers.ROOT, env=env, check=True, timeout=3600)
+    subprocess.run(
+        [sys.executable, "-m", "app", "generate", "--claims", str(size), "--seed", str(seed)],
+        cwd=servers.ROOT,
+        env=env,
+        check=True,
+        timeout=3600,
+    )
     elapsed = time.perf_counter() - started
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -68,10 +81,19 @@ def get(base: str, path: str, headers: dict[str, str] | None = None) -> tuple[in
 def workload(database: Path, base: str, rng: random.Random) -> dict[str, list[str]]:
     """The paths each of our targets picks from; optional routes only where the running API has them."""
     with sqlite3.connect(database) as conn:
-        conditions = [k for (k,) in conn.execute(
-            "select distinct substr(facet, 11) from facets where resource = 'claim' and facet like 'condition:%'")]
-        claims = [k for (k,) in conn.execute("select key from claims where status = 'published' "
-                                             "order by random() limit 2000")]
+        conditions = [
+            k
+            for (k,) in conn.execute(
+                "select distinct substr(facet, 11) from facets"
+                " where resource = 'claim' and facet like 'condition:%'"
+            )
+        ]
+        claims = [
+            k
+            for (k,) in conn.execute(
+                "select key from claims where status = 'published' order by random() limit 2000"
+            )
+        ]
     api_paths = set(json.loads(get(base, "/openapi.json")[2]).get("paths", {}))
     picked = rng.sample(conditions, min(300, len(conditions)))
     paths = {
@@ -119,15 +141,24 @@ def merge(results: list[wrk.Result]) -> wrk.Result:
     """Rounds of one target as one figure: total requests over total time, the worst p99 and max."""
     duration = sum(r.requests / r.rps for r in results if r.rps)
     requests = sum(r.requests for r in results)
-    return wrk.Result(results[0].name, requests, requests / duration if duration else 0.0,
-                      sorted(r.p50_ms for r in results)[len(results) // 2], max(r.p99_ms for r in results),
-                      max(r.max_ms for r in results), sum(r.errors for r in results), sum(r.timeouts for r in results))
+    return wrk.Result(
+        results[0].name,
+        requests,
+        requests / duration if duration else 0.0,
+        sorted(r.p50_ms for r in results)[len(results) // 2],
+        max(r.p99_ms for r in results),
+        max(r.max_ms for r in results),
+        sum(r.errors for r in results),
+        sum(r.timeouts for r in results),
+    )
 
 
 def run_size(size: int, args, rng: random.Random) -> dict:
     database, built_in = build(size, args.seed)
-    print(f"\n=== {size:,} claims ({database.name}{f', built in {built_in:.1f} s' if built_in else ', reused'}) ===",
-          flush=True)
+    print(
+        f"\n=== {size:,} claims ({database.name}{f', built in {built_in:.1f} s' if built_in else ', reused'}) ===",
+        flush=True,
+    )
     out: dict = {"size": size, "build_seconds": built_in}
     with ExitStack() as stack:
         ours = stack.enter_context(servers.ours(database, workers=2))
@@ -135,27 +166,51 @@ def run_size(size: int, args, rng: random.Random) -> dict:
         conditions = paths.pop("_conditions")
         hot = paths["ours: claims?condition=X"][0]
         etag = get(ours, hot)[1].get("etag", "")
-        targets: list[tuple[str, str, list[str], dict[str, str]]] = [(n, ours, p, {}) for n, p in paths.items()]
+        targets: list[tuple[str, str, list[str], dict[str, str]]] = [
+            (n, ours, p, {}) for n, p in paths.items()
+        ]
         targets.append(("ours: 304 If-None-Match, hot list", ours, [hot], {"If-None-Match": etag}))
         if not args.no_datasette:
             ds = stack.enter_context(servers.datasette(database))
             name = database.stem
-            targets.append(("datasette: condition, join+sort", ds,
-                            [f"/{name}/claims_for_condition.json?_shape=array&condition={c}" for c in conditions], {}))
-            targets.append(("datasette: condition, facets index", ds,
-                            [f"/{name}/claims_for_condition_indexed.json?_shape=array&condition={c}"
-                             for c in conditions], {}))
+            targets.append(
+                (
+                    "datasette: condition, join+sort",
+                    ds,
+                    [f"/{name}/claims_for_condition.json?_shape=array&condition={c}" for c in conditions],
+                    {},
+                )
+            )
+            targets.append(
+                (
+                    "datasette: condition, facets index",
+                    ds,
+                    [
+                        f"/{name}/claims_for_condition_indexed.json?_shape=array&condition={c}"
+                        for c in conditions
+                    ],
+                    {},
+                )
+            )
         limit = stack.enter_context(servers.uvicorn("bench.peers:limit_app", 2))
         floor = stack.enter_context(servers.uvicorn("bench.peers:floor_app", 2, ready_path="/v1/claims"))
         targets.append(("limit: bare ASGI, fixed 2 KB", limit, ["/"], {}))
-        targets.append(("floor: FastAPI, no database", floor, [f"/v1/claims?condition={c}" for c in conditions], {}))
+        targets.append(
+            ("floor: FastAPI, no database", floor, [f"/v1/claims?condition={c}" for c in conditions], {})
+        )
         for _, base, target_paths, headers in targets:  # warm caches and workers
             wrk.run("warm-up", base, target_paths, seconds=1, connections=8, headers=headers)
         rounds: dict[str, list[wrk.Result]] = {}
         for number in range(args.rounds):
             for name, base, target_paths, headers in targets:
-                result = wrk.run(name, base, target_paths, seconds=args.seconds, connections=args.connections,
-                                 headers=headers)
+                result = wrk.run(
+                    name,
+                    base,
+                    target_paths,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    headers=headers,
+                )
                 rounds.setdefault(name, []).append(result)
             print(f"  round {number + 1}/{args.rounds} done", flush=True)
         merged = {name: merge(results) for name, results in rounds.items()}
@@ -167,12 +222,26 @@ def run_size(size: int, args, rng: random.Random) -> dict:
         out["ratios"] = ratios(merged)
         for name, value in out["ratios"].items():
             print(f"  {name:<52} {value:6.2f}x")
-        stress = [wrk.run("ours: 256 connections, 2 workers", ours, paths["ours: claims?condition=X"],
-                          seconds=args.seconds, connections=256)]
+        stress = [
+            wrk.run(
+                "ours: 256 connections, 2 workers",
+                ours,
+                paths["ours: claims?condition=X"],
+                seconds=args.seconds,
+                connections=256,
+            )
+        ]
         out["replay_seconds"] = replay_changes(ours) if size <= 100_000 or args.replay else None
     with servers.ours(database, workers=1) as single:
-        stress.append(wrk.run("ours: 256 connections, 1 worker", single, paths["ours: claims?condition=X"],
-                              seconds=args.seconds, connections=256))
+        stress.append(
+            wrk.run(
+                "ours: 256 connections, 1 worker",
+                single,
+                paths["ours: claims?condition=X"],
+                seconds=args.seconds,
+                connections=256,
+            )
+        )
     print("\nNo collapse (a request over 2 s counts as an error):")
     print(wrk.HEADER)
     for result in stress:
@@ -191,28 +260,47 @@ def run_size(size: int, args, rng: random.Random) -> dict:
 def ratios(merged: dict[str, wrk.Result]) -> dict[str, float]:
     condition = merged["ours: claims?condition=X"].rps
     out = {}
-    for label, name in (("condition / datasette join+sort", "datasette: condition, join+sort"),
-                        ("condition / datasette given the facets index", "datasette: condition, facets index"),
-                        ("condition / floor (FastAPI, no database)", "floor: FastAPI, no database"),
-                        ("condition / limit (bare ASGI)", "limit: bare ASGI, fixed 2 KB")):
+    for label, name in (
+        ("condition / datasette join+sort", "datasette: condition, join+sort"),
+        ("condition / datasette given the facets index", "datasette: condition, facets index"),
+        ("condition / floor (FastAPI, no database)", "floor: FastAPI, no database"),
+        ("condition / limit (bare ASGI)", "limit: bare ASGI, fixed 2 KB"),
+    ):
         if name in merged and merged[name].rps:
             out[label] = condition / merged[name].rps
-    out["304 revalidation / floor"] = merged["ours: 304 If-None-Match, hot list"].rps / merged[
-        "floor: FastAPI, no database"].rps
+    out["304 revalidation / floor"] = (
+        merged["ours: 304 If-None-Match, hot list"].rps / merged["floor: FastAPI, no database"].rps
+    )
     return out
 
 
 def machine() -> dict:
-    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), "?") if Path("/proc/meminfo").exists() else "?"
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpus": os.cpu_count(),
-            "memory_gib": round(int(memory) / 1024 / 1024, 1) if memory != "?" else "?",
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "load_average_at_start": os.getloadavg()}
+    memory = (
+        next(
+            (
+                line.split()[1]
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ),
+            "?",
+        )
+        if Path("/proc/meminfo").exists()
+        else "?"
+    )
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(int(memory) / 1024 / 1024, 1) if memory != "?" else "?",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "load_average_at_start": os.getloadavg(),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10000,100000", help="claim counts, comma-separated")
     parser.add_argument("--million", action="store_true", help="also 1,000,000 claims (minutes to build)")
     parser.add_argument("--seconds", type=float, default=8, help="length of each wrk run")
@@ -228,20 +316,30 @@ def main() -> None:
         try:
             import datasette  # noqa: F401
         except ImportError:
-            raise SystemExit("Datasette is not installed: pip install -e '.[bench]' (or --no-datasette).") from None
+            raise SystemExit(
+                "Datasette is not installed: pip install -e '.[bench]' (or --no-datasette)."
+            ) from None
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.million else [])
     info = machine()
-    print(f"{info['date']}: {info['cpus']} CPUs, {info['memory_gib']} GiB, Python {info['python']}, "
-          f"SQLite {info['sqlite']}, load {info['load_average_at_start']}")
+    print(
+        f"{info['date']}: {info['cpus']} CPUs, {info['memory_gib']} GiB, Python {info['python']}, "
+        f"SQLite {info['sqlite']}, load {info['load_average_at_start']}"
+    )
     rng = random.Random(args.seed)
-    report = {"machine": info, "command": " ".join(sys.argv), "sizes": [run_size(s, args, rng) for s in sizes]}
+    report = {
+        "machine": info,
+        "command": " ".join(sys.argv),
+        "sizes": [run_size(s, args, rng) for s in sizes],
+    }
     flat = {}
     by_size = {entry["size"]: entry for entry in report["sizes"]}
     if min(by_size) < max(by_size):
         low, high = by_size[min(by_size)], by_size[max(by_size)]
         for name in ("ours: claims?condition=X", "ours: claims?therapy_type=T"):
             flat[name] = high["results"][name]["rps"] / low["results"][name]["rps"]
-            print(f"{name}: {max(by_size):,} claims keep {flat[name]:.0%} of the {min(by_size):,}-claim throughput")
+            print(
+                f"{name}: {max(by_size):,} claims keep {flat[name]:.0%} of the {min(by_size):,}-claim throughput"
+            )
     report["flat"] = flat
     DATA.mkdir(exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str))

@@ -54,8 +54,14 @@ def _wait(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
 def server(command: list[str], ready_path: str, port: int, env: dict[str, str] | None = None):
     """Run `command` until the block ends; yields its base URL."""
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://{HOST}:{port}"
     try:
         try:
@@ -78,27 +84,70 @@ def server(command: list[str], ready_path: str, port: int, env: dict[str, str] |
 
 def uvicorn(app: str, workers: int, env: dict[str, str] | None = None, ready_path: str = "/"):
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--host", HOST, "--port", str(port), "--workers",
-               str(workers), "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ]
     return server(command, ready_path, port, env)
 
 
 def ours(database: Path, workers: int):
-    env = {"DATABASE_URL": f"sqlite:///{database}", "LOG_LEVEL": "warning",
-           "RATE_LIMIT_ANONYMOUS": "1000000000/minute", "RATE_LIMIT_PARTNER": "1000000000/minute"}
+    env = {
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LOG_LEVEL": "warning",
+        "RATE_LIMIT_ANONYMOUS": "1000000000/minute",
+        "RATE_LIMIT_PARTNER": "1000000000/minute",
+    }
     return uvicorn("app.main:app", workers, env, ready_path="/healthz")
 
 
 def datasette(database: Path):
     """Datasette serving the same file, with both versions of the condition query as canned queries."""
     port = free_port()
-    metadata = {"databases": {database.stem: {"queries": {
-        "claims_for_condition": {"sql": JOIN_SQL}, "claims_for_condition_indexed": {"sql": INDEXED_SQL}}}}}
+    metadata = {
+        "databases": {
+            database.stem: {
+                "queries": {
+                    "claims_for_condition": {"sql": JOIN_SQL},
+                    "claims_for_condition_indexed": {"sql": INDEXED_SQL},
+                }
+            }
+        }
+    }
     handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
     json.dump(metadata, handle)
     handle.close()
-    command = [sys.executable, "-m", "datasette", "serve", str(database), "--host", HOST, "--port", str(port),
-               "--metadata", handle.name, "--setting", "sql_time_limit_ms", "5000"]
+    command = [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(database),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--metadata",
+        handle.name,
+        "--setting",
+        "sql_time_limit_ms",
+        "5000",
+    ]
 
     @contextmanager
     def running():

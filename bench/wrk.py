@@ -48,8 +48,10 @@ class Result:
     timeouts: int
 
     def row(self) -> str:
-        return (f"{self.name:<34} {self.rps:>9.0f} {self.p50_ms:>8.1f} {self.p99_ms:>8.1f} {self.max_ms:>8.1f} "
-                f"{self.errors:>7}")
+        return (
+            f"{self.name:<34} {self.rps:>9.0f} {self.p50_ms:>8.1f} {self.p99_ms:>8.1f} {self.max_ms:>8.1f} "
+            f"{self.errors:>7}"
+        )
 
 
 HEADER = f"{'target':<34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}"
@@ -66,19 +68,44 @@ def _lua_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def run(name: str, base_url: str, paths: list[str], *, seconds: float, connections: int, threads: int = 2,
-        headers: dict[str, str] | None = None, timeout_s: float = 2.0) -> Result:
+def run(
+    name: str,
+    base_url: str,
+    paths: list[str],
+    *,
+    seconds: float,
+    connections: int,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 2.0,
+) -> Result:
     """One wrk run against `base_url` (which must be on 127.0.0.1); requests over `timeout_s` are errors."""
     if not base_url.startswith("http://127.0.0.1:"):
         raise ValueError("the benchmark only drives servers on 127.0.0.1")
-    script = LUA % {"paths": ", ".join(_lua_string(p) for p in paths),
-                    "headers": ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items())}
+    script = LUA % {
+        "paths": ", ".join(_lua_string(p) for p in paths),
+        "headers": ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items()),
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
-        command = [require_wrk(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
-                   "--timeout", f"{timeout_s:g}s", "-s", handle.name, base_url]
-        out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False).stdout
+        command = [
+            require_wrk(),
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds:g}s",
+            "--timeout",
+            f"{timeout_s:g}s",
+            "-s",
+            handle.name,
+            base_url,
+        ]
+        out = subprocess.run(
+            command, capture_output=True, text=True, timeout=seconds + 30, check=False
+        ).stdout
     finally:
         Path(handle.name).unlink(missing_ok=True)
     line = next((ln for ln in out.splitlines() if ln.startswith("WRK_JSON ")), None)
@@ -86,6 +113,13 @@ def run(name: str, base_url: str, paths: list[str], *, seconds: float, connectio
         raise RuntimeError(f"wrk gave no figures for {name}:\n{out}")
     data = json.loads(line.removeprefix("WRK_JSON "))
     errors = sum(data[k] for k in ("connect", "read", "write", "status", "timeout"))
-    return Result(name=name, requests=data["requests"], rps=data["requests"] / (data["duration_us"] / 1e6),
-                  p50_ms=data["p50_us"] / 1000, p99_ms=data["p99_us"] / 1000, max_ms=data["max_us"] / 1000,
-                  errors=errors, timeouts=data["timeout"])
+    return Result(
+        name=name,
+        requests=data["requests"],
+        rps=data["requests"] / (data["duration_us"] / 1e6),
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
+        errors=errors,
+        timeouts=data["timeout"],
+    )

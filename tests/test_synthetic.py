@@ -17,8 +17,11 @@ CLAIMS = 300
 
 
 def _documents(claims: int, seed: int) -> list[tuple[str, str, dict]]:
-    return [(resource, key, doc.model_dump(mode="json"))
-            for resource, items in Generator(claims, seed).batches(100) for key, doc in items]
+    return [
+        (resource, key, doc.model_dump(mode="json"))
+        for resource, items in Generator(claims, seed).batches(100)
+        for key, doc in items
+    ]
 
 
 def test_the_same_seed_gives_the_same_documents_and_another_seed_others():
@@ -37,7 +40,10 @@ def test_every_reference_names_a_record_written_before_it():
         spec = RESOURCES[resource]
         for name, ref in spec.refs.items():
             if doc.get(name):
-                assert doc[name] in seen[ref.target] or (ref.target == resource and doc[name] != key), (resource, key)
+                assert doc[name] in seen[ref.target] or (ref.target == resource and doc[name] != key), (
+                    resource,
+                    key,
+                )
         for name, link in spec.links.items():
             assert set(doc[name]) <= seen[link.target], (resource, key, name)
         seen[resource].add(key)
@@ -54,13 +60,18 @@ def test_a_generated_store_fills_the_log_revisions_and_facets(empty_db):
         assert conn.execute(select(func.count()).select_from(Change.__table__)).scalar_one() == records
         assert content_version(conn) >= records
         facets = Facet.__table__
-        faceted = conn.execute(select(func.count(func.distinct(facets.c.record_pk)))
-                               .where(facets.c.resource == "claim")).scalar_one()
+        faceted = conn.execute(
+            select(func.count(func.distinct(facets.c.record_pk))).where(facets.c.resource == "claim")
+        ).scalar_one()
         assert faceted == CLAIMS
         # Skew: the most popular condition holds many times the claims of the median one.
-        per_condition = sorted(conn.execute(
-            select(func.count()).select_from(RESOURCES["claim"].links["conditions"].table)
-            .group_by(RESOURCES["claim"].links["conditions"].table.c.condition_pk)).scalars())
+        per_condition = sorted(
+            conn.execute(
+                select(func.count())
+                .select_from(RESOURCES["claim"].links["conditions"].table)
+                .group_by(RESOURCES["claim"].links["conditions"].table.c.condition_pk)
+            ).scalars()
+        )
         assert per_condition[-1] >= 5 * per_condition[len(per_condition) // 2]
 
 
@@ -79,10 +90,18 @@ def test_the_api_answers_condition_queries_over_a_generated_store(empty_db):
         link = RESOURCES["claim"].links["conditions"].table
         conditions = RESOURCES["condition"].table
         top, expected = conn.execute(
-            select(conditions.c.key, func.count()).join(link, link.c.condition_pk == conditions.c.pk)
-            .group_by(conditions.c.key).order_by(func.count().desc(), conditions.c.key).limit(1)).one()
-        root = conn.execute(select(conditions.c.key).where(conditions.c.parent_pk.is_(None))
-                            .order_by(conditions.c.pk).limit(1)).scalar_one()
+            select(conditions.c.key, func.count())
+            .join(link, link.c.condition_pk == conditions.c.pk)
+            .group_by(conditions.c.key)
+            .order_by(func.count().desc(), conditions.c.key)
+            .limit(1)
+        ).one()
+        root = conn.execute(
+            select(conditions.c.key)
+            .where(conditions.c.parent_pk.is_(None))
+            .order_by(conditions.c.pk)
+            .limit(1)
+        ).scalar_one()
     with client_for(empty_db) as client:
         seen: list[str] = []
         cursor = None

@@ -48,8 +48,9 @@ def _statement(resource: str, purpose: str, extra: str | None = None) -> Select:
                 .order_by(link.table.c.pk))
     if purpose == "codes":
         code_table, owner_column = spec.codes
-        return (select(code_table.c[owner_column], code_table.c.system, code_table.c.code, code_table.c.version)
-                .where(code_table.c[owner_column].in_(IN_LIST))
+        owner = code_table.c[owner_column]
+        return (select(owner, code_table.c.system, code_table.c.code, code_table.c.version)
+                .where(owner.in_(IN_LIST))
                 .order_by(code_table.c.pk))
     if purpose == "refs":
         wanted = [table.c.key, table.c.status, *(table.c[c] for c in REF_COLUMNS[resource])]
@@ -99,7 +100,8 @@ def load_documents(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> 
     codes: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if spec.codes:
         for part in chunks(pk_list):
-            for owner, system, code, version in conn.execute(_statement(spec.name, "codes"), {"values": list(part)}):
+            found = conn.execute(_statement(spec.name, "codes"), {"values": list(part)})
+            for owner, system, code, version in found:
                 codes[owner].append({"system": system, "code": code, "version": version})
 
     documents = {}

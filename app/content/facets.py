@@ -204,6 +204,6 @@ def _insert_rows(conn: Connection, rows: list[dict]) -> None:
     row's parameters through the SQL layer cost more than the insert itself."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     conn.exec_driver_sql(
-        f"INSERT INTO {FACETS.name} (resource, facet, status, record_pk) VALUES ({mark}, {mark}, {mark}, {mark})",
+        f"INSERT INTO {FACETS.name} (resource, facet, status, record_pk) VALUES ({', '.join([mark] * 4)})",
         [(row["resource"], row["facet"], row["status"], row["record_pk"]) for row in rows],
     )

@@ -113,8 +113,8 @@ class ContentWriter:
         log = _LogRows()
         if to_insert:
             new_pks = self._insert_rows(spec, to_insert, wanted, resolved)
-            self._write_children(spec, [(pk, wanted[key]) for pk, key in zip(new_pks, to_insert, strict=True)],
-                                 resolved, replace=False)
+            created = [(pk, wanted[key]) for pk, key in zip(new_pks, to_insert, strict=True)]
+            self._write_children(spec, created, resolved, replace=False)
             for pk, key in zip(new_pks, to_insert, strict=True):
                 content = wanted[key]
                 doc = {spec.key_field: key, **content, "created_at": self.now, "updated_at": self.now,
@@ -132,7 +132,8 @@ class ContentWriter:
                 self.reshaped.setdefault(resource, set()).add(pk)
             results.append(WriteResult(resource, key, "updated", doc))
         if to_update:
-            self._write_children(spec, [(pk, wanted[key]) for key, pk, _ in to_update], resolved, replace=True)
+            changed = [(pk, wanted[key]) for key, pk, _ in to_update]
+            self._write_children(spec, changed, resolved, replace=True)
         log.write(self.conn)
         if to_update:
             self._refuse_cycles(spec, [pk for _, pk, _ in to_update])
@@ -250,8 +251,8 @@ class ContentWriter:
         return pk
 
     def _write_children(
-        self, spec: ResourceSpec, records: list[tuple[int, dict[str, Any]]], resolved: dict[str, dict[str, int]],
-        *, replace: bool,
+        self, spec: ResourceSpec, records: list[tuple[int, dict[str, Any]]],
+        resolved: dict[str, dict[str, int]], *, replace: bool,
     ) -> None:
         """The link and code rows of the given records, one executemany per table."""
         pks = [pk for pk, _ in records]
