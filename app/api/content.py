@@ -120,8 +120,10 @@ def build_router() -> APIRouter:
             f"/{spec.plural}/{{{spec.key_field}}}", _detail_route(spec), methods=["GET"], name=f"get_{spec.name}",
             summary=f"Get one {spec.name}", tags=[tag], response_model=spec.out_schema,
             description=f"One {spec.name} by its {spec.key_field}, with its related items embedded. "
-                        f"Editors also see drafts and retracted records.",
-            responses={200: {"content": {"application/json": {"example": EXAMPLES[spec.name]}}},
+                        f"Editors also see drafts and retracted records. With `Accept: application/ld+json` "
+                        f"the answer is schema.org JSON-LD (`{jsonld.SCHEMA_TYPES[spec.name]}`).",
+            responses={200: {"content": {"application/json": {"example": EXAMPLES[spec.name]},
+                                         **jsonld.openapi_content(spec.name, EXAMPLES[spec.name])}},
                        404: not_found(spec)},
         )
 

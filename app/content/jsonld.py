@@ -201,6 +201,15 @@ def _quote(b: _Builder, item: dict) -> dict:
     }
 
 
+SCHEMA_TYPES = {
+    "condition": "MedicalCondition",
+    "therapy": "MedicalTherapy, DietarySupplement or LifestyleModification",
+    "expert": "Person",
+    "source": "Article",
+    "topic": "MedicalWebPage",
+    "claim": "Claim",
+    "quote": "Quotation",
+}
 SHAPES = {
     "condition": _condition,
     "therapy": _therapy,
@@ -230,3 +239,9 @@ def document(resource: str, item: dict[str, Any], base_url: str) -> dict[str, An
             "dateModified": item.get("updated_at"),
         }
     )
+
+
+def openapi_content(resource: str, example: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-LD media type of a detail route in the OpenAPI document, with an example."""
+    example = document(resource, example, "https://api.example.org")
+    return {MEDIA_TYPE: {"schema": {"type": "object"}, "example": example}}
