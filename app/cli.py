@@ -62,6 +62,16 @@ def db_upgrade() -> None:
     typer.echo("schema is current")
 
 
+@db_cli.command("reindex")
+def db_reindex() -> None:
+    """Rebuild the search index from the content tables (writes keep it current; this is for doubt)."""
+    from app.search.index import rebuild
+
+    with _db().write() as conn:
+        count = rebuild(conn)
+    typer.echo(f"indexed {count} records")
+
+
 @db_cli.command("backup")
 def db_backup(path: Annotated[Path, typer.Argument(help="A new file to write the copy to.")]) -> None:
     """Copy the database consistently while the service runs (SQLite: VACUUM INTO; PostgreSQL: pg_dump)."""
