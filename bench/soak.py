@@ -58,16 +58,25 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = f"sqlite:///{workdir / 'soak.db'}"
-        self.env = {**os.environ, "DATABASE_URL": self.database_url, "RATE_LIMIT_ANONYMOUS": "10000000/minute",
-                    "RATE_LIMIT_PARTNER": "10000000/minute", "RATE_LIMIT_EDITOR": "10000000/minute",
-                    "LOG_LEVEL": "info"}  # the JSON request log on, as in production
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "RATE_LIMIT_ANONYMOUS": "10000000/minute",
+            "RATE_LIMIT_PARTNER": "10000000/minute",
+            "RATE_LIMIT_EDITOR": "10000000/minute",
+            "LOG_LEVEL": "info",
+        }  # the JSON request log on, as in production
         self.env.pop("DATABASE_READ_URL", None)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -81,8 +90,14 @@ class Server:
         raise SystemExit("the server did not become ready in 120 s")
 
     def editor_key(self) -> str:
-        result = subprocess.run([sys.executable, "-m", "app", "keys", "create", "--scope", "editor", "--name", "soak"],
-                                cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "keys", "create", "--scope", "editor", "--name", "soak"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout.split()[-1]
 
     def stop(self) -> None:
@@ -111,8 +126,12 @@ class DirectWriter:
         from app.content.schemas import ClaimIn
         from app.content.store import ContentWriter
 
-        claim = ClaimIn(topic=self.topic, text=f"Soak claim number {n} \u05e9\u05dc\u05d5\u05dd \U0001f9a0",
-                        source_excerpt="soak", evidence={"kind": "background", "strength": "very-low"})
+        claim = ClaimIn(
+            topic=self.topic,
+            text=f"Soak claim number {n} \u05e9\u05dc\u05d5\u05dd \U0001f9a0",
+            source_excerpt="soak",
+            evidence={"kind": "background", "strength": "very-low"},
+        )
         with self.db.write() as conn:
             writer = ContentWriter(conn, actor="soak")
             writer.put("claim", f"soak-{n % 500}", claim)
@@ -120,8 +139,14 @@ class DirectWriter:
 
 
 class Load:
-    def __init__(self, url: str, editor_key: str | None, direct: DirectWriter | None, write_share: float,
-                 feed_share: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        editor_key: str | None,
+        direct: DirectWriter | None,
+        write_share: float,
+        feed_share: float,
+    ) -> None:
         self.url = url
         self.editor_key = editor_key
         self.direct = direct
@@ -141,11 +166,23 @@ class Load:
     def probe(self) -> None:
         """Keep the paths this server answers 200 on; find a few keys for detail reads."""
         with httpx.Client(base_url=self.url, timeout=30) as client:
-            candidates = ["/v1/claims", "/v1/topics", "/v1/conditions", "/v1/therapies", "/v1/experts", "/v1/quotes",
-                          "/v1/sources", "/v1/therapy-types", "/v1/claims?condition=autoimmune-disorders",
-                          "/v1/claims?therapy_type=probiotic&limit=50", "/v1/topics?condition=multiple-sclerosis",
-                          "/v1/search?q=leaky%20gut", "/v1/search?q=FMT", "/v1/conditions/rheumatoid-arthritis",
-                          "/v1/therapies/probiotics"]
+            candidates = [
+                "/v1/claims",
+                "/v1/topics",
+                "/v1/conditions",
+                "/v1/therapies",
+                "/v1/experts",
+                "/v1/quotes",
+                "/v1/sources",
+                "/v1/therapy-types",
+                "/v1/claims?condition=autoimmune-disorders",
+                "/v1/claims?therapy_type=probiotic&limit=50",
+                "/v1/topics?condition=multiple-sclerosis",
+                "/v1/search?q=leaky%20gut",
+                "/v1/search?q=FMT",
+                "/v1/conditions/rheumatoid-arthritis",
+                "/v1/therapies/probiotics",
+            ]
             for path in candidates:
                 if client.get(path).status_code == 200:
                     self.reads.append(path)
@@ -154,11 +191,18 @@ class Load:
                 if response.status_code == 200:
                     key = "id" if resource == "claims" else "slug"
                     self.reads += [f"/v1/{resource}/{item[key]}" for item in response.json()["items"]]
-            for path in ("/v1/feed.json", "/v1/feed.atom", "/v1/changes", "/v1/feed.json?therapy_type=probiotic"):
+            for path in (
+                "/v1/feed.json",
+                "/v1/feed.atom",
+                "/v1/changes",
+                "/v1/feed.json?therapy_type=probiotic",
+            ):
                 if client.get(path).status_code == 200:
                     self.feeds.append(path)
             if self.editor_key:
-                status = client.post("/v1/claims", json={}, headers={"X-API-Key": self.editor_key}).status_code
+                status = client.post(
+                    "/v1/claims", json={}, headers={"X-API-Key": self.editor_key}
+                ).status_code
                 if status not in (404, 405):
                     self.write_mode = "api"
             if self.write_mode == "none" and self.direct:
@@ -188,13 +232,20 @@ class Load:
             headers = {"X-API-Key": self.editor_key}
             if n % 2 == 0 and self.created:  # an edit of an earlier claim, guarded by its ETag
                 key, etag = self.created[rng.randrange(len(self.created))]
-                response = client.patch(f"/v1/claims/{key}", json={"text": f"Soak edit {n}"},
-                                        headers={**headers, "If-Match": etag})
+                response = client.patch(
+                    f"/v1/claims/{key}",
+                    json={"text": f"Soak edit {n}"},
+                    headers={**headers, "If-Match": etag},
+                )
                 self.record("write", response.status_code, time.perf_counter() - started)
                 return
-            body = {"topic": self.topic, "text": f"Soak claim {n} \u05e9\u05dc\u05d5\u05dd \U0001f9a0",
-                    "source_excerpt": "soak", "evidence": {"kind": "background", "strength": "very-low"},
-                    "status": "draft" if n % 3 == 0 else "published"}
+            body = {
+                "topic": self.topic,
+                "text": f"Soak claim {n} \u05e9\u05dc\u05d5\u05dd \U0001f9a0",
+                "source_excerpt": "soak",
+                "evidence": {"kind": "background", "strength": "very-low"},
+                "status": "draft" if n % 3 == 0 else "published",
+            }
             response = client.post("/v1/claims", json=body, headers=headers)
             self.record("write", response.status_code, time.perf_counter() - started)
             if response.status_code == 201 and len(self.created) < 200:
@@ -206,7 +257,9 @@ class Load:
         headers = {"If-None-Match": etags[path]} if path in etags and rng.random() < 0.3 else {}
         started = time.perf_counter()
         response = client.get(path, headers=headers)
-        self.record("feed" if paths is self.feeds else "read", response.status_code, time.perf_counter() - started)
+        self.record(
+            "feed" if paths is self.feeds else "read", response.status_code, time.perf_counter() - started
+        )
         if "etag" in response.headers:
             etags[path] = response.headers["etag"]
 
@@ -265,8 +318,10 @@ def main() -> int:
         load.probe()
         started = time.monotonic()
         stop_at = started + args.seconds
-        threads = [threading.Thread(target=load.worker, args=(stop_at, args.seed * 1000 + i), daemon=True)
-                   for i in range(args.concurrency)]
+        threads = [
+            threading.Thread(target=load.worker, args=(stop_at, args.seed * 1000 + i), daemon=True)
+            for i in range(args.concurrency)
+        ]
         for thread in threads:
             thread.start()
         time.sleep(min(warmup, args.seconds))
@@ -292,12 +347,18 @@ def main() -> int:
             "by_status": {str(k): v for k, v in sorted(load.statuses.items())},
             "server_errors_5xx": server_errors,
             "transport_errors": dict(load.failures),
-            "latency_ms": {"p50": round(percentile(steady, 0.50) * 1000, 2),
-                           "p99": round(percentile(steady, 0.99) * 1000, 2),
-                           "max": round(max(steady, default=0) * 1000, 2),
-                           "mean": round(statistics.fmean(steady) * 1000, 2) if steady else 0},
-            "rss_kib": {"after_warmup": rss_after_warmup, "end": rss_end, "peak": rss_peak or None,
-                        "growth": (rss_end - rss_after_warmup) if rss_end and rss_after_warmup else None},
+            "latency_ms": {
+                "p50": round(percentile(steady, 0.50) * 1000, 2),
+                "p99": round(percentile(steady, 0.99) * 1000, 2),
+                "max": round(max(steady, default=0) * 1000, 2),
+                "mean": round(statistics.fmean(steady) * 1000, 2) if steady else 0,
+            },
+            "rss_kib": {
+                "after_warmup": rss_after_warmup,
+                "end": rss_end,
+                "peak": rss_peak or None,
+                "growth": (rss_end - rss_after_warmup) if rss_end and rss_after_warmup else None,
+            },
         }
         print(json.dumps(report, indent=2))
         return 1 if server_errors or load.failures else 0

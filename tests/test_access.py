@@ -63,12 +63,21 @@ def with_draft(seeded_db):
     claim = RESOURCES["claim"]
     with seeded_db.read() as conn:
         topic = conn.execute(RESOURCES["topic"].table.select().limit(1)).first().key
-    body = {"topic": topic, "text": DRAFT_TEXT, "source_excerpt": "Quokkas", "status": "draft",
-            "evidence": {"kind": "background", "strength": "very-low"}}
+    body = {
+        "topic": topic,
+        "text": DRAFT_TEXT,
+        "source_excerpt": "Quokkas",
+        "status": "draft",
+        "evidence": {"kind": "background", "strength": "very-low"},
+    }
     with seeded_db.write() as conn:
         writer = ContentWriter(conn, actor="test")
         writer.put("claim", DRAFT_ID, claim.write_schema.model_validate(body))
-        once_public = body | {"status": "published", "text": "Published for a while.", "source_excerpt": "FMT"}
+        once_public = body | {
+            "status": "published",
+            "text": "Published for a while.",
+            "source_excerpt": "FMT",
+        }
         writer.put("claim", "unpublished-quokka", claim.write_schema.model_validate(once_public))
         writer.finish()
     with seeded_db.write() as conn:
@@ -86,7 +95,7 @@ def test_partners_and_the_public_never_see_drafts(api, with_draft):
     for path, methods in routes(api.app):
         if "GET" not in methods or path.endswith("/revisions") or path in ("/metrics",):
             continue
-        for key in (sorted({DRAFT_ID, "unpublished-quokka"}) if "{" in path else [""]):
+        for key in sorted({DRAFT_ID, "unpublished-quokka"}) if "{" in path else [""]:
             url = fill(path, key)
             for headers in ({"X-API-Key": partner}, {}):
                 response = api.get(url, params={"limit": 100} if "{" not in path else None, headers=headers)
@@ -102,7 +111,9 @@ def test_partners_and_the_public_never_see_drafts(api, with_draft):
     for query in ("quokkas", "Quokkas cure everything"):
         hits = api.get("/v1/search", params={"q": query}, headers={"X-API-Key": partner})
         assert hits.status_code == 200 and hits.json()["items"] == [], query
-    assert api.get("/v1/claims", params={"status": "draft"}, headers={"X-API-Key": partner}).status_code == 403
+    assert (
+        api.get("/v1/claims", params={"status": "draft"}, headers={"X-API-Key": partner}).status_code == 403
+    )
     assert checked > 20
 
 
@@ -110,8 +121,11 @@ def test_the_change_log_tombstones_a_record_moved_back_to_draft(api, with_draft)
     partner = make_key(with_draft, Scope.partner)
     items, cursor = [], None
     while True:
-        page = api.get("/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})},
-                       headers={"X-API-Key": partner}).json()
+        page = api.get(
+            "/v1/changes",
+            params={"limit": 100, **({"since": cursor} if cursor else {})},
+            headers={"X-API-Key": partner},
+        ).json()
         items += page["items"]
         if not page["items"]:
             break
@@ -127,15 +141,33 @@ def test_a_revoked_key_is_401_everywhere_public_reads_included(api, seeded_db):
         assert api.get("/v1/topics", headers={"X-API-Key": key}).status_code == 200
         with seeded_db.write() as conn:
             assert revoke_key(conn, key.split("_")[1])
-        for method, path in (("GET", "/v1/topics"), ("GET", "/healthz"), ("GET", "/v1/feed.json"),
-                             ("POST", "/v1/claims"), ("GET", "/v1/claims/nope")):
-            response = api.request(method, path, headers={"X-API-Key": key}, json={} if method == "POST" else None)
+        for method, path in (
+            ("GET", "/v1/topics"),
+            ("GET", "/healthz"),
+            ("GET", "/v1/feed.json"),
+            ("POST", "/v1/claims"),
+            ("GET", "/v1/claims/nope"),
+        ):
+            response = api.request(
+                method, path, headers={"X-API-Key": key}, json={} if method == "POST" else None
+            )
             assert response.status_code == 401, f"{scope} {method} {path}: {response.status_code}"
             assert response.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.parametrize("presented", ["", "nonsense", "hck_", "hck__", "hck_abcd_", "hck_00000000_wrong",
-                                       "hck_" + "a" * 5000, "hck_\u00e9\u00e9_x"])
+@pytest.mark.parametrize(
+    "presented",
+    [
+        "",
+        "nonsense",
+        "hck_",
+        "hck__",
+        "hck_abcd_",
+        "hck_00000000_wrong",
+        "hck_" + "a" * 5000,
+        "hck_\u00e9\u00e9_x",
+    ],
+)
 def test_malformed_and_unknown_keys_are_401(api, presented):
     response = api.get("/v1/topics", headers={"X-API-Key": presented.encode("utf-8")})
     assert response.status_code == 401

@@ -26,8 +26,12 @@ def write_claims(db, prefix: str, count: int, stop: threading.Event | None = Non
     for i in range(count):
         if stop is not None and stop.is_set():
             break
-        body = {"topic": "fecal-microbiota-transplantation", "text": f"{prefix} {i} \U0001f9a0",
-                "source_excerpt": "x", "evidence": {"kind": "background", "strength": "low"}}
+        body = {
+            "topic": "fecal-microbiota-transplantation",
+            "text": f"{prefix} {i} \U0001f9a0",
+            "source_excerpt": "x",
+            "evidence": {"kind": "background", "strength": "low"},
+        }
         with db.write() as conn:
             writer = ContentWriter(conn, actor="backup-test")
             writer.put("claim", f"{prefix}-{i}", claim.write_schema.model_validate(body))
@@ -47,7 +51,9 @@ def consistent(path) -> tuple[int, int]:
         for key, op in conn.execute("SELECT key, op FROM changes WHERE resource = 'claim' ORDER BY seq"):
             replayed[key] = op
         assert claims == {k for k, op in replayed.items() if op == "upsert"}
-        revisions = conn.execute("SELECT count(DISTINCT key) FROM revisions WHERE resource = 'claim'").fetchone()[0]
+        revisions = conn.execute(
+            "SELECT count(DISTINCT key) FROM revisions WHERE resource = 'claim'"
+        ).fetchone()[0]
         assert revisions == conn.execute("SELECT count(*) FROM claims").fetchone()[0]
         return len(claims), conn.execute("SELECT max(seq) FROM changes").fetchone()[0]
     finally:
@@ -111,8 +117,14 @@ def test_the_cli_backs_up_and_restores(seeded_db, tmp_path):
     env.pop("DATABASE_READ_URL", None)
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "app", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     made = cli("db", "backup", str(tmp_path / "b.db"))
     assert made.returncode == 0 and "backed up" in made.stdout, made.stderr

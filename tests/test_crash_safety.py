@@ -33,16 +33,23 @@ def synthetic_data(root: Path) -> Path:
     source = next((target / "sources").glob("*.yaml"))
     document = yaml.safe_load(source.read_text(encoding="utf-8"))
     template = document["claims"][0]
-    document["claims"] += [{**template, "id": f"synthetic-{i:05d}", "text": f"Synthetic claim {i}, \u05e9\u05dc\u05d5\u05dd."}
-                           for i in range(SYNTHETIC)]
+    document["claims"] += [
+        {**template, "id": f"synthetic-{i:05d}", "text": f"Synthetic claim {i}, \u05e9\u05dc\u05d5\u05dd."}
+        for i in range(SYNTHETIC)
+    ]
     source.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
 
 
 def run_import(env: dict, data: Path, kill_after: float | None = None) -> bool:
     """Run `python -m app import`; with kill_after, SIGKILL it then. True when it ran to the end."""
-    process = subprocess.Popen([sys.executable, "-m", "app", "import", str(data)], cwd=PROJECT_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "import", str(data)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     if kill_after is None:
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err.decode()
@@ -85,8 +92,14 @@ for line in sys.stdin:
 
 class Forker:
     def __init__(self, env: dict) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", FORK_SERVER], cwd=PROJECT_ROOT, env=env, text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", FORK_SERVER],
+            cwd=PROJECT_ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
 
     def _ask(self, line: str) -> int:
         self.process.stdin.write(line + "\n")
@@ -125,7 +138,9 @@ def state(path: Path) -> dict:
         revisions = conn.execute("SELECT count(*) FROM revisions").fetchone()[0]
     finally:
         conn.close()
-    assert public == {key for key, status in claims.items() if status == "published"}, "log replays to content"
+    assert public == {key for key, status in claims.items() if status == "published"}, (
+        "log replays to content"
+    )
     return {"claims": len(claims), "changes": changes[0], "last_seq": changes[1], "revisions": revisions}
 
 

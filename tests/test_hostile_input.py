@@ -18,8 +18,11 @@ from app.ops.routing import iter_routes
 from tests.conftest import client_for, make_settings
 
 PROBLEM = "application/problem+json"
-NO_LIMITS = {"rate_limit_anonymous": "1000000/minute", "rate_limit_editor": "1000000/minute",
-             "rate_limit_partner": "1000000/minute"}
+NO_LIMITS = {
+    "rate_limit_anonymous": "1000000/minute",
+    "rate_limit_editor": "1000000/minute",
+    "rate_limit_partner": "1000000/minute",
+}
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
 
 
@@ -61,8 +64,16 @@ def assert_problem(response, *statuses: int, context: str = "") -> None:
     assert body["status"] == response.status_code and body["title"] and body["detail"], context
 
 
-def drive(app, method: str, path: str, *, query: bytes = b"", chunks: int = 1, chunk: bytes = b"",
-          headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, dict[str, str], int]:
+def drive(
+    app,
+    method: str,
+    path: str,
+    *,
+    query: bytes = b"",
+    chunks: int = 1,
+    chunk: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> tuple[int, dict[str, str], int]:
     """Call the ASGI app directly (the HTTP client refuses URLs over 64 KiB): (status, headers, body chunks
     the app pulled)."""
     pulled = 0
@@ -76,10 +87,21 @@ def drive(app, method: str, path: str, *, query: bytes = b"", chunks: int = 1, c
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "path": path,
-             "raw_path": path.encode(), "query_string": query, "headers": headers or [],
-             "client": ("127.0.0.1", 1), "server": ("testserver", 80), "scheme": "http", "root_path": "",
-             "app": app}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": headers or [],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+        "scheme": "http",
+        "root_path": "",
+        "app": app,
+    }
     anyio.run(app, scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, pulled
@@ -138,14 +160,20 @@ def test_hostile_path_keys_are_4xx_problems(api):
     for path in get_paths(api.app):
         if "{" not in path:
             continue
-        for key, statuses in (("%00", (404,)), ("a%ED%A0%80", (404,)), ("x" * 201, (404, 422)),
-                              ("%F0%9F%A6%A0", (404,)), ("..%2F..%2Fetc%2Fpasswd", (404,)),
-                              ("x" * 9000, (414,))):
+        for key, statuses in (
+            ("%00", (404,)),
+            ("a%ED%A0%80", (404,)),
+            ("x" * 201, (404, 422)),
+            ("%F0%9F%A6%A0", (404,)),
+            ("..%2F..%2Fetc%2Fpasswd", (404,)),
+            ("x" * 9000, (414,)),
+        ):
             assert_problem(api.get(fill(path, key)), *statuses, context=f"{path} with {key[:20]}")
 
 
-@pytest.mark.parametrize("path", ["/nowhere", "/v1/nothing", "/v1/claims/a/b/c", "/v2/claims", "/%00",
-                                  "/v1/claims%2F..%2Fsecret"])
+@pytest.mark.parametrize(
+    "path", ["/nowhere", "/v1/nothing", "/v1/claims/a/b/c", "/v2/claims", "/%00", "/v1/claims%2F..%2Fsecret"]
+)
 def test_unknown_paths_are_404_problems(api, path):
     assert_problem(api.get(path), 404, context=path)
 
@@ -179,7 +207,7 @@ def write_routes(app) -> list[tuple[str, str]]:
 BAD_BODIES = [
     ("malformed", b'{"text": ', "application/json"),
     ("truncated", b'{"topic": "fecal-microbiota-transplantation", "text": "abc', "application/json"),
-    ("not an object", b'[1, 2, 3]', "application/json"),
+    ("not an object", b"[1, 2, 3]", "application/json"),
     ("wrong content type", b'{"text": "a"}', "text/plain"),
     ("form body", b"text=a&status=published", "application/x-www-form-urlencoded"),
     ("nested 10,000 deep (arrays)", b"[" * 10_000 + b"]" * 10_000, "application/json"),
@@ -194,28 +222,50 @@ BAD_BODIES = [
 
 def test_bad_bodies_are_4xx_problems_on_every_write_route(api, editor_key):
     for (method, path), (name, body, content_type) in itertools.product(write_routes(api.app), BAD_BODIES):
-        response = api.request(method, fill(path, "fecal-microbiota-transplantation"), content=body,
-                               headers={"X-API-Key": editor_key, "Content-Type": content_type})
+        response = api.request(
+            method,
+            fill(path, "fecal-microbiota-transplantation"),
+            content=body,
+            headers={"X-API-Key": editor_key, "Content-Type": content_type},
+        )
         assert_problem(response, 400, 404, 409, 412, 415, 422, context=f"{method} {path} {name}")
 
 
-SERVER_OWNED = [("id", "chosen-by-client"), ("created_at", "2020-01-01T00:00:00Z"),
-                ("updated_at", "2020-01-01T00:00:00Z"), ("revision", 99), ("origin", "import"), ("pk", 1)]
+SERVER_OWNED = [
+    ("id", "chosen-by-client"),
+    ("created_at", "2020-01-01T00:00:00Z"),
+    ("updated_at", "2020-01-01T00:00:00Z"),
+    ("revision", 99),
+    ("origin", "import"),
+    ("pk", 1),
+]
 
 
 def test_server_owned_fields_in_a_body_are_refused(api, editor_key):
     for (method, path), (field, value) in itertools.product(write_routes(api.app), SERVER_OWNED):
-        response = api.request(method, fill(path, "fecal-microbiota-transplantation"),
-                               json={field: value}, headers={"X-API-Key": editor_key})
+        response = api.request(
+            method,
+            fill(path, "fecal-microbiota-transplantation"),
+            json={field: value},
+            headers={"X-API-Key": editor_key},
+        )
         assert_problem(response, 404, 422, context=f"{method} {path} {field}")
 
 
 def test_valid_unicode_round_trips_exactly(api, editor_key):
     if ("POST", "/v1/claims") not in write_routes(api.app):
         pytest.skip("no POST /v1/claims")
-    text = "\u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627 \U0001f9a0\U0001f469\u200d\U0001f52c e\u0301 \u202eRTL\u202c"
-    body = {"topic": "fecal-microbiota-transplantation", "text": text, "source_excerpt": text,
-            "evidence": {"kind": "background", "strength": "very-low"}, "status": "published"}
+    text = (  # Hebrew, Arabic, emoji with a zero-width joiner, a combining accent, a right-to-left override
+        "\u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627 \U0001f9a0\U0001f469\u200d\U0001f52c "
+        "e\u0301 \u202eRTL\u202c"
+    )
+    body = {
+        "topic": "fecal-microbiota-transplantation",
+        "text": text,
+        "source_excerpt": text,
+        "evidence": {"kind": "background", "strength": "very-low"},
+        "status": "published",
+    }
     created = api.post("/v1/claims", json=body, headers={"X-API-Key": editor_key})
     assert created.status_code == 201, created.text
     fetched = api.get(created.headers["location"])
@@ -225,25 +275,34 @@ def test_valid_unicode_round_trips_exactly(api, editor_key):
 
 def test_a_20mb_body_is_413(api, editor_key):
     for method, path in write_routes(api.app):
-        response = api.request(method, fill(path, "fecal-microbiota-transplantation"),
-                               content=b"{" + b" " * (20 * 1024 * 1024) + b"}",
-                               headers={"X-API-Key": editor_key, "Content-Type": "application/json"})
+        response = api.request(
+            method,
+            fill(path, "fecal-microbiota-transplantation"),
+            content=b"{" + b" " * (20 * 1024 * 1024) + b"}",
+            headers={"X-API-Key": editor_key, "Content-Type": "application/json"},
+        )
         assert_problem(response, 413, context=f"{method} {path}")
 
 
 def test_a_streamed_20mb_body_is_refused_before_it_is_read(seeded_db, editor_key):
     """No Content-Length (chunked): the limit trips as the body streams in, so the app pulls about 1 MiB of
     the 20 MB and answers 413; with a Content-Length over the limit it pulls nothing at all."""
-    app = create_app(make_settings(seeded_db.engine.url.render_as_string(hide_password=False), **NO_LIMITS),
-                     db=seeded_db)
+    app = create_app(
+        make_settings(seeded_db.engine.url.render_as_string(hide_password=False), **NO_LIMITS), db=seeded_db
+    )
     headers = [(b"content-type", b"application/json"), (b"x-api-key", editor_key.encode())]
     chunk, chunks = b" " * 65536, 20 * 16  # 20 MiB in 64 KiB pieces
-    targets = [(m, fill(p, "fecal-microbiota-transplantation")) for p, ms in routes(app)
-               for m in sorted(ms & WRITE_METHODS)]
+    targets = [
+        (m, fill(p, "fecal-microbiota-transplantation"))
+        for p, ms in routes(app)
+        for m in sorted(ms & WRITE_METHODS)
+    ]
     if not targets:  # still prove the middleware on its own
+
         async def reader(scope, receive, send):
             while (await receive()).get("more_body"):
                 pass
+
         app, targets = BodySizeLimit(reader, max_bytes=1024 * 1024), [("POST", "/anything")]
     for method, path in targets:
         status, _, pulled = drive(app, method, path, chunks=chunks, chunk=chunk, headers=headers)
@@ -255,7 +314,11 @@ def test_a_streamed_20mb_body_is_refused_before_it_is_read(seeded_db, editor_key
 
 # ---- limits -------------------------------------------------------------------------------------------
 
-SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "no-referrer"}
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+}
 
 
 def test_security_headers_are_on_every_response_errors_and_304s_too(api):
@@ -266,7 +329,9 @@ def test_security_headers_are_on_every_response_errors_and_304s_too(api):
         "401": api.get("/v1/claims", headers={"X-API-Key": "hck_nope_nope"}),
         "404": api.get("/nowhere"),
         "405": api.put("/v1/claims"),
-        "413": api.post("/v1/claims", content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"}),
+        "413": api.post(
+            "/v1/claims", content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"}
+        ),
         "422": api.get("/v1/claims", params={"limit": 0}),
         "HEAD": api.head("/v1/topics"),
         "metrics": api.get("/metrics"),
@@ -294,7 +359,7 @@ def test_the_page_size_is_capped_at_100(api):
 
 SLOW_QUERY = {
     "sqlite": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000000) "
-              "SELECT count(*) FROM n",
+    "SELECT count(*) FROM n",
     "postgresql": "SELECT pg_sleep(30)",
 }
 
@@ -308,6 +373,7 @@ def test_a_query_past_its_time_limit_is_interrupted_and_answered_503(seeded_db):
     limited = Database.from_settings(make_settings(url, query_timeout_ms=200))
     try:
         with client_for(limited, **NO_LIMITS) as client:
+
             def slow():
                 with limited.read() as conn:
                     return {"n": conn.exec_driver_sql(SLOW_QUERY[limited.engine.dialect.name]).scalar()}

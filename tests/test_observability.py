@@ -31,9 +31,14 @@ def test_a_request_id_is_made_and_returned(client):
 
 
 def test_a_sane_incoming_request_id_is_kept_and_a_hostile_one_replaced(client):
-    assert client.get("/healthz", headers={"X-Request-ID": "lb-42.abc:7"}).headers["x-request-id"] == "lb-42.abc:7"
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "lb-42.abc:7"}).headers["x-request-id"]
+        == "lb-42.abc:7"
+    )
     for hostile in ("x" * 500, "a b", "<script>", "id\u00e9"):
-        returned = client.get("/healthz", headers={"X-Request-ID": hostile.encode("utf-8")}).headers["x-request-id"]
+        returned = client.get("/healthz", headers={"X-Request-ID": hostile.encode("utf-8")}).headers[
+            "x-request-id"
+        ]
         assert returned != hostile and len(returned) == 32
 
 
@@ -75,8 +80,9 @@ def test_metrics_count_requests_by_route_template_and_status(client):
     after = client.get("/metrics")
     assert after.status_code == 200 and after.headers["content-type"].startswith("text/plain")
     text = after.text
-    counted = (_sample(text, "http_requests_total", route="/v1/claims/{id}", status="404")
-               - _sample(before, "http_requests_total", route="/v1/claims/{id}", status="404"))
+    counted = _sample(text, "http_requests_total", route="/v1/claims/{id}", status="404") - _sample(
+        before, "http_requests_total", route="/v1/claims/{id}", status="404"
+    )
     assert counted == 3
     assert "/v1/claims/a" not in text  # templates, never raw paths: a URL scan cannot grow the series
     assert _sample(text, "http_request_duration_seconds_count", route="/v1/topics", method="GET") >= 1
@@ -102,7 +108,7 @@ def test_metrics_in_multiprocess_mode_read_the_shared_directory(client, tmp_path
 
         counter = Counter("soak_probe_total", "A counter written to the shared directory.", registry=None)
         counter.inc(5)
-        assert 'soak_probe_total 5.0' in exposition().decode()
+        assert "soak_probe_total 5.0" in exposition().decode()
     finally:
         monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
         values.ValueClass = values.get_value_class()

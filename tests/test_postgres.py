@@ -18,14 +18,22 @@ from app.core.db import WRITE_LOCK_ID, Database
 from app.core.migrate import upgrade
 from tests.conftest import POSTGRES_URL, client_for, make_settings
 
-postgres_only = pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_DATABASE_URL=postgresql+psycopg://...")
+postgres_only = pytest.mark.skipif(
+    not POSTGRES_URL, reason="needs TEST_DATABASE_URL=postgresql+psycopg://..."
+)
 TOPIC = "fecal-microbiota-transplantation"
 
 
 def claim(text: str, status: str = "published"):
-    return RESOURCES["claim"].write_schema.model_validate({
-        "topic": TOPIC, "text": text, "source_excerpt": "x", "status": status,
-        "evidence": {"kind": "background", "strength": "low"}})
+    return RESOURCES["claim"].write_schema.model_validate(
+        {
+            "topic": TOPIC,
+            "text": text,
+            "source_excerpt": "x",
+            "status": status,
+            "evidence": {"kind": "background", "strength": "low"},
+        }
+    )
 
 
 def put(db: Database, key: str, text: str, status: str = "published") -> None:
@@ -60,12 +68,22 @@ def test_reads_go_to_the_read_url_and_writes_to_the_primary(primary_and_replica)
         editor = create_key(conn, scope=Scope.editor, name="replica-test")
     with client_for(db) as client:
         assert client.get("/v1/claims/only-on-the-replica").json()["text"] == "Seen through the replica."
-        created = client.post("/v1/claims", headers={"X-API-Key": editor}, json={
-            "topic": TOPIC, "text": "Written to the primary.", "source_excerpt": "x", "status": "published",
-            "evidence": {"kind": "background", "strength": "low"}})
+        created = client.post(
+            "/v1/claims",
+            headers={"X-API-Key": editor},
+            json={
+                "topic": TOPIC,
+                "text": "Written to the primary.",
+                "source_excerpt": "x",
+                "status": "published",
+                "evidence": {"kind": "background", "strength": "low"},
+            },
+        )
         assert created.status_code == 201, created.text
         key = created.json()["id"]
-        assert client.get(f"/v1/claims/{key}").status_code == 404  # not replicated: this test has no replication
+        assert (
+            client.get(f"/v1/claims/{key}").status_code == 404
+        )  # not replicated: this test has no replication
     with primary.read() as conn:
         keys = set(conn.execute(select(RESOURCES["claim"].table.c.key)).scalars())
     assert key in keys and "only-on-the-replica" not in keys
@@ -100,8 +118,9 @@ def test_the_change_log_stays_exact_under_concurrent_writers_committing_out_of_o
                 with seeded_db.write() as conn:
                     store = ContentWriter(conn, actor=f"writer-{n}")
                     action = rng.random()
-                    exists = conn.execute(select(RESOURCES["claim"].table.c.pk)
-                                          .where(RESOURCES["claim"].table.c.key == key)).first()
+                    exists = conn.execute(
+                        select(RESOURCES["claim"].table.c.pk).where(RESOURCES["claim"].table.c.key == key)
+                    ).first()
                     if exists and action < 0.2:
                         store.delete("claim", key)
                     else:
@@ -114,9 +133,12 @@ def test_the_change_log_stays_exact_under_concurrent_writers_committing_out_of_o
 
     copy: dict[str, dict] = {}
     with client_for(seeded_db, rate_limit_anonymous="1000000/minute") as client:
+
         def follow(cursor: str | None) -> str | None:
             while True:
-                page = client.get("/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})})
+                page = client.get(
+                    "/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})}
+                )
                 assert page.status_code == 200, page.text
                 body = page.json()
                 replay(body["items"], copy)
@@ -143,7 +165,9 @@ def test_the_change_log_stays_exact_under_concurrent_writers_committing_out_of_o
         published = {}
         cursor = None
         while True:
-            page = client.get("/v1/claims", params={"limit": 100, **({"cursor": cursor} if cursor else {})}).json()
+            page = client.get(
+                "/v1/claims", params={"limit": 100, **({"cursor": cursor} if cursor else {})}
+            ).json()
             published.update({item["id"]: item["text"] for item in page["items"]})
             cursor = page["next_cursor"]
             if not cursor:
@@ -163,13 +187,19 @@ def test_a_late_commit_cannot_slip_behind_a_cursor(seeded_db):
     engine = seeded_db.engine
 
     def change(conn, key: str) -> int:
-        return conn.execute(insert(CHANGES).values(resource="claim", key=key, op="delete", at=utc_now())
-                            .returning(CHANGES.c.seq)).scalar_one()
+        return conn.execute(
+            insert(CHANGES)
+            .values(resource="claim", key=key, op="delete", at=utc_now())
+            .returning(CHANGES.c.seq)
+        ).scalar_one()
 
     def newer_than(cursor: int) -> list[int]:
         with engine.connect() as conn:
-            return list(conn.execute(select(CHANGES.c.seq).where(CHANGES.c.seq > cursor)
-                                     .order_by(CHANGES.c.seq)).scalars())
+            return list(
+                conn.execute(
+                    select(CHANGES.c.seq).where(CHANGES.c.seq > cursor).order_by(CHANGES.c.seq)
+                ).scalars()
+            )
 
     with engine.connect() as conn:
         start = conn.execute(select(CHANGES.c.seq).order_by(CHANGES.c.seq.desc()).limit(1)).scalar() or 0
@@ -208,8 +238,9 @@ def test_a_late_commit_cannot_slip_behind_a_cursor(seeded_db):
     for _ in range(300):  # until B is seen queued on the write lock
         with engine.connect() as conn:
             waiting = conn.exec_driver_sql(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s"
-                % WRITE_LOCK_ID).scalar()
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                f"AND objid = {WRITE_LOCK_ID}"
+            ).scalar()
         if waiting:
             break
         time.sleep(0.05)

@@ -60,7 +60,7 @@ def inspect_sqlite(path: Path) -> BackupInfo:
 
 
 def backup(db: Database, target: Path) -> BackupInfo:
-    """Write a consistent copy of the store to `target` (a file for SQLite, a pg_dump archive for PostgreSQL)."""
+    """A consistent copy of the store at `target`: a SQLite file, or a pg_dump archive for PostgreSQL."""
     target = Path(target)
     if target.exists():
         raise BackupError(f"{target} exists; choose a new file (a backup never overwrites).")
@@ -112,8 +112,10 @@ def _libpq_url(db: Database) -> tuple[str, dict[str, str]]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
-        raise BackupError(f"On PostgreSQL, backups are made with {name} (from the PostgreSQL client tools), "
-                          f"which is not installed here. Install it, or run {name} where it is.")
+        raise BackupError(
+            f"On PostgreSQL, backups are made with {name} (from the PostgreSQL client tools), "
+            f"which is not installed here. Install it, or run {name} where it is."
+        )
     return found
 
 
@@ -131,8 +133,16 @@ def _pg_restore(db: Database, source: Path) -> BackupInfo:
     if not source.is_file():
         raise BackupError(f"No such file: {source}")
     url, env = _libpq_url(db)
-    command = [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-               "--dbname", url, str(source)]
+    command = [
+        _tool("pg_restore"),
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--single-transaction",
+        "--dbname",
+        url,
+        str(source),
+    ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BackupError(f"pg_restore failed: {result.stderr.strip()}")

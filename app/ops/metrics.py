@@ -7,15 +7,28 @@ from __future__ import annotations
 import os
 
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.responses import Response
 
-REQUESTS = Counter("http_requests_total", "Requests answered, by method, route template and status.",
-                   ["method", "route", "status"])
-DURATION = Histogram("http_request_duration_seconds", "Time to answer, by method and route template.",
-                     ["method", "route"],
-                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+REQUESTS = Counter(
+    "http_requests_total",
+    "Requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer, by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being answered now.", multiprocess_mode="livesum")
 
 router = APIRouter(tags=["operations"])
@@ -34,9 +47,14 @@ def exposition() -> bytes:
     return generate_latest()
 
 
-@router.get("/metrics", summary="Prometheus metrics", name="metrics", response_class=Response,
-            description="Request counts, durations and requests in flight, by route template, in the Prometheus "
-                        "text format. Holds no content and no keys.",
-            responses={200: {"content": {"text/plain": {"example": EXAMPLE}}}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    name="metrics",
+    response_class=Response,
+    description="Request counts, durations and requests in flight, by route template, in the Prometheus "
+    "text format. Holds no content and no keys.",
+    responses={200: {"content": {"text/plain": {"example": EXAMPLE}}}},
+)
 def metrics() -> Response:
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

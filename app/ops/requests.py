@@ -121,21 +121,34 @@ def _query_problem(scope: Scope):
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")
     if len(raw_path) + len(query) > MAX_URL_BYTES:
-        return problem(414, "URI too long", f"The path and query may not exceed {MAX_URL_BYTES} bytes.",
-                       slug="uri-too-long")
+        return problem(
+            414,
+            "URI too long",
+            f"The path and query may not exceed {MAX_URL_BYTES} bytes.",
+            slug="uri-too-long",
+        )
     if "\x00" in scope["path"] or b"%00" in raw_path.lower():
         return problem(404, "Not found", "There is nothing at this path.", slug="not-found")
     try:
         pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeError:
-        return problem(422, "Invalid parameter", "The query string is not valid UTF-8.", slug="invalid-parameter",
-                       errors=[{"location": "query", "field": None, "message": "is not valid UTF-8"}])
+        return problem(
+            422,
+            "Invalid parameter",
+            "The query string is not valid UTF-8.",
+            slug="invalid-parameter",
+            errors=[{"location": "query", "field": None, "message": "is not valid UTF-8"}],
+        )
     for name, value in pairs:
         if "\x00" in name or "\x00" in value:
             field = name.replace("\x00", "") or None
-            return problem(422, "Invalid parameter", "Query parameters may not contain NUL bytes.",
-                           slug="invalid-parameter",
-                           errors=[{"location": "query", "field": field, "message": "contains a NUL byte"}])
+            return problem(
+                422,
+                "Invalid parameter",
+                "Query parameters may not contain NUL bytes.",
+                slug="invalid-parameter",
+                errors=[{"location": "query", "field": field, "message": "contains a NUL byte"}],
+            )
     return None
 
 
@@ -179,16 +192,21 @@ class RequestContext:
                 try:
                     await self.app(scope, inner_receive, send_with_id)
                 except UnsafeJson as exc:
-                    await problem(422, "Validation failed", f"The body is not acceptable JSON: {exc.msg}.",
-                                  slug="validation-failed",
-                                  errors=[{"location": "body", "field": None, "message": exc.msg}],
-                                  )(scope, receive, send_with_id)
+                    await problem(
+                        422,
+                        "Validation failed",
+                        f"The body is not acceptable JSON: {exc.msg}.",
+                        slug="validation-failed",
+                        errors=[{"location": "body", "field": None, "message": exc.msg}],
+                    )(scope, receive, send_with_id)
         finally:
             IN_FLIGHT.dec()
             request_id_var.reset(token)
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            method = "HEAD" if head else scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded label values
+            method = (
+                "HEAD" if head else scope["method"] if scope["method"] in METHODS else "OTHER"
+            )  # bounded label values
             REQUESTS.labels(method, route, str(status)).inc()
             DURATION.labels(method, route).observe(elapsed)
             self._log(scope, method, route, status, elapsed, request_id)
@@ -208,6 +226,8 @@ class RequestContext:
             "request_id": request_id,
             "client": client[0] if client else None,
             "key_scope": getattr(principal, "scope", None),
-            "key_prefix": getattr(principal, "prefix", None),  # the public prefix `keys list` shows, not the key
+            "key_prefix": getattr(
+                principal, "prefix", None
+            ),  # the public prefix `keys list` shows, not the key
         }
         access_log.info("request", extra={"fields": fields})
