@@ -156,7 +156,8 @@ def merge(results: list[wrk.Result]) -> wrk.Result:
 def run_size(size: int, args, rng: random.Random) -> dict:
     database, built_in = build(size, args.seed)
     print(
-        f"\n=== {size:,} claims ({database.name}{f', built in {built_in:.1f} s' if built_in else ', reused'}) ===",
+        f"\n=== {size:,} claims ({database.name}, "
+        f"{f'built in {built_in:.1f} s' if built_in else 'reused'}) ===",
         flush=True,
     )
     out: dict = {"size": size, "build_seconds": built_in}
@@ -338,7 +339,8 @@ def main() -> None:
         for name in ("ours: claims?condition=X", "ours: claims?therapy_type=T"):
             flat[name] = high["results"][name]["rps"] / low["results"][name]["rps"]
             print(
-                f"{name}: {max(by_size):,} claims keep {flat[name]:.0%} of the {min(by_size):,}-claim throughput"
+                f"{name}: {max(by_size):,} claims keep {flat[name]:.0%} "
+                f"of the {min(by_size):,}-claim throughput"
             )
     report["flat"] = flat
     DATA.mkdir(exist_ok=True)

@@ -53,7 +53,7 @@ def _wait(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
 @contextmanager
 def server(command: list[str], ready_path: str, port: int, env: dict[str, str] | None = None):
     """Run `command` until the block ends; yields its base URL."""
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (open for the server's lifetime, closed below)
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -129,7 +129,7 @@ def datasette(database: Path):
             }
         }
     }
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115 (removed below)
     json.dump(metadata, handle)
     handle.close()
     command = [
