@@ -286,3 +286,13 @@ def test_words_typed_with_operators_still_find_the_words(client):
 @given(st.text(max_size=60))
 def test_any_text_is_answered_with_results_or_422(client, q):
     assert client.get("/v1/search", params={"q": q}).status_code in (200, 422)
+
+
+def test_past_the_facet_limit_counts_cover_the_best_hits(client, monkeypatch):
+    from app.search import service
+
+    monkeypatch.setattr(service, "FACET_HITS", 3)
+    facets = hits(client, "gut")["facets"]
+    assert facets["complete"] is False
+    assert sum(facets["resource"].values()) > 3
+    assert all(count <= 3 for kind in ("condition", "therapy_type") for count in facets[kind].values())

@@ -69,6 +69,10 @@ class SearchFacets(BaseModel):
         "condition counts its descendants' hits)."
     )
     therapy_type: dict[str, int] = Field(description="Claim, topic and quote hits per therapy type.")
+    complete: bool = Field(
+        description="False when there are over 2,000 hits: `condition` and `therapy_type` then count the "
+        "best 2,000 (`resource` always counts every hit)."
+    )
 
 
 class SearchPage(BaseModel):
@@ -94,6 +98,7 @@ EXAMPLE = {
         "resource": {"condition": 1, "claim": 3},
         "condition": {"inflammatory-bowel-disease": 3},
         "therapy_type": {"probiotic": 1},
+        "complete": True,
     },
 }
 BAD_QUERY = {

@@ -18,6 +18,7 @@ from app.search.terms import Phrase, fts5_match, parse, vocabulary
 FACETS = Facet.__table__
 FACET_KINDS = ("condition", "therapy_type")
 SNIPPET_WORDS = 24
+FACET_HITS = 2_000
 TITLE_WEIGHT = 3.0  # a word in a title, a claim or a condition's name weighs more than one in a body
 HEADLINE_OPTIONS = (
     f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS}, MinWords=12, '
@@ -98,8 +99,8 @@ def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
     return or_(*clauses)
 
 
-def _empty_facets() -> dict[str, dict[str, int]]:
-    return {"resource": {}, **{kind: {} for kind in FACET_KINDS}}
+def _empty_facets() -> dict[str, Any]:
+    return {"resource": {}, **{kind: {} for kind in FACET_KINDS}, "complete": True}
 
 
 def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: int) -> dict[str, Any]:
@@ -136,20 +137,28 @@ def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: in
         }
         for row in rows
     ]
-    return {"items": items, "more": more, "facets": _facets(conn, t, where)}
+    return {"items": items, "more": more, "facets": _facets(conn, t, where, score, rid)}
 
 
-def _facets(conn: Connection, t, where: list[ColumnElement]) -> dict[str, dict[str, int]]:
-    counts = _empty_facets()
+def _facets(conn: Connection, t, where: list[ColumnElement], score, rid) -> dict[str, Any]:
+    """Hits per resource, exactly; per condition and therapy type, over every hit or, past
+    FACET_HITS, over the best FACET_HITS (a facet costs a lookup per hit, so its cost stays bounded)."""
+    counts: dict[str, Any] = _empty_facets()
     by_resource = conn.execute(
         select(t.c.resource, func.count()).where(*where).group_by(t.c.resource).order_by(t.c.resource)
     )
     counts["resource"] = dict(by_resource.all())
-    matched = select(t.c.resource, t.c.record_pk).where(*where).subquery()
+    counts["complete"] = sum(counts["resource"].values()) <= FACET_HITS
+    matched = select(t.c.resource, t.c.record_pk).where(*where)
+    if not counts["complete"]:
+        matched = matched.order_by(score.desc(), rid).limit(FACET_HITS)
+    matched = matched.subquery()
     query = (
         select(FACETS.c.facet, func.count())
         .where(
-            FACETS.c.resource == matched.c.resource,
+            # `|| ''` keeps the planner off the (resource, facet) index, which it would otherwise scan
+            # for every hit: the join must look facets up by record.
+            FACETS.c.resource.concat("") == matched.c.resource,
             FACETS.c.record_pk == matched.c.record_pk,
             or_(*(FACETS.c.facet.like(kind.replace("_", "\\_") + ":%", escape="\\") for kind in FACET_KINDS)),
         )
