@@ -204,24 +204,24 @@ def test_drafts_are_not_found_by_public_search(client, seeded_db):
     assert found(client, "narwhal") == []
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {},
-        {"q": ""},
-        {"q": "x" * 501},
-        {"q": " ".join(["word"] * 33)},
-        {"q": "gut", "cursor": "garbage"},
-        {"q": "gut", "condition": "gout"},
-        {"q": "gut", "therapy_type": "surgery"},
-        {"q": "gut", "limit": 0},
-        {"q": "gut", "limit": 101},
-    ],
-)
-def test_bad_search_parameters_are_422_problems(client, params):
-    response = client.get("/v1/search", params=params)
-    assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
+BAD_PARAMETERS = [
+    {},
+    {"q": ""},
+    {"q": "x" * 501},
+    {"q": " ".join(["word"] * 33)},
+    {"q": "gut", "cursor": "garbage"},
+    {"q": "gut", "condition": "gout"},
+    {"q": "gut", "therapy_type": "surgery"},
+    {"q": "gut", "limit": 0},
+    {"q": "gut", "limit": 101},
+]
+
+
+def test_bad_search_parameters_are_422_problems(client):
+    for params in BAD_PARAMETERS:
+        response = client.get("/v1/search", params=params)
+        assert response.status_code == 422, params
+        assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_ten_thousand_characters_are_refused_with_a_problem(client):
@@ -235,47 +235,47 @@ def test_a_cursor_from_a_list_is_refused(client):
     assert client.get("/v1/search", params={"q": "gut", "cursor": cursor}).status_code == 422
 
 
-@pytest.mark.parametrize(
-    "q",
-    [
-        '"',
-        "'",
-        '"gut',
-        "gut\"'",
-        "NEAR(gut microbiome, 2)",
-        "gut*",
-        "*",
-        "^gut",
-        "title:gut",
-        "gut AND",
-        "OR",
-        "NOT gut",
-        "-gut",
-        "(((",
-        "gut)",
-        "a:b:c",
-        "{title body}:gut",
-        "\x00",
-        "gut\x00microbiome",
-        "\x02gut\x03",
-        "'; DROP TABLE claims; --",
-        "%",
-        "_",
-        "\\",
-        "ä ö ü ß",
-        "微生物",
-        "🦠 gut",
-        "&<>",
-    ],
-)
-def test_syntax_characters_are_answered_never_500(client, q):
-    response = client.get("/v1/search", params={"q": q})
-    assert response.status_code in (200, 422), response.text
+HOSTILE = [
+    '"',
+    "'",
+    '"gut',
+    "gut\"'",
+    "NEAR(gut microbiome, 2)",
+    "gut*",
+    "*",
+    "^gut",
+    "title:gut",
+    "gut AND",
+    "OR",
+    "NOT gut",
+    "-gut",
+    "(((",
+    "gut)",
+    "a:b:c",
+    "{title body}:gut",
+    "\x00",
+    "gut\x00microbiome",
+    "\x02gut\x03",
+    "'; DROP TABLE claims; --",
+    "%",
+    "_",
+    "\\",
+    "ä ö ü ß",
+    "微生物",
+    "🦠 gut",
+    "&<>",
+]
 
 
-@pytest.mark.parametrize("raw", ["%ED%A0%80", "%FF%FE", "gut%00", "%C0%AF", "gut%ED%B0%80microbiome"])
-def test_undecodable_and_surrogate_bytes_are_answered_never_500(client, raw):
-    assert client.get(f"/v1/search?q={raw}").status_code in (200, 400, 422)
+def test_syntax_characters_are_answered_never_500(client):
+    for q in HOSTILE:
+        response = client.get("/v1/search", params={"q": q})
+        assert response.status_code in (200, 422), (q, response.text)
+
+
+def test_undecodable_and_surrogate_bytes_are_answered_never_500(client):
+    for raw in ["%ED%A0%80", "%FF%FE", "gut%00", "%C0%AF", "gut%ED%B0%80microbiome"]:
+        assert client.get(f"/v1/search?q={raw}").status_code in (200, 400, 422), raw
 
 
 def test_words_typed_with_operators_still_find_the_words(client):
