@@ -12,7 +12,8 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.core.caching import Built, cached_read, not_modified, public_etag
+from app.content.queries import content_version
+from app.core.caching import Built, cached_read, not_modified, public_etag, set_validators
 from app.core.db import Database
 from app.partners.changes import newest_change
 
@@ -34,6 +35,33 @@ def _if_modified_since(request: Request) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def etag_matches(request: Request, etag: str) -> bool:
+    presented = request.headers.get("if-none-match")
+    if not presented:
+        return False
+    bare = etag.removeprefix("W/")
+    return presented.strip() == "*" or any(t.strip().removeprefix("W/") == bare for t in presented.split(","))
+
+
+def bulk_read(request: Request, db: Database, produce: Callable[[int], tuple[int, str | None, bytes, dict]], *,
+              media_type: str, max_age: int) -> Response:
+    """Like `partner_read` for a representation made outside the request's read snapshot (the export):
+    `produce(version)` returns (seq it reflects, time of that change, body, headers) for at least `version`."""
+    with db.read() as conn:
+        version = content_version(conn)
+        newest = newest_change(conn)
+    since = _if_modified_since(request)
+    current = public_etag(request, version, media_type)
+    if etag_matches(request, current) or (since and newest and _instant(newest[1]) <= since):
+        return not_modified(current, public=True, max_age=max_age)
+    seq, as_of, body, headers = produce(version)
+    response = Response(body, media_type=media_type, headers=headers)
+    if as_of:
+        response.headers["Last-Modified"] = http_date(as_of)
+    set_validators(response, public_etag(request, seq, media_type), public=True, max_age=max_age)
+    return response
 
 
 def partner_read(request: Request, db: Database, build: Callable[[Connection], Built], *, media_type: str,

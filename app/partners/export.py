@@ -9,6 +9,8 @@ import gzip
 import hashlib
 import io
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -31,6 +33,7 @@ MEDIA_TYPE = "application/gzip"
 @dataclass(frozen=True)
 class Export:
     seq: int
+    as_of: str | None  # when the newest change it reflects was made
     cursor: str
     counts: dict[str, int]
     body: bytes
@@ -68,7 +71,7 @@ def header_line(conn: Connection, seq: int) -> dict[str, Any]:
                                         ).scalar_one()
     newest = newest_change(conn)
     return {"format": FORMAT, "version": FORMAT_VERSION, "changes_cursor": encode_position(seq), "seq": seq,
-            "as_of": newest[1] if newest and newest[0] == seq else None, "counts": counts}
+            "as_of": newest[1] if newest else None, "counts": counts}
 
 
 def build_export(conn: Connection) -> Export:
@@ -83,35 +86,47 @@ def build_export(conn: Connection) -> Export:
             spec = RESOURCES[resource]
             for part in chunks(_published_pks(conn, resource), CHUNK):
                 docs = load_documents(conn, spec, part)
-                for pk in part:
-                    doc = docs[pk]
-                    line = {"resource": resource, "key": doc[spec.key_field], "data": doc}
-                    stream.write(orjson.dumps(line) + b"\n")
-    return Export(seq=seq, cursor=header["changes_cursor"], counts=header["counts"], body=buffer.getvalue())
+                stream.write(b"".join(
+                    orjson.dumps({"resource": resource, "key": docs[pk][spec.key_field], "data": docs[pk]}) + b"\n"
+                    for pk in part))
+    return Export(seq=seq, as_of=header["as_of"], cursor=header["changes_cursor"], counts=header["counts"],
+                  body=buffer.getvalue())
+
+
+@contextmanager
+def bulk_snapshot(db: Database) -> Iterator[Connection]:
+    """One consistent read of the whole store. Unlike `Database.read()` it has no per-request time limit:
+    reading everything is the point here, and it may take seconds on a large store."""
+    engine = db.read_engine
+    options = {} if engine.dialect.name == "sqlite" else {"isolation_level": "REPEATABLE READ"}
+    with engine.connect().execution_options(**options) as conn, conn.begin():
+        yield conn
 
 
 class ExportCache:
-    """The newest export, kept while the content does not change: a download costs one query then."""
+    """The newest export, kept while the content does not change: a download costs one query then, and
+    concurrent downloads of new content wait for one build instead of each making their own."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest: Export | None = None
 
-    def get(self, conn: Connection) -> Export:
-        seq = content_version(conn)
+    def get(self, db: Database, version: int) -> Export:
         latest = self._latest
-        if latest is not None and latest.seq == seq:
+        if latest is not None and latest.seq >= version:
             return latest
-        made = build_export(conn)
         with self._lock:
-            if self._latest is None or self._latest.seq <= made.seq:
-                self._latest = made
-        return made
+            latest = self._latest
+            if latest is not None and latest.seq >= version:
+                return latest
+            with bulk_snapshot(db) as conn:
+                self._latest = build_export(conn)
+            return self._latest
 
 
 def write_ndjson(db: Database, stream: IO[bytes]) -> Export:
     """Write the export (the bytes `GET /v1/export` serves) to a binary stream."""
-    with db.read() as conn:
+    with bulk_snapshot(db) as conn:
         made = build_export(conn)
     stream.write(made.body)
     stream.flush()

@@ -17,7 +17,7 @@ from app.core.errors import PROBLEM_JSON
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, link_header
 from app.partners import changes as changes_service
 from app.partners import feeds
-from app.partners.conditional import partner_read
+from app.partners.conditional import bulk_read, partner_read
 from app.partners.export import FILENAME, MEDIA_TYPE, ExportCache
 from app.partners.schemas import ATOM_EXAMPLE, CHANGE_EXAMPLE, FEED_EXAMPLE, ChangesPage, JsonFeed, ResourceName
 
@@ -150,8 +150,8 @@ def export(request: Request, db: DatabaseDep) -> Response:
     if cache is None:
         cache = request.app.state.export_cache = ExportCache()
 
-    def build(conn) -> tuple[Any, dict[str, str]]:
-        made = cache.get(conn)
-        return made.body, made.headers()
+    def produce(version: int) -> tuple[int, str | None, bytes, dict[str, str]]:
+        made = cache.get(db, version)
+        return made.seq, made.as_of, made.body, made.headers()
 
-    return partner_read(request, db, build, media_type=MEDIA_TYPE, max_age=request.app.state.settings.cache_max_age)
+    return bulk_read(request, db, produce, media_type=MEDIA_TYPE, max_age=request.app.state.settings.cache_max_age)
