@@ -56,8 +56,12 @@ def test_load_the_export_then_follow_the_changes_to_stay_equal(client, seeded_db
     header, copy = load(download.content)
     quote = client.get("/v1/quotes").json()["items"][0]["id"]
     claim = client.get("/v1/claims").json()["items"][1]["id"]
-    write(seeded_db, lambda conn, w: w.put("condition", "coeliac-disease", ConditionIn(
-        name="Coeliac disease", parent="autoimmune-disorders")))
+    write(
+        seeded_db,
+        lambda conn, w: w.put(
+            "condition", "coeliac-disease", ConditionIn(name="Coeliac disease", parent="autoimmune-disorders")
+        ),
+    )
     put_changed(seeded_db, "claim", claim, text="Reworded after the export.")
     write(seeded_db, lambda conn, w: w.delete("quote", quote))
     put_changed(seeded_db, "topic", "introduction", status="draft")
@@ -86,4 +90,6 @@ def test_an_empty_store_exports_a_header_only(empty_client):
     header, records = load(response.content)
     assert records == {} and header["seq"] == 0 and set(header["counts"].values()) == {0}
     assert empty_client.get("/v1/changes", params={"since": header["changes_cursor"]}).json() == {
-        "items": [], "next_cursor": header["changes_cursor"]}
+        "items": [],
+        "next_cursor": header["changes_cursor"],
+    }

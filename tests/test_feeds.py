@@ -23,24 +23,40 @@ JSON_FEED_SCHEMA = {
     "properties": {
         "version": {"const": "https://jsonfeed.org/version/1.1"},
         "title": {"type": "string"},
-        "home_page_url": {"type": "string"}, "feed_url": {"type": "string"}, "next_url": {"type": "string"},
-        "description": {"type": "string"}, "language": {"type": "string"},
+        "home_page_url": {"type": "string"},
+        "feed_url": {"type": "string"},
+        "next_url": {"type": "string"},
+        "description": {"type": "string"},
+        "language": {"type": "string"},
         "authors": {"type": "array", "items": {"$ref": "#/$defs/author"}},
-        "items": {"type": "array", "items": {
-            "type": "object",
-            "required": ["id"],
-            "anyOf": [{"required": ["content_html"]}, {"required": ["content_text"]}],
-            "properties": {
-                "id": {"type": "string"}, "url": {"type": "string"}, "external_url": {"type": "string"},
-                "title": {"type": "string"}, "summary": {"type": "string"}, "content_html": {"type": "string"},
-                "date_published": {"type": "string"}, "date_modified": {"type": "string"},
-                "authors": {"type": "array", "items": {"$ref": "#/$defs/author"}},
-                "tags": {"type": "array", "items": {"type": "string"}}, "language": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "anyOf": [{"required": ["content_html"]}, {"required": ["content_text"]}],
+                "properties": {
+                    "id": {"type": "string"},
+                    "url": {"type": "string"},
+                    "external_url": {"type": "string"},
+                    "title": {"type": "string"},
+                    "summary": {"type": "string"},
+                    "content_html": {"type": "string"},
+                    "date_published": {"type": "string"},
+                    "date_modified": {"type": "string"},
+                    "authors": {"type": "array", "items": {"$ref": "#/$defs/author"}},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "language": {"type": "string"},
+                },
             },
-        }},
+        },
     },
-    "$defs": {"author": {"type": "object", "anyOf": [{"required": ["name"]}, {"required": ["url"]},
-                                                     {"required": ["avatar"]}]}},
+    "$defs": {
+        "author": {
+            "type": "object",
+            "anyOf": [{"required": ["name"]}, {"required": ["url"]}, {"required": ["avatar"]}],
+        }
+    },
 }
 
 
@@ -124,11 +140,17 @@ def test_atom_feed_is_well_formed_with_the_required_elements(client):
     assert {t.term for t in first.tags} == set(json_items[0]["tags"])
 
 
-@pytest.mark.parametrize("params", [
-    {"condition": "rheumatoid-arthritis"}, {"condition": "icd10cm:M06.9"}, {"condition": "autoimmune-disorders"},
-    {"therapy_type": "probiotic"}, {"therapy": "fecal-microbiota-transplantation"},
-    {"source": "gut-microbiome-autoimmune", "lang": "en"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"condition": "rheumatoid-arthritis"},
+        {"condition": "icd10cm:M06.9"},
+        {"condition": "autoimmune-disorders"},
+        {"therapy_type": "probiotic"},
+        {"therapy": "fecal-microbiota-transplantation"},
+        {"source": "gut-microbiome-autoimmune", "lang": "en"},
+    ],
+)
 def test_feeds_take_the_topic_lists_filters(client, params):
     expected = topic_slugs(client, **params)
     assert expected
@@ -201,15 +223,26 @@ def test_feeds_answer_conditional_requests(client, seeded_db, path):
     first = client.get(path)
     assert first.headers["etag"] and first.headers["last-modified"]
     assert client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
-    assert client.get(path, headers={"If-Modified-Since": first.headers["last-modified"]}).status_code in (200, 304)
+    assert client.get(path, headers={"If-Modified-Since": first.headers["last-modified"]}).status_code in (
+        200,
+        304,
+    )
     assert client.get(path, headers={"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}).status_code == 304
     assert client.get(path, headers={"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}).status_code == 200
     write_topic(seeded_db, "introduction", summary="Changed.")
     assert client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 200
 
 
-@pytest.mark.parametrize("params", [{"cursor": "nonsense"}, {"condition": "gout"}, {"limit": 0}, {"limit": 101},
-                                    {"therapy_type": "surgery"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cursor": "nonsense"},
+        {"condition": "gout"},
+        {"limit": 0},
+        {"limit": 101},
+        {"therapy_type": "surgery"},
+    ],
+)
 @pytest.mark.parametrize("path", ["/v1/feed.json", "/v1/feed.atom"])
 def test_bad_feed_parameters_are_422_problems(client, path, params):
     response = client.get(path, params=params)

@@ -128,9 +128,14 @@ def test_anonymous_callers_are_limited_per_address_and_health_checks_are_exempt(
 
 def test_every_response_says_where_the_caller_stands(client):
     etag = client.get("/v1/topics").headers["etag"]
-    for response in (client.get("/v1/topics/nope"), client.get("/v1/claims", params={"limit": 0}),
-                     client.get("/nowhere"), client.get("/v1/topics", headers={"If-None-Match": etag}),
-                     client.get("/v1/feed.atom"), client.get("/v1/export")):
+    for response in (
+        client.get("/v1/topics/nope"),
+        client.get("/v1/claims", params={"limit": 0}),
+        client.get("/nowhere"),
+        client.get("/v1/topics", headers={"If-None-Match": etag}),
+        client.get("/v1/feed.atom"),
+        client.get("/v1/export"),
+    ):
         for name in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"):
             assert response.headers[name].isdigit(), (response.status_code, name)
 
@@ -146,12 +151,18 @@ def _redis_reachable() -> bool:
 def test_two_app_instances_share_one_budget_through_redis(seeded_db):
     key = new_key(seeded_db)  # a new key: a fresh prefix, so its counters are this test's alone
     url = seeded_db.engine.url.render_as_string(hide_password=False)
-    settings = make_settings(url).model_copy(update={"rate_limit_storage_url": REDIS_URL,
-                                                     "rate_limit_partner": "4/minute"})
-    with TestClient(create_app(settings, db=seeded_db)) as one, TestClient(create_app(settings, db=seeded_db)) as two:
+    settings = make_settings(url).model_copy(
+        update={"rate_limit_storage_url": REDIS_URL, "rate_limit_partner": "4/minute"}
+    )
+    with (
+        TestClient(create_app(settings, db=seeded_db)) as one,
+        TestClient(create_app(settings, db=seeded_db)) as two,
+    ):
         try:
-            seen = [(c.get("/v1/topics", headers={"X-API-Key": key}).headers["ratelimit-remaining"])
-                    for c in (one, two, one, two)]
+            seen = [
+                (c.get("/v1/topics", headers={"X-API-Key": key}).headers["ratelimit-remaining"])
+                for c in (one, two, one, two)
+            ]
             assert seen == ["3", "2", "1", "0"]
             assert_problem(two.get("/v1/topics", headers={"X-API-Key": key}), 429)
             assert_problem(one.get("/v1/topics", headers={"X-API-Key": key}), 429)

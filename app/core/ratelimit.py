@@ -82,10 +82,14 @@ class RateLimit:
         }
         if not allowed:
             retry = str(max(1, reset))
-            response = problem(429, "Too many requests",
-                               f"This {'key' if who.startswith('key:') else 'address'} may make {item.amount} "
-                               f"requests per {item.get_expiry()} seconds; try again in {retry} s.",
-                               slug="too-many-requests", headers={**headers, "Retry-After": retry})
+            response = problem(
+                429,
+                "Too many requests",
+                f"This {'key' if who.startswith('key:') else 'address'} may make {item.amount} "
+                f"requests per {item.get_expiry()} seconds; try again in {retry} s.",
+                slug="too-many-requests",
+                headers={**headers, "Retry-After": retry},
+            )
             await response(scope, receive, send)
             return
 

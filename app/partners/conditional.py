@@ -45,10 +45,16 @@ def etag_matches(request: Request, etag: str) -> bool:
     return presented.strip() == "*" or any(t.strip().removeprefix("W/") == bare for t in presented.split(","))
 
 
-def bulk_read(request: Request, db: Database, produce: Callable[[int], tuple[int, str | None, bytes, dict]], *,
-              media_type: str, max_age: int) -> Response:
+def bulk_read(
+    request: Request,
+    db: Database,
+    produce: Callable[[int], tuple[int, str | None, bytes, dict]],
+    *,
+    media_type: str,
+    max_age: int,
+) -> Response:
     """Like `partner_read` for a representation made outside the request's read snapshot (the export):
-    `produce(version)` returns (seq it reflects, time of that change, body, headers) for at least `version`."""
+    `produce(version)` gives (seq it reflects, time of that change, body, headers), seq >= `version`."""
     with db.read() as conn:
         version = content_version(conn)
         newest = newest_change(conn)
@@ -64,8 +70,9 @@ def bulk_read(request: Request, db: Database, produce: Callable[[int], tuple[int
     return response
 
 
-def partner_read(request: Request, db: Database, build: Callable[[Connection], Built], *, media_type: str,
-                 max_age: int) -> Response:
+def partner_read(
+    request: Request, db: Database, build: Callable[[Connection], Built], *, media_type: str, max_age: int
+) -> Response:
     """A public read with ETag, Last-Modified, and 304 for either validator."""
     since = _if_modified_since(request)
     if since is not None:

@@ -67,11 +67,18 @@ def header_line(conn: Connection, seq: int) -> dict[str, Any]:
     counts = {}
     for resource in WRITE_ORDER:
         table = RESOURCES[resource].table
-        counts[resource] = conn.execute(select(func.count()).where(table.c.status == Status.published.value)
-                                        ).scalar_one()
+        counts[resource] = conn.execute(
+            select(func.count()).where(table.c.status == Status.published.value)
+        ).scalar_one()
     newest = newest_change(conn)
-    return {"format": FORMAT, "version": FORMAT_VERSION, "changes_cursor": encode_position(seq), "seq": seq,
-            "as_of": newest[1] if newest else None, "counts": counts}
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "changes_cursor": encode_position(seq),
+        "seq": seq,
+        "as_of": newest[1] if newest else None,
+        "counts": counts,
+    }
 
 
 def build_export(conn: Connection) -> Export:
@@ -86,11 +93,22 @@ def build_export(conn: Connection) -> Export:
             spec = RESOURCES[resource]
             for part in chunks(_published_pks(conn, resource), CHUNK):
                 docs = load_documents(conn, spec, part)
-                stream.write(b"".join(
-                    orjson.dumps({"resource": resource, "key": docs[pk][spec.key_field], "data": docs[pk]}) + b"\n"
-                    for pk in part))
-    return Export(seq=seq, as_of=header["as_of"], cursor=header["changes_cursor"], counts=header["counts"],
-                  body=buffer.getvalue())
+                stream.write(
+                    b"".join(
+                        orjson.dumps(
+                            {"resource": resource, "key": docs[pk][spec.key_field], "data": docs[pk]}
+                        )
+                        + b"\n"
+                        for pk in part
+                    )
+                )
+    return Export(
+        seq=seq,
+        as_of=header["as_of"],
+        cursor=header["changes_cursor"],
+        counts=header["counts"],
+        body=buffer.getvalue(),
+    )
 
 
 @contextmanager

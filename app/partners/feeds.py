@@ -60,8 +60,11 @@ class Entry:
 
     @property
     def modified(self) -> str:
-        stamps = [self.topic["updated_at"], *(c["updated_at"] for c in self.claims),
-                  *(q["updated_at"] for q in self.quotes)]
+        stamps = [
+            self.topic["updated_at"],
+            *(c["updated_at"] for c in self.claims),
+            *(q["updated_at"] for q in self.quotes),
+        ]
         return max(stamps)
 
 
@@ -75,9 +78,17 @@ class FeedPage:
 def _published_children(conn: Connection, resource: str, topic_pks: list[int]) -> list[dict[str, Any]]:
     spec = RESOURCES[resource]
     table = spec.table
-    pks = conn.execute(select(table.c.pk).where(table.c.topic_pk.in_(topic_pks),
-                                                table.c.status == Status.published.value)
-                       .order_by(table.c.pk)).scalars().all() if topic_pks else []
+    pks = (
+        conn.execute(
+            select(table.c.pk)
+            .where(table.c.topic_pk.in_(topic_pks), table.c.status == Status.published.value)
+            .order_by(table.c.pk)
+        )
+        .scalars()
+        .all()
+        if topic_pks
+        else []
+    )
     docs = load_documents(conn, spec, pks)
     return expand(conn, spec, [docs[pk] for pk in pks], public=True)
 
@@ -101,8 +112,13 @@ def feed_page(conn: Connection, filters: Filters, *, after: int, limit: int) -> 
     experts = _documents_by_key(conn, "expert", {q["expert"]["slug"] for qs in quotes.values() for q in qs})
     sources = _documents_by_key(conn, "source", {t["source"]["slug"] for t in page.items if t["source"]})
     entries = [
-        Entry(topic=topic, source=sources.get((topic["source"] or {}).get("slug")),
-              claims=claims[topic["slug"]], quotes=quotes[topic["slug"]], experts=experts)
+        Entry(
+            topic=topic,
+            source=sources.get((topic["source"] or {}).get("slug")),
+            claims=claims[topic["slug"]],
+            quotes=quotes[topic["slug"]],
+            experts=experts,
+        )
         for topic in page.items
     ]
     newest = newest_change(conn)
@@ -156,8 +172,10 @@ def content_html(entry: Entry) -> str:
         out.append("<h3>Quotes</h3>")
         for quote in entry.quotes:
             expert = entry.experts.get(quote["expert"]["slug"])
-            out.append(f"<blockquote><p>\u201c{_e(quote['text'])}\u201d</p>"
-                       f"<footer>\u2014 {_expert_line(expert, quote['expert']['name'])}</footer></blockquote>")
+            out.append(
+                f"<blockquote><p>\u201c{_e(quote['text'])}\u201d</p>"
+                f"<footer>\u2014 {_expert_line(expert, quote['expert']['name'])}</footer></blockquote>"
+            )
     return "".join(out)
 
 
@@ -205,7 +223,9 @@ def json_feed(page: FeedPage, filters: Filters, links: Links) -> dict[str, Any]:
                 "topic": topic["slug"],
                 "source": (topic["source"] or {}).get("slug"),
                 "conditions": [c["slug"] for c in topic["conditions"]],
-                "therapy_types": [term for vocabulary, term, _ in _tags(entry) if vocabulary == "therapy-types"],
+                "therapy_types": [
+                    term for vocabulary, term, _ in _tags(entry) if vocabulary == "therapy-types"
+                ],
                 "claims": [c["id"] for c in entry.claims],
                 "quotes": [q["id"] for q in entry.quotes],
             },

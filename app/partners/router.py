@@ -19,7 +19,14 @@ from app.partners import changes as changes_service
 from app.partners import feeds
 from app.partners.conditional import bulk_read, partner_read
 from app.partners.export import FILENAME, MEDIA_TYPE, ExportCache
-from app.partners.schemas import ATOM_EXAMPLE, CHANGE_EXAMPLE, FEED_EXAMPLE, ChangesPage, JsonFeed, ResourceName
+from app.partners.schemas import (
+    ATOM_EXAMPLE,
+    CHANGE_EXAMPLE,
+    FEED_EXAMPLE,
+    ChangesPage,
+    JsonFeed,
+    ResourceName,
+)
 
 JSON_FEED = "application/feed+json"
 ATOM = "application/atom+xml"
@@ -30,17 +37,40 @@ SYNC_TAGS = ["changes"]
 router = APIRouter(prefix="/v1")
 TopicFilters = Annotated[Filters, Depends(filters_dependency(RESOURCES["topic"]))]
 
-BAD_PARAMETER = {"description": "A parameter is invalid: an unknown condition, a cursor this endpoint did not "
-                 "hand out, a limit over 100.", "content": {PROBLEM_JSON: {"example": {
-                     "type": "https://health-content.dev/problems/invalid-parameter", "title": "Invalid parameter",
-                     "status": 422, "detail": "Query parameter 'since' is not a cursor this list handed out.",
-                     "errors": [{"location": "query", "field": "since",
-                                 "message": "is not a cursor this list handed out"}]}}}}
-UNAUTHORIZED = {"description": "The X-API-Key is unknown or revoked.", "content": {PROBLEM_JSON: {"example": {
-    "type": "https://health-content.dev/problems/unauthorized", "title": "Unauthorized", "status": 401,
-    "detail": "The X-API-Key is unknown or revoked."}}}}
-CONDITIONAL = ("Answers carry `ETag` and `Last-Modified`; send them back as `If-None-Match` or "
-               "`If-Modified-Since` to get `304` when nothing changed.")
+BAD_PARAMETER = {
+    "description": "A parameter is invalid: an unknown condition, a cursor this endpoint did not "
+    "hand out, a limit over 100.",
+    "content": {
+        PROBLEM_JSON: {
+            "example": {
+                "type": "https://health-content.dev/problems/invalid-parameter",
+                "title": "Invalid parameter",
+                "status": 422,
+                "detail": "Query parameter 'since' is not a cursor this list handed out.",
+                "errors": [
+                    {"location": "query", "field": "since", "message": "is not a cursor this list handed out"}
+                ],
+            }
+        }
+    },
+}
+UNAUTHORIZED = {
+    "description": "The X-API-Key is unknown or revoked.",
+    "content": {
+        PROBLEM_JSON: {
+            "example": {
+                "type": "https://health-content.dev/problems/unauthorized",
+                "title": "Unauthorized",
+                "status": 401,
+                "detail": "The X-API-Key is unknown or revoked.",
+            }
+        }
+    },
+}
+CONDITIONAL = (
+    "Answers carry `ETag` and `Last-Modified`; send them back as `If-None-Match` or "
+    "`If-Modified-Since` to get `304` when nothing changed."
+)
 
 
 def _absolute(request: Request, url: URL) -> str:
@@ -64,14 +94,19 @@ def _feed(request: Request, db, filters: Filters, page, media_type: str, other: 
         next_url = None
         headers: dict[str, str] = {}
         if result.last_position:
-            next_url = _absolute(request, request.url.include_query_params(
-                cursor=encode_cursor(FEED_SCOPE, result.last_position)))
+            next_url = _absolute(
+                request,
+                request.url.include_query_params(cursor=encode_cursor(FEED_SCOPE, result.last_position)),
+            )
             headers["Link"] = link_header(next_url)
         first = request.url.remove_query_params("cursor")
-        links = feeds.Links(base=_base(request), self_url=_absolute(request, request.url),
-                            first_url=_absolute(request, first),
-                            alternate_url=_absolute(request, first.replace(path=f"/v1/{other[0]}")),
-                            next_url=next_url)
+        links = feeds.Links(
+            base=_base(request),
+            self_url=_absolute(request, request.url),
+            first_url=_absolute(request, first),
+            alternate_url=_absolute(request, first.replace(path=f"/v1/{other[0]}")),
+            next_url=next_url,
+        )
         if media_type == ATOM:
             return feeds.atom_feed(result, filters, links), headers
         return orjson.dumps(feeds.json_feed(result, filters, links)), headers
@@ -79,46 +114,78 @@ def _feed(request: Request, db, filters: Filters, page, media_type: str, other: 
     return partner_read(request, db, build, media_type=media_type, max_age=settings.cache_max_age)
 
 
-@router.get("/feed.json", summary="Topics as a JSON Feed", tags=FEED_TAGS, name="feed_json", response_model=JsonFeed,
-            response_class=Response,
-            description="Published topics as a [JSON Feed 1.1](https://jsonfeed.org/version/1.1) "
-            "(`application/feed+json`). Each item is a topic; its `content_html` carries the topic's claims "
-            "(with their evidence) and quotes (with who said them). Item ids are tag URIs that never change. "
-            "Takes the topic list's filters (`condition` with codes and descendants, `therapy`, `therapy_type`, "
-            "`source`, `lang`) and pages like it (`limit`, `cursor`; follow `next_url`). " + CONDITIONAL,
-            responses={200: {"content": {JSON_FEED: {"example": FEED_EXAMPLE}}}, 401: UNAUTHORIZED,
-                       422: BAD_PARAMETER})
+@router.get(
+    "/feed.json",
+    summary="Topics as a JSON Feed",
+    tags=FEED_TAGS,
+    name="feed_json",
+    response_model=JsonFeed,
+    response_class=Response,
+    description="Published topics as a [JSON Feed 1.1](https://jsonfeed.org/version/1.1) "
+    "(`application/feed+json`). Each item is a topic; its `content_html` carries the topic's claims "
+    "(with their evidence) and quotes (with who said them). Item ids are tag URIs that never change. "
+    "Takes the topic list's filters (`condition` with codes and descendants, `therapy`, `therapy_type`, "
+    "`source`, `lang`) and pages like it (`limit`, `cursor`; follow `next_url`). " + CONDITIONAL,
+    responses={
+        200: {"content": {JSON_FEED: {"example": FEED_EXAMPLE}}},
+        401: UNAUTHORIZED,
+        422: BAD_PARAMETER,
+    },
+)
 def feed_json(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
     return _feed(request, db, filters, page, JSON_FEED, ("feed.atom", ATOM))
 
 
-@router.get("/feed.atom", summary="Topics as an Atom feed", tags=FEED_TAGS, name="feed_atom", response_class=Response,
-            description="The same entries as `/v1/feed.json`, as an Atom feed (RFC 4287, "
-            "`application/atom+xml`): content as escaped HTML, conditions and therapy types as categories, "
-            "the next page as `<link rel=\"next\">`. " + CONDITIONAL,
-            responses={200: {"content": {ATOM: {"example": ATOM_EXAMPLE}}}, 401: UNAUTHORIZED,
-                       422: BAD_PARAMETER})
+@router.get(
+    "/feed.atom",
+    summary="Topics as an Atom feed",
+    tags=FEED_TAGS,
+    name="feed_atom",
+    response_class=Response,
+    description="The same entries as `/v1/feed.json`, as an Atom feed (RFC 4287, "
+    "`application/atom+xml`): content as escaped HTML, conditions and therapy types as categories, "
+    'the next page as `<link rel="next">`. ' + CONDITIONAL,
+    responses={200: {"content": {ATOM: {"example": ATOM_EXAMPLE}}}, 401: UNAUTHORIZED, 422: BAD_PARAMETER},
+)
 def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
     return _feed(request, db, filters, page, ATOM, ("feed.json", JSON_FEED))
 
 
-@router.get("/changes", summary="Follow the change log", tags=SYNC_TAGS, name="list_changes",
-            response_model=ChangesPage, response_class=Response,
-            description="Every public create, update and delete of every resource after `since`, oldest first: "
-            "`upsert` carries the record's document (relations by key), `delete` is a tombstone (the record "
-            "was deleted, or moved to draft or retracted). Without `since` it starts at the beginning, so "
-            "replaying it from there gives an exact copy. `next_cursor` is always present: it is where to "
-            "resume, also when nothing is new. `resource` (repeatable) follows some resources only; the "
-            "cursor of a whole-log page (or of the export) serves any selection. " + CONDITIONAL,
-            responses={200: {"content": {"application/json": {"example": CHANGE_EXAMPLE}}}, 401: UNAUTHORIZED,
-                       422: BAD_PARAMETER})
+@router.get(
+    "/changes",
+    summary="Follow the change log",
+    tags=SYNC_TAGS,
+    name="list_changes",
+    response_model=ChangesPage,
+    response_class=Response,
+    description="Every public create, update and delete of every resource after `since`, oldest first: "
+    "`upsert` carries the record's document (relations by key), `delete` is a tombstone (the record "
+    "was deleted, or moved to draft or retracted). Without `since` it starts at the beginning, so "
+    "replaying it from there gives an exact copy. `next_cursor` is always present: it is where to "
+    "resume, also when nothing is new. `resource` (repeatable) follows some resources only; the "
+    "cursor of a whole-log page (or of the export) serves any selection. " + CONDITIONAL,
+    responses={
+        200: {"content": {"application/json": {"example": CHANGE_EXAMPLE}}},
+        401: UNAUTHORIZED,
+        422: BAD_PARAMETER,
+    },
+)
 def list_changes(
-    request: Request, db: DatabaseDep,
-    since: Annotated[str | None, Query(max_length=200, description="Opaque: a `next_cursor` of this endpoint "
-                                       "or the export's `X-Changes-Cursor`.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Changes per page (at most 100).")] = DEFAULT_LIMIT,
-    resource: Annotated[list[ResourceName] | None, Query(description="Follow only these resources (repeat "
-                                                         "for several).")] = None,
+    request: Request,
+    db: DatabaseDep,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Opaque: a `next_cursor` of this endpoint or the export's `X-Changes-Cursor`.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Changes per page (at most 100).")
+    ] = DEFAULT_LIMIT,
+    resource: Annotated[
+        list[ResourceName] | None, Query(description="Follow only these resources (repeat for several).")
+    ] = None,
 ) -> Response:
     resources = sorted(set(resource or []))
     after = changes_service.decode_since(since, resources)
@@ -126,25 +193,40 @@ def list_changes(
     def build(conn) -> tuple[Any, dict[str, str]]:
         page = changes_service.changes_page(conn, after=after, limit=limit, resources=resources)
         cursor = changes_service.encode_position(page.position, resources)
-        headers = {"Link": link_header(_absolute(request, request.url.include_query_params(since=cursor)))
-                   } if page.more else {}
+        headers = (
+            {"Link": link_header(_absolute(request, request.url.include_query_params(since=cursor)))}
+            if page.more
+            else {}
+        )
         return {"items": page.items, "next_cursor": cursor}, headers
 
-    return partner_read(request, db, build, media_type="application/json",
-                        max_age=request.app.state.settings.cache_max_age)
+    return partner_read(
+        request, db, build, media_type="application/json", max_age=request.app.state.settings.cache_max_age
+    )
 
 
-@router.get("/export", summary="Download all published content", tags=SYNC_TAGS, name="export", response_class=Response,
-            description="Every published record as gzip-compressed NDJSON, at this one URL that always means the "
-            "latest. The first line is a header: `format`, `changes_cursor` (follow `/v1/changes?since=` from "
-            "it to stay current), `seq` and `counts` per resource; then one line per record: "
-            "`{\"resource\", \"key\", \"data\"}`, resources in dependency order (conditions first, quotes last). "
-            "Headers: `Repr-Digest: sha-256=:...:` (RFC 9530) and `X-Content-SHA256` (hex) of the bytes, "
-            "`X-Changes-Cursor`. " + CONDITIONAL,
-            responses={200: {"description": f"`{FILENAME}`: gzip-compressed NDJSON.",
-                             "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"},
-                                                      "example": "(gzip bytes)"}}},
-                       401: UNAUTHORIZED})
+@router.get(
+    "/export",
+    summary="Download all published content",
+    tags=SYNC_TAGS,
+    name="export",
+    response_class=Response,
+    description="Every published record as gzip-compressed NDJSON, at this one URL that always means the "
+    "latest. The first line is a header: `format`, `changes_cursor` (follow `/v1/changes?since=` from "
+    "it to stay current), `seq` and `counts` per resource; then one line per record: "
+    '`{"resource", "key", "data"}`, resources in dependency order (conditions first, quotes last). '
+    "Headers: `Repr-Digest: sha-256=:...:` (RFC 9530) and `X-Content-SHA256` (hex) of the bytes, "
+    "`X-Changes-Cursor`. " + CONDITIONAL,
+    responses={
+        200: {
+            "description": f"`{FILENAME}`: gzip-compressed NDJSON.",
+            "content": {
+                MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}, "example": "(gzip bytes)"}
+            },
+        },
+        401: UNAUTHORIZED,
+    },
+)
 def export(request: Request, db: DatabaseDep) -> Response:
     cache = getattr(request.app.state, "export_cache", None)
     if cache is None:
@@ -154,4 +236,6 @@ def export(request: Request, db: DatabaseDep) -> Response:
         made = cache.get(db, version)
         return made.seq, made.as_of, made.body, made.headers()
 
-    return bulk_read(request, db, produce, media_type=MEDIA_TYPE, max_age=request.app.state.settings.cache_max_age)
+    return bulk_read(
+        request, db, produce, media_type=MEDIA_TYPE, max_age=request.app.state.settings.cache_max_age
+    )

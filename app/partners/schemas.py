@@ -14,15 +14,21 @@ ResourceName = Literal[tuple(RESOURCES)]  # type: ignore[valid-type]
 class Change(BaseModel):
     resource: ResourceName
     key: str = Field(description="The record's key: a slug, or the id of a claim or quote.")
-    op: Literal["upsert", "delete"] = Field(description="`upsert`: store `data` under (resource, key); "
-                                            "`delete`: drop it (the record left public view).")
+    op: Literal["upsert", "delete"] = Field(
+        description="`upsert`: store `data` under (resource, key); "
+        "`delete`: drop it (the record left public view)."
+    )
     at: str = Field(description="When the change was made (RFC 3339, UTC).")
-    data: dict[str, Any] | None = Field(description="The record's document (relations by key), null for a delete.")
+    data: dict[str, Any] | None = Field(
+        description="The record's document (relations by key), null for a delete."
+    )
 
 
 class ChangesPage(BaseModel):
     items: list[Change]
-    next_cursor: str = Field(description="Always present: pass it as `since` to resume, also when nothing is new.")
+    next_cursor: str = Field(
+        description="Always present: pass it as `since` to resume, also when nothing is new."
+    )
 
 
 class FeedAuthor(BaseModel):
@@ -57,14 +63,32 @@ class JsonFeed(BaseModel):
 
 CHANGE_EXAMPLE = {
     "items": [
-        {"resource": "condition", "key": "rheumatoid-arthritis", "op": "upsert", "at": "2026-01-05T10:00:00.000000Z",
-         "data": {"slug": "rheumatoid-arthritis", "name": "Rheumatoid arthritis", "parent": "autoimmune-disorders",
-                  "synonyms": ["RA"], "description": None,
-                  "codes": [{"system": "icd10cm", "code": "M06.9", "version": None}], "status": "published",
-                  "retraction_reason": None, "created_at": "2026-01-05T10:00:00.000000Z",
-                  "updated_at": "2026-01-05T10:00:00.000000Z", "revision": 1}},
-        {"resource": "claim", "key": "probiotics-ease-ibd", "op": "delete", "at": "2026-01-06T09:30:00.000000Z",
-         "data": None},
+        {
+            "resource": "condition",
+            "key": "rheumatoid-arthritis",
+            "op": "upsert",
+            "at": "2026-01-05T10:00:00.000000Z",
+            "data": {
+                "slug": "rheumatoid-arthritis",
+                "name": "Rheumatoid arthritis",
+                "parent": "autoimmune-disorders",
+                "synonyms": ["RA"],
+                "description": None,
+                "codes": [{"system": "icd10cm", "code": "M06.9", "version": None}],
+                "status": "published",
+                "retraction_reason": None,
+                "created_at": "2026-01-05T10:00:00.000000Z",
+                "updated_at": "2026-01-05T10:00:00.000000Z",
+                "revision": 1,
+            },
+        },
+        {
+            "resource": "claim",
+            "key": "probiotics-ease-ibd",
+            "op": "delete",
+            "at": "2026-01-06T09:30:00.000000Z",
+            "data": None,
+        },
     ],
     "next_cursor": "eyJzIjoiY2hhbmdlcyIsInAiOjQyfQ",
 }
@@ -76,25 +100,29 @@ FEED_EXAMPLE = {
     "feed_url": "https://api.example.org/v1/feed.json?condition=autoimmune-disorders",
     "description": "Published health topics, each with its claims (and their evidence) and its quotes.",
     "authors": [{"name": "Health-content API"}],
-    "items": [{
-        "id": "tag:health-content.dev,2026:topic:fecal-microbiota-transplantation",
-        "url": "https://api.example.org/v1/topics/fecal-microbiota-transplantation",
-        "title": "Fecal Microbiota Transplantation (FMT) as an Emerging Therapy",
-        "summary": "FMT moves stool from a healthy donor to restore a balanced gut microbiome.",
-        "content_html": "<p><strong>FMT moves stool ...</strong></p><h3>Claims</h3><ul><li>...</li></ul>",
-        "date_published": "2026-01-05T10:00:00.000000Z",
-        "date_modified": "2026-01-06T09:30:00.000000Z",
-        "authors": [{"name": "Lynn Martelli"}],
-        "language": "en",
-        "tags": ["autoimmune-disorders", "microbiota-transplant"],
-    }],
+    "items": [
+        {
+            "id": "tag:health-content.dev,2026:topic:fecal-microbiota-transplantation",
+            "url": "https://api.example.org/v1/topics/fecal-microbiota-transplantation",
+            "title": "Fecal Microbiota Transplantation (FMT) as an Emerging Therapy",
+            "summary": "FMT moves stool from a healthy donor to restore a balanced gut microbiome.",
+            "content_html": "<p><strong>FMT moves stool ...</strong></p><h3>Claims</h3><ul><li>...</li></ul>",
+            "date_published": "2026-01-05T10:00:00.000000Z",
+            "date_modified": "2026-01-06T09:30:00.000000Z",
+            "authors": [{"name": "Lynn Martelli"}],
+            "language": "en",
+            "tags": ["autoimmune-disorders", "microbiota-transplant"],
+        }
+    ],
     "next_url": "https://api.example.org/v1/feed.json?condition=autoimmune-disorders&cursor=eyJzIjoiZmVlZCIsInAiOjR9",
 }
 
 ATOM_EXAMPLE = """<?xml version='1.0' encoding='UTF-8'?>
-<feed xmlns="http://www.w3.org/2005/Atom"><id>tag:health-content.dev,2026:feed</id><title>Health topics</title>
+<feed xmlns="http://www.w3.org/2005/Atom"><id>tag:health-content.dev,2026:feed</id>
+<title>Health topics</title>
 <updated>2026-01-06T09:30:00+00:00</updated><author><name>Health-content API</name></author>
 <link href="https://api.example.org/v1/feed.atom" rel="self" type="application/atom+xml"/>
 <entry><id>tag:health-content.dev,2026:topic:fecal-microbiota-transplantation</id>
 <title>Fecal Microbiota Transplantation (FMT) as an Emerging Therapy</title>
-<updated>2026-01-06T09:30:00+00:00</updated><content type="html">&lt;p&gt;...&lt;/p&gt;</content></entry></feed>"""
+<updated>2026-01-06T09:30:00+00:00</updated>
+<content type="html">&lt;p&gt;...&lt;/p&gt;</content></entry></feed>"""
