@@ -135,3 +135,30 @@ def test_therapies_by_type_and_by_condition(client):
 def test_health_and_readiness(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"
+
+
+def test_a_kept_public_response_never_outlives_its_content(client, seeded_db):
+    from app.content.schemas import ConditionIn
+    from app.content.store import ContentWriter
+
+    first = client.get("/v1/conditions/dysbiosis")
+    assert client.get("/v1/conditions/dysbiosis").content == first.content  # served again, unchanged
+    before = client.get("/v1/claims", params={"condition": "dysbiosis"}).json()["items"]
+    assert "Dysbiosis" in [c["name"] for item in before for c in item["conditions"]]
+    with seeded_db.write() as conn:
+        writer = ContentWriter(conn, actor="test")
+        writer.put("condition", "dysbiosis", ConditionIn(name="Gut dysbiosis"))
+        writer.finish()
+    after = client.get("/v1/conditions/dysbiosis")
+    assert after.json()["name"] == "Gut dysbiosis" and after.headers["etag"] != first.headers["etag"]
+    claims = client.get("/v1/claims", params={"condition": "dysbiosis"}).json()["items"]
+    assert "Gut dysbiosis" in [c["name"] for item in claims for c in item["conditions"]]
+
+
+def test_the_response_cache_can_be_turned_off(seeded_db):
+    from tests.conftest import client_for
+
+    with client_for(seeded_db, response_cache_entries=0) as uncached:
+        assert uncached.app.state.response_cache.max_entries == 0
+        assert uncached.get("/v1/claims").status_code == 200
+        assert uncached.get("/v1/claims").status_code == 200

@@ -1,11 +1,17 @@
 """Conditional GET. Public content is a function of the newest change-log sequence number, so a public
 response's ETag is that number (plus the URL, the representation asked for and the code's version),
 known before any content query runs: a revalidation costs one indexed lookup and returns 304.
-Responses made for an editor (who may see drafts) are tagged by a hash of their bytes instead."""
+Responses made for an editor (who may see drafts) are tagged by a hash of their bytes instead.
+
+For the same reason a public response can be kept and served again while the content version it was
+made at is current: `ResponseCache` is keyed by the public ETag, so an entry can never outlive the
+content it shows, and workers that each keep their own can never disagree with one another."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +25,36 @@ from app.content.queries import content_version
 from app.core.db import Database
 
 Built = tuple[Any, dict[str, str]]  # payload, extra headers
+
+
+class ResponseCache:
+    """A bounded LRU of public response bodies, keyed by (public ETag, host)."""
+
+    def __init__(self, max_entries: int, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, str], tuple[bytes, dict[str, str]]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[bytes, dict[str, str]] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[str, str], body: bytes, headers: dict[str, str]) -> None:
+        if self.max_entries <= 0 or len(body) > self.max_bytes // 16:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = (body, headers)
+            self._size += len(body)
+            while len(self._entries) > self.max_entries or self._size > self.max_bytes:
+                _, (old, _) = self._entries.popitem(last=False)
+                self._size -= len(old)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -62,13 +98,22 @@ def cached_read(
     """Run `build` in one read snapshot and answer with validators, or 304 when the client is current.
     `etag_of` tags a non-public response from its payload (a record's revision) instead of its bytes."""
     if_none_match = request.headers.get("if-none-match")
+    cache: ResponseCache | None = getattr(request.app.state, "response_cache", None) if public else None
     with db.read() as conn:
         if public:
             etag = public_etag(request, content_version(conn), media_type)
             if _matches(if_none_match, etag):
                 return not_modified(etag, public=True, max_age=max_age)
+            cache_key = (etag, request.url.netloc)
+            kept = cache.get(cache_key) if cache else None
+            if kept is not None:
+                response = Response(kept[0], media_type=media_type, headers=kept[1])
+                set_validators(response, etag, public=True, max_age=max_age)
+                return response
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
+    if public and cache:
+        cache.put(cache_key, body, headers)
     if not public:
         etag = etag_of(payload) if etag_of else body_etag(body)
         if _matches(if_none_match, etag):

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1024 * 1024, description="Largest request body accepted.")
     cache_max_age: int = Field(default=60, description="Cache-Control max-age of public reads, seconds.")
+    response_cache_entries: int = Field(
+        default=4096, description="Public responses kept per worker while their content version is current; 0: off."
+    )
     query_timeout_ms: int = Field(default=5000, description="Longest a single query may run.")
     rate_limit_anonymous: str = Field(default="120/minute", description="Budget per client address.")
     rate_limit_partner: str = Field(default="1200/minute", description="Budget per partner key.")
