@@ -76,3 +76,20 @@ def test_a_translation_links_to_its_original_and_lists_take_lang(client, seeded_
         "microbioma-intestinal"]
     both = client.get("/v1/topics", params={"condition": "autoimmune-disorders", "limit": 100}).json()["items"]
     assert {"introduction", "introduccion"} <= {t["slug"] for t in both}
+
+
+def test_a_relation_named_twice_is_stored_and_logged_once(seeded_db):
+    from sqlalchemy import select
+
+    from app.content.schemas import ClaimIn
+    from app.models import Change
+
+    claim = ClaimIn(topic="introduction", text="A claim.", source_excerpt="The gut microbiome",
+                    conditions=["dysbiosis", "dysbiosis"], evidence={"kind": "background", "strength": "very-low"})
+    put(seeded_db, "claim", "twice", claim)
+    with seeded_db.read() as conn:
+        data = conn.execute(select(Change.__table__.c.data).where(Change.__table__.c.key == "twice")).scalar_one()
+    assert data["conditions"] == ["dysbiosis"]
+    put(seeded_db, "claim", "twice", claim)  # and writing it again changes nothing
+    with seeded_db.read() as conn:
+        assert len(conn.execute(select(Change.__table__).where(Change.__table__.c.key == "twice")).all()) == 1

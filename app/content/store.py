@@ -66,6 +66,14 @@ class Conflict(ContentError):
     title = "Already exists"
 
 
+def _normalised(spec: ResourceSpec, content: dict[str, Any]) -> dict[str, Any]:
+    """A relation named twice is one link: the document says so too, so the log replays to the store."""
+    for name in spec.links:
+        if content.get(name):
+            content[name] = list(dict.fromkeys(content[name]))
+    return content
+
+
 @dataclass
 class WriteResult:
     resource: str
@@ -92,7 +100,7 @@ class ContentWriter:
         """Create or update records by key; a record whose content is unchanged is left alone."""
         spec = RESOURCES[resource]
         table = spec.table
-        wanted = {key: payload.model_dump(mode="json") for key, payload in items}
+        wanted = {key: _normalised(spec, payload.model_dump(mode="json")) for key, payload in items}
         resolved = self._resolve(spec, wanted)
         existing = pks_by_key(self.conn, resource, wanted)
         old_docs = load_documents(self.conn, spec, list(existing.values()))
