@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from app.api.deps import DatabaseDep, PageDep, PrincipalDep, StatusesDep, filters_dependency
-from app.api.examples import EXAMPLES
+from app.api.examples import DETAIL_EXAMPLES, EXAMPLES
 from app.content import jsonld, queries
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
@@ -122,7 +122,7 @@ def build_router() -> APIRouter:
             description=f"One {spec.name} by its {spec.key_field}, with its related items embedded. "
                         f"Editors also see drafts and retracted records. With `Accept: application/ld+json` "
                         f"the answer is schema.org JSON-LD (`{jsonld.SCHEMA_TYPES[spec.name]}`).",
-            responses={200: {"content": {"application/json": {"example": EXAMPLES[spec.name]},
+            responses={200: {"content": {"application/json": {"example": DETAIL_EXAMPLES[spec.name]},
                                          **jsonld.openapi_content(spec.name, EXAMPLES[spec.name])}},
                        404: not_found(spec)},
         )
