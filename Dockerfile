@@ -2,7 +2,7 @@
 # or on PostgreSQL when DATABASE_URL says so.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY app ./app
 RUN pip install --no-cache-dir --prefix=/install .
 
