@@ -15,7 +15,7 @@ from app.content import jsonld, queries
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
-from app.core.caching import cached_read, record_etag
+from app.core.caching import cached_read_async, record_etag
 from app.core.errors import PROBLEM_JSON
 from app.core.pagination import decode_cursor, encode_cursor, link_header
 
@@ -54,7 +54,8 @@ def page_url(request: Request, cursor: str) -> str:
     return str(request.url.include_query_params(cursor=cursor))
 
 
-def list_response(request: Request, db, spec: ResourceSpec, filters: Filters, page, statuses, public: bool):
+async def list_response(request: Request, db, spec: ResourceSpec, filters: Filters, page, statuses,
+                        public: bool) -> Response:
     after = decode_cursor(spec.plural, page.cursor)
 
     def build(conn):
@@ -63,27 +64,28 @@ def list_response(request: Request, db, spec: ResourceSpec, filters: Filters, pa
         headers = {"Link": link_header(page_url(request, next_cursor))} if next_cursor else {}
         return {"items": result.items, "next_cursor": next_cursor}, headers
 
-    return cached_read(request, db, build, public=public, max_age=request.app.state.settings.cache_max_age)
+    return await cached_read_async(request, db, build, public=public,
+                                   max_age=request.app.state.settings.cache_max_age)
 
 
 def _list_route(spec: ResourceSpec):
     filters_dep = filters_dependency(spec)
 
-    def endpoint(request: Request, db: DatabaseDep, principal: PrincipalDep, page: PageDep,
-                 statuses: StatusesDep, filters: Annotated[Filters, Depends(filters_dep)]) -> Response:
+    async def endpoint(request: Request, db: DatabaseDep, principal: PrincipalDep, page: PageDep,
+                       statuses: StatusesDep, filters: Annotated[Filters, Depends(filters_dep)]) -> Response:
         public = statuses == (Status.published.value,)
-        return list_response(request, db, spec, filters, page, statuses, public)
+        return await list_response(request, db, spec, filters, page, statuses, public)
 
     return endpoint
 
 
 def _detail_route(spec: ResourceSpec):
-    def endpoint(request: Request, db: DatabaseDep, principal: PrincipalDep,
-                 key: Annotated[str, Path(alias=spec.key_field, max_length=200)]) -> Response:
+    async def endpoint(request: Request, db: DatabaseDep, principal: PrincipalDep,
+                       key: Annotated[str, Path(alias=spec.key_field, max_length=200)]) -> Response:
         statuses = tuple(s.value for s in Status) if principal.is_editor else (Status.published.value,)
         if jsonld.wanted(request.headers.get("accept")):  # the same record as schema.org JSON-LD
             base = str(request.base_url)
-            return cached_read(request, db, lambda conn: (jsonld.document(
+            return await cached_read_async(request, db, lambda conn: (jsonld.document(
                 spec.name, queries.get_one(conn, spec, key, statuses=statuses), base), {}),
                 public=not principal.is_editor, media_type=jsonld.MEDIA_TYPE,
                 max_age=request.app.state.settings.cache_max_age)
@@ -91,9 +93,10 @@ def _detail_route(spec: ResourceSpec):
         def revision_tag(item: dict) -> str:  # an editor's tag names the revision a write's If-Match checks
             return record_etag(spec.name, key, item["revision"], item["created_at"])
 
-        return cached_read(request, db, lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
-                           public=not principal.is_editor, max_age=request.app.state.settings.cache_max_age,
-                           etag_of=revision_tag if principal.is_editor else None)
+        return await cached_read_async(
+            request, db, lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
+            public=not principal.is_editor, max_age=request.app.state.settings.cache_max_age,
+            etag_of=revision_tag if principal.is_editor else None)
 
     return endpoint
 
@@ -134,8 +137,8 @@ def build_router() -> APIRouter:
                 responses={200: {"content": {"application/json": {"example": [
                     {"type": "probiotic", "description": "Live microorganisms taken to benefit the host.",
                      "therapy_count": 1, "claim_count": 4}]}}}})
-    def list_therapy_types(request: Request, db: DatabaseDep) -> Response:
-        return cached_read(request, db, lambda conn: (queries.therapy_types(conn), {}), public=True,
-                           max_age=request.app.state.settings.cache_max_age)
+    async def list_therapy_types(request: Request, db: DatabaseDep) -> Response:
+        return await cached_read_async(request, db, lambda conn: (queries.therapy_types(conn), {}), public=True,
+                                       max_age=request.app.state.settings.cache_max_age)
 
     return router

@@ -1,4 +1,4 @@
-"""Rate limits as pure ASGI middleware, with the `limits` library's moving window: per key for partners and
+"""Rate limits as pure ASGI middleware, with the `limits` library's sliding window counter: per key for partners and
 editors, per client address for anonymous callers. Every response says where the caller stands
 (`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`); past the limit the answer is a 429 with
 `Retry-After`. The counters live in the storage `RATE_LIMIT_STORAGE_URL` names: in the process by default,
@@ -14,7 +14,7 @@ from anyio import to_thread
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,7 +43,9 @@ class RateLimit:
         self.in_process = url.startswith("memory://")
         options = {} if self.in_process else {"key_prefix": KEY_PREFIX, "wrap_exceptions": True}
         self.storage = storage_from_string(url, **options)
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        # A sliding window counter costs the same at any budget (a moving window keeps, and shifts, one
+        # entry per request) and has no burst at window edges (a fixed window doubles at each boundary).
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
 
     def _identity(self, scope: Scope) -> tuple[RateLimitItem, str]:
         principal: Principal = scope.get("state", {}).get("principal", ANONYMOUS)
