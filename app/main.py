@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from app import __version__
 from app.api import content, docs, ops
-from app.core.caching import ResponseCache
+from app.core.caching import Builds, ResponseCache
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
 from app.core.errors import install_error_handlers
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db
     app.state.response_cache = ResponseCache(settings.response_cache_entries)
+    app.state.builds = Builds(settings.concurrent_builds)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(ops_metrics.router)

@@ -162,3 +162,49 @@ def test_the_response_cache_can_be_turned_off(seeded_db):
         assert uncached.app.state.response_cache.max_entries == 0
         assert uncached.get("/v1/claims").status_code == 200
         assert uncached.get("/v1/claims").status_code == 200
+
+
+def test_concurrent_requests_for_one_response_build_it_once(seeded_db):
+    """Requests for a public response that is being built wait for that build and get what it kept."""
+    import anyio
+    import httpx
+
+    from tests.conftest import make_settings
+
+    from app.main import create_app
+
+    url = seeded_db.engine.url.render_as_string(hide_password=False)
+    app = create_app(make_settings(url), db=seeded_db)
+    built = []
+    real = app.state.builds
+
+    async def main():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            results = []
+
+            async def fetch():
+                results.append(await client.get("/v1/claims", params={"condition": "autoimmune-disorders"}))
+
+            async with anyio.create_task_group() as group:
+                for _ in range(8):
+                    group.start_soon(fetch)
+        return results
+
+    from app.content import queries
+
+    original = queries.list_page
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return original(*args, **kwargs)
+
+    queries.list_page = counting
+    try:
+        results = anyio.run(main)
+    finally:
+        queries.list_page = original
+    assert real.limit >= 1
+    assert [r.status_code for r in results] == [200] * 8
+    assert len({r.content for r in results}) == 1
+    assert len(built) == 1

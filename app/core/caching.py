@@ -9,15 +9,16 @@ content it shows, and workers that each keep their own can never disagree with o
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 import orjson
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -124,6 +125,34 @@ def cached_read(
     return response
 
 
+class Builds:
+    """Per worker: at most `limit` responses built at once (a build is Python work that holds the GIL, and
+    a threadpool full of builds starves the event loop that answers 304s and kept responses), and one
+    build per public response at a time (the other requests for it wait for that one and are served
+    what it kept)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._running: dict[tuple[str, str], anyio.Event] = {}
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:  # made on first use, inside the event loop
+            self._limiter = anyio.CapacityLimiter(self.limit)
+        return self._limiter
+
+
+def _kept(request: Request, etag: str, media_type: str, max_age: int) -> Response | None:
+    cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
+    kept = cache.get((etag, request.url.netloc)) if cache else None
+    if kept is None:
+        return None
+    response = Response(kept[0], media_type=media_type, headers=kept[1])
+    set_validators(response, etag, public=True, max_age=max_age)
+    return response
+
+
 async def cached_read_async(
     request: Request,
     db: Database,
@@ -137,21 +166,28 @@ async def cached_read_async(
     """`cached_read` for async routes: where the content version can be read in microseconds on the
     event loop (SQLite), a revalidation or a kept response is answered there; only building a response
     goes to the threadpool, where `cached_read` runs it in one snapshot (and tags it by that snapshot)."""
-    if public:
-        version = db.peek_content_version()
-        if version is not None:
-            etag = public_etag(request, version, media_type)
-            if _matches(request.headers.get("if-none-match"), etag):
-                return not_modified(etag, public=True, max_age=max_age)
-            cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
-            kept = cache.get((etag, request.url.netloc)) if cache else None
-            if kept is not None:
-                response = Response(kept[0], media_type=media_type, headers=kept[1])
-                set_validators(response, etag, public=True, max_age=max_age)
-                return response
-    return await run_in_threadpool(
-        cached_read, request, db, build, public=public, media_type=media_type, max_age=max_age, etag_of=etag_of
-    )
+    builds: Builds = request.app.state.builds
+    run = functools.partial(cached_read, request, db, build, public=public, media_type=media_type,
+                            max_age=max_age, etag_of=etag_of)
+    version = db.peek_content_version() if public else None
+    if version is None:
+        return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
+    etag = public_etag(request, version, media_type)
+    if _matches(request.headers.get("if-none-match"), etag):
+        return not_modified(etag, public=True, max_age=max_age)
+    key = (etag, request.url.netloc)
+    while (running := builds._running.get(key)) is not None:  # the same response is being built
+        await running.wait()
+        if (kept := _kept(request, etag, media_type, max_age)) is not None:
+            return kept
+    if (kept := _kept(request, etag, media_type, max_age)) is not None:
+        return kept
+    builds._running[key] = done = anyio.Event()
+    try:
+        return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
+    finally:
+        del builds._running[key]
+        done.set()
 
 
 def cache_control(public: bool, max_age: int) -> str:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     response_cache_entries: int = Field(
         default=4096, description="Public responses kept per worker while their content version is current; 0: off."
     )
+    concurrent_builds: int = Field(
+        default=4, description="Responses a worker builds at once; the rest wait, so revalidations stay quick."
+    )
     query_timeout_ms: int = Field(default=5000, description="Longest a single query may run.")
     rate_limit_anonymous: str = Field(default="120/minute", description="Budget per client address.")
     rate_limit_partner: str = Field(default="1200/minute", description="Budget per partner key.")
