@@ -126,9 +126,9 @@ def cached_read(
 
 
 class Builds:
-    """Per worker, on SQLite: at most `limit` responses built at once (a build there is Python work that
-    holds the GIL, and a threadpool full of builds starves the event loop that answers 304s and kept
-    responses), and one build per public response at a time (the other requests for it wait for that one and are served
+    """Per worker: at most `limit` responses built at once (a build is Python work that holds the GIL, and
+    a threadpool full of builds starves the event loop that answers 304s and kept responses), and one
+    build per public response at a time (the other requests for it wait for that one and are served
     what it kept)."""
 
     def __init__(self, limit: int) -> None:
@@ -170,8 +170,8 @@ async def cached_read_async(
     run = functools.partial(cached_read, request, db, build, public=public, media_type=media_type,
                             max_age=max_age, etag_of=etag_of)
     version = db.peek_content_version() if public else None
-    if version is None:  # PostgreSQL, or an editor: all in the threadpool, where waiting on I/O is cheap
-        return await anyio.to_thread.run_sync(run)
+    if version is None:
+        return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
     etag = public_etag(request, version, media_type)
     if _matches(request.headers.get("if-none-match"), etag):
         return not_modified(etag, public=True, max_age=max_age)
