@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-test clean
+.PHONY: run test lint bench bench-backends install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,8 @@ clean:
 bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The same API on SQLite and on PostgreSQL (BENCH_POSTGRES_URL), 1 and 2 workers, side by side.
+bench-backends: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/backends.py $(BENCH_ARGS)
