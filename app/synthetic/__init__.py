@@ -19,150 +19,20 @@ from app.content import schemas
 from app.content.store import ContentWriter
 from app.content.vocab import Domain, EvidenceKind, EvidenceStrength, TherapyType
 from app.core.db import Database
+from app.synthetic.words import (
+    BODY_PARTS,
+    CONDITION_WORDS,
+    FIRST_NAMES,
+    LAST_NAMES,
+    OBJECTS,
+    QUALIFIERS,
+    THERAPY_WORDS,
+    VERBS,
+)
 
 ACTOR = "synthetic"
 BATCH = 5_000  # records per put_many; one transaction per batch keeps each commit short
 
-# Words for names and sentences: enough variety that a two-word search is selective, yet some phrases
-# recur often, as they do in real content.
-BODY_PARTS = [
-    "gut",
-    "skin",
-    "joint",
-    "brain",
-    "liver",
-    "lung",
-    "thyroid",
-    "kidney",
-    "colon",
-    "nerve",
-    "muscle",
-    "bone",
-    "blood",
-    "immune",
-    "heart",
-    "eye",
-]
-CONDITION_WORDS = [
-    "inflammation",
-    "syndrome",
-    "disorder",
-    "dysbiosis",
-    "fatigue",
-    "autoimmunity",
-    "fibrosis",
-    "sensitivity",
-    "deficiency",
-    "disease",
-    "neuropathy",
-    "dermatitis",
-    "arthritis",
-    "colitis",
-]
-QUALIFIERS = [
-    "chronic",
-    "acute",
-    "juvenile",
-    "mild",
-    "severe",
-    "relapsing",
-    "early",
-    "late-onset",
-    "atypical",
-    "secondary",
-    "primary",
-    "refractory",
-]
-THERAPY_WORDS = {
-    TherapyType.probiotic: [
-        "lactobacillus",
-        "bifidobacterium",
-        "saccharomyces",
-        "multi-strain",
-        "spore-based",
-    ],
-    TherapyType.prebiotic: ["inulin", "oligosaccharide", "resistant-starch", "pectin", "beta-glucan"],
-    TherapyType.microbiota_transplant: ["donor-stool", "capsule-transplant", "colonoscopic-transplant"],
-    TherapyType.diet: ["high-fibre", "mediterranean", "low-fodmap", "fermented-food", "polyphenol-rich"],
-    TherapyType.lifestyle: ["aerobic-exercise", "sleep-hygiene", "stress-reduction", "mindfulness"],
-    TherapyType.precision_medicine: ["microbiome-profiling", "genome-guided", "metabolite-targeted"],
-    TherapyType.dietary_supplement: ["vitamin-d", "omega-3", "zinc", "butyrate", "glutamine"],
-    TherapyType.pharmacological: ["antibiotic", "immunomodulator", "corticosteroid", "biologic"],
-}
-VERBS = [
-    "may reduce",
-    "is associated with",
-    "appears to improve",
-    "could worsen",
-    "is being studied for",
-    "modulates",
-    "restores",
-    "supports",
-    "does not change",
-    "may prevent",
-]
-OBJECTS = [
-    "barrier function",
-    "microbial diversity",
-    "symptom severity",
-    "inflammatory markers",
-    "short-chain fatty acids",
-    "relapse rates",
-    "quality of life",
-    "leaky gut",
-    "immune tolerance",
-    "mucosal healing",
-    "bacterial balance",
-    "cytokine levels",
-]
-FIRST_NAMES = [
-    "Ana",
-    "Ben",
-    "Chen",
-    "Dara",
-    "Eli",
-    "Farah",
-    "Goran",
-    "Hana",
-    "Ivo",
-    "Jun",
-    "Kemi",
-    "Lior",
-    "Mira",
-    "Nils",
-    "Omar",
-    "Pia",
-    "Ravi",
-    "Sana",
-    "Tomas",
-    "Uma",
-    "Vera",
-    "Wen",
-    "Yara",
-    "Zoltan",
-]
-LAST_NAMES = [
-    "Adler",
-    "Baptiste",
-    "Costa",
-    "Dunn",
-    "Eriksen",
-    "Fischer",
-    "Garcia",
-    "Haddad",
-    "Ito",
-    "Jansen",
-    "Kowalski",
-    "Lindqvist",
-    "Moreau",
-    "Novak",
-    "Okafor",
-    "Petrov",
-    "Quinn",
-    "Rossi",
-    "Sato",
-    "Tan",
-]
 DOMAINS = [d.value for d in Domain]
 
 
