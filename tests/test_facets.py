@@ -37,13 +37,12 @@ def test_conditions_pointing_at_each_other_in_one_batch_are_refused(seeded_db):
 
     from app.content.store import ContentError
 
-    with pytest.raises(ContentError):
-        with seeded_db.write() as conn:
-            writer = ContentWriter(conn, actor="test")
-            writer.put_many("condition", [
-                ("loop-a", ConditionIn(name="A", parent="loop-b")),
-                ("loop-b", ConditionIn(name="B", parent="loop-a")),
-            ])
+    with pytest.raises(ContentError), seeded_db.write() as conn:
+        writer = ContentWriter(conn, actor="test")
+        writer.put_many("condition", [
+            ("loop-a", ConditionIn(name="A", parent="loop-b")),
+            ("loop-b", ConditionIn(name="B", parent="loop-a")),
+        ])
 
 
 def test_a_parent_that_would_make_a_cycle_is_refused(seeded_db):

@@ -4,7 +4,6 @@ page that has no expert skips the expert lookup), never one per item."""
 import pytest
 from sqlalchemy import event
 
-
 QUERY_BUDGET = 16
 
 

@@ -171,9 +171,8 @@ def test_concurrent_requests_for_one_response_build_it_once(seeded_db):
     import anyio
     import httpx
 
-    from tests.conftest import make_settings
-
     from app.main import create_app
+    from tests.conftest import make_settings
 
     url = seeded_db.engine.url.render_as_string(hide_password=False)
     app = create_app(make_settings(url), db=seeded_db)

@@ -58,22 +58,23 @@ def _descendants(roots: set[int], parents: dict[int, int | None]) -> set[int]:
     return {pk for pk in parents if set(_lineage(pk, parents)) & roots}
 
 
+def _linking(conn: Connection, owner: str, field: str, targets: Iterable[int]) -> set[int]:
+    """The `owner` records whose `field` links to any of `targets`."""
+    link = RESOURCES[owner].links[field]
+    return _pks(conn, lambda part: select(link.table.c[link.own]).where(link.table.c[link.other].in_(part)), targets)
+
+
 def _affected(conn: Connection, touched: dict[str, set[int]], reshaped: dict[str, set[int]]) -> dict[str, set[int]]:
     t = {name: RESOURCES[name].table for name in RESOURCES}
-    links = {name: spec.links for name, spec in RESOURCES.items()}
     out = {name: set(touched.get(name, ())) for name in FACETED}
     if reshaped.get("condition"):
         _, parents = _condition_tree(conn)
         subtree = _descendants(reshaped["condition"], parents)
         for owner in ("claim", "topic"):
-            link = links[owner]["conditions"]
-            out[owner] |= _pks(conn, lambda p, l=link: select(l.table.c[l.own]).where(l.table.c[l.other].in_(p)),
-                               subtree)
+            out[owner] |= _linking(conn, owner, "conditions", subtree)
     if reshaped.get("therapy"):
         for owner in ("claim", "topic"):
-            link = links[owner]["therapies"]
-            out[owner] |= _pks(conn, lambda p, l=link: select(l.table.c[l.own]).where(l.table.c[l.other].in_(p)),
-                               reshaped["therapy"])
+            out[owner] |= _linking(conn, owner, "therapies", reshaped["therapy"])
     if reshaped.get("source"):
         out["topic"] |= _pks(conn, lambda p: select(t["topic"].c.pk).where(t["topic"].c.source_pk.in_(p)),
                              reshaped["source"])
@@ -84,9 +85,7 @@ def _affected(conn: Connection, touched: dict[str, set[int]], reshaped: dict[str
         out["quote"] |= _pks(conn, lambda p: select(t["quote"].c.pk).where(t["quote"].c.topic_pk.in_(p)),
                              out["topic"])
     if out["claim"]:
-        link = links["quote"]["claims"]
-        out["quote"] |= _pks(conn, lambda p: select(link.table.c.quote_pk).where(link.table.c.claim_pk.in_(p)),
-                             out["claim"])
+        out["quote"] |= _linking(conn, "quote", "claims", out["claim"])
     return out
 
 

@@ -11,7 +11,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.content.vocab import CodeSystem, Domain, EvidenceKind, EvidenceStrength, SpecialtyFit, Status, TherapyType
+from app.content.vocab import (
+    CodeSystem,
+    Domain,
+    EvidenceKind,
+    EvidenceStrength,
+    SpecialtyFit,
+    Status,
+    TherapyType,
+)
 
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)

@@ -137,11 +137,10 @@ class Database:
             conn_cm = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
         else:
             conn_cm = self.engine.connect()
-        with conn_cm as conn:
-            with conn.begin():
-                if not self.is_sqlite:
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_ID})")
-                yield conn
+        with conn_cm as conn, conn.begin():
+            if not self.is_sqlite:
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_ID})")
+            yield conn
 
     def peek_content_version(self) -> int | None:
         """The newest change-log number, read without the pool, a transaction or SQLAlchemy: on SQLite

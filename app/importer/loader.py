@@ -83,7 +83,9 @@ def _check_verbatim(resource: str, model: BaseModel, key: str, text: str, path: 
     for name in VERBATIM.get(resource, ()):
         value = getattr(model, name)
         if value and value not in text:
-            problems.append(ImportProblem(path, f"{resource}({key}).{name}", "is not found verbatim in the source text"))
+            problems.append(
+                ImportProblem(path, f"{resource}({key}).{name}", "is not found verbatim in the source text")
+            )
 
 
 def load_dataset(root: Path) -> Dataset:

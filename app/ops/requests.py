@@ -6,13 +6,13 @@ per request, and the Prometheus request metrics. The `X-API-Key` is never logged
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
 import re
+import secrets
 import sys
 import time
-import itertools
-import secrets
 from typing import Any
 from urllib.parse import parse_qsl
 
