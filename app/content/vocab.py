@@ -1,5 +1,5 @@
 """The fixed vocabularies the content uses. Each is documented here once and served in the OpenAPI
-schema (as enums) and at `/v1/vocabularies`."""
+schema (as enums); the therapy types also at `/v1/therapy-types`."""
 
 from enum import StrEnum
 
