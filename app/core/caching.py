@@ -106,16 +106,12 @@ def cached_read(
             etag = public_etag(request, content_version(conn), media_type)
             if _matches(if_none_match, etag):
                 return not_modified(etag, public=True, max_age=max_age)
-            cache_key = (etag, request.url.netloc)
-            kept = cache.get(cache_key) if cache else None
-            if kept is not None:
-                response = Response(kept[0], media_type=media_type, headers=kept[1])
-                set_validators(response, etag, public=True, max_age=max_age)
-                return response
+            if (kept := _kept(request, etag, media_type, max_age)) is not None:
+                return kept
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
     if public and cache:
-        cache.put(cache_key, body, headers)
+        cache.put((etag, request.url.netloc), body, headers)
     if not public:
         etag = etag_of(payload) if etag_of else body_etag(body)
         if _matches(if_none_match, etag):
