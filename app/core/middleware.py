@@ -20,6 +20,23 @@ SECURITY_HEADERS = {
 }
 
 
+def adding_headers(send: Send, headers: dict[str, str], *, override: bool = True) -> Send:
+    """`send`, with `headers` added to the response's start (kept where the response set them, unless
+    `override`)."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            response_headers = MutableHeaders(scope=message)
+            for name, value in headers.items():
+                if override:
+                    response_headers[name] = value
+                else:
+                    response_headers.setdefault(name, value)
+        await send(message)
+
+    return send_with_headers
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -29,14 +46,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, adding_headers(send, SECURITY_HEADERS, override=False))
 
 
 class BodyTooLarge(HTTPException):

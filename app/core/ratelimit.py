@@ -15,13 +15,13 @@ from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.keys import ANONYMOUS, Principal
 from app.auth.keys import Scope as KeyScope
 from app.core.config import Settings
 from app.core.errors import problem
+from app.core.middleware import adding_headers
 
 log = logging.getLogger("app.ratelimit")
 
@@ -95,11 +95,4 @@ class RateLimit:
             await response(scope, receive, send)
             return
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                for name, value in headers.items():
-                    response_headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, adding_headers(send, headers))
