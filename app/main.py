@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from app import __version__
 from app.api import content, docs, ops
-from app.core.caching import Builds, ResponseCache
+from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
 from app.core.errors import install_error_handlers
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     docs.install(app)
 
     # Outermost last: headers on everything, then CORS, then the size limit and the key check.
+    app.add_middleware(ServeKept, cache=app.state.response_cache, db=db)  # inside the rate limit: it is counted
     app.add_middleware(RateLimit, settings=settings)  # inside ApiKeyAuth: it needs the caller
     app.add_middleware(ApiKeyAuth)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

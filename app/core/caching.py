@@ -14,13 +14,16 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import orjson
 from sqlalchemy import Connection
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import __version__
 from app.content.queries import content_version
@@ -29,34 +32,82 @@ from app.core.db import Database
 Built = tuple[Any, dict[str, str]]  # payload, extra headers
 
 
+def request_signature(scope: Scope) -> tuple:
+    """What a public response can depend on besides the content version: the URL as sent (scheme, host,
+    path, query) and the representation asked for (`Accept`). Taken from the raw scope, so the router-free
+    lookup and the route that keeps a response name it alike."""
+    hosts, accepts = [], []
+    for name, value in scope["headers"]:
+        if name == b"host":
+            hosts.append(value)
+        elif name == b"accept":
+            accepts.append(value)
+    return scope.get("scheme"), tuple(hosts), scope.get("root_path", ""), scope["path"], \
+        scope.get("query_string", b""), tuple(accepts)
+
+
+class PreparedResponse(Response):
+    """A response whose status line and headers were rendered once, when it was kept."""
+
+    def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status_code = status_code
+        self.raw_headers = list(raw_headers)  # a copy: middleware further out adds to this list
+        self.body = body
+        self.background = None
+
+
+@dataclass(slots=True)
+class Kept:
+    """A public response as sent, with the 304 that revalidates it, valid while `version` is current."""
+
+    etag: str
+    version: int
+    body: bytes
+    ok_headers: list[tuple[bytes, bytes]]
+    not_modified_headers: list[tuple[bytes, bytes]]
+    salted: bool  # it depends on more than the content version (the date), so only its route can reuse it
+    route: Any  # the route that made it, named in metrics and logs when it is served without routing
+
+    @classmethod
+    def of(cls, response: Response, etag: str, version: int, *, salted: bool, route: Any, max_age: int) -> Kept:
+        return cls(etag, version, response.body, response.raw_headers,
+                   not_modified(etag, public=True, max_age=max_age).raw_headers, salted, route)
+
+    def response(self, if_none_match: str | None) -> Response:
+        if _matches(if_none_match, self.etag):
+            return PreparedResponse(304, self.not_modified_headers, b"")
+        return PreparedResponse(200, self.ok_headers, self.body)
+
+
 class ResponseCache:
-    """A bounded LRU of public response bodies, keyed by (public ETag, host)."""
+    """A bounded LRU of public responses, keyed by `request_signature`."""
 
     def __init__(self, max_entries: int, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[str, str], tuple[bytes, dict[str, str]]] = OrderedDict()
+        self._entries: OrderedDict[tuple, Kept] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, str]) -> tuple[bytes, dict[str, str]] | None:
+    def get(self, signature: tuple) -> Kept | None:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
+            kept = self._entries.get(signature)
+            if kept is not None:
+                self._entries.move_to_end(signature)
+            return kept
 
-    def put(self, key: tuple[str, str], body: bytes, headers: dict[str, str]) -> None:
-        if self.max_entries <= 0 or len(body) > self.max_bytes // 16:
+    def put(self, signature: tuple, kept: Kept) -> None:
+        if self.max_entries <= 0 or len(kept.body) > self.max_bytes // 16:
             return
         with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = (body, headers)
-            self._size += len(body)
+            old = self._entries.pop(signature, None)
+            if old is not None:
+                self._size -= len(old.body)
+            self._entries[signature] = kept
+            self._size += len(kept.body)
             while len(self._entries) > self.max_entries or self._size > self.max_bytes:
-                _, (old, _) = self._entries.popitem(last=False)
-                self._size -= len(old)
+                _, dropped = self._entries.popitem(last=False)
+                self._size -= len(dropped.body)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -100,24 +151,26 @@ def cached_read(
     """Run `build` in one read snapshot and answer with validators, or 304 when the client is current.
     `etag_of` tags a non-public response from its payload (a record's revision) instead of its bytes."""
     if_none_match = request.headers.get("if-none-match")
-    cache: ResponseCache | None = getattr(request.app.state, "response_cache", None) if public else None
     with db.read() as conn:
         if public:
-            etag = public_etag(request, content_version(conn), media_type)
+            version = content_version(conn)
+            etag = public_etag(request, version, media_type)
             if _matches(if_none_match, etag):
                 return not_modified(etag, public=True, max_age=max_age)
-            if (kept := _kept(request, etag, media_type, max_age)) is not None:
-                return kept
+            if (kept := _kept(request, etag)) is not None:
+                return kept.response(if_none_match)
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
-    if public and cache:
-        cache.put((etag, request.url.netloc), body, headers)
     if not public:
         etag = etag_of(payload) if etag_of else body_etag(body)
         if _matches(if_none_match, etag):
             return not_modified(etag, public=False, max_age=max_age)
     response = Response(body, media_type=media_type, headers=headers)
     set_validators(response, etag, public=public, max_age=max_age)
+    if public and (cache := _cache(request)) is not None:
+        cache.put(request_signature(request.scope), Kept.of(
+            response, etag, version, salted=bool(getattr(request.state, "etag_salt", "")),
+            route=request.scope.get("route"), max_age=max_age))
     return response
 
 
@@ -130,7 +183,7 @@ class Builds:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._limiter: anyio.CapacityLimiter | None = None
-        self._running: dict[tuple[str, str], anyio.Event] = {}
+        self._running: dict[tuple, anyio.Event] = {}
 
     @property
     def limiter(self) -> anyio.CapacityLimiter:
@@ -139,14 +192,15 @@ class Builds:
         return self._limiter
 
 
-def _kept(request: Request, etag: str, media_type: str, max_age: int) -> Response | None:
+def _cache(request: Request) -> ResponseCache | None:
     cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
-    kept = cache.get((etag, request.url.netloc)) if cache else None
-    if kept is None:
-        return None
-    response = Response(kept[0], media_type=media_type, headers=kept[1])
-    set_validators(response, etag, public=True, max_age=max_age)
-    return response
+    return cache if cache is not None and cache.max_entries > 0 else None
+
+
+def _kept(request: Request, etag: str) -> Kept | None:
+    """The kept response for this request, if it was made under the same public ETag."""
+    kept = cache.get(request_signature(request.scope)) if (cache := _cache(request)) is not None else None
+    return kept if kept is not None and kept.etag == etag else None
 
 
 async def cached_read_async(
@@ -169,21 +223,47 @@ async def cached_read_async(
     if version is None:
         return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
     etag = public_etag(request, version, media_type)
-    if _matches(request.headers.get("if-none-match"), etag):
+    if_none_match = request.headers.get("if-none-match")
+    if _matches(if_none_match, etag):
         return not_modified(etag, public=True, max_age=max_age)
-    key = (etag, request.url.netloc)
+    key = (etag, request_signature(request.scope))
     while (running := builds._running.get(key)) is not None:  # the same response is being built
         await running.wait()
-        if (kept := _kept(request, etag, media_type, max_age)) is not None:
-            return kept
-    if (kept := _kept(request, etag, media_type, max_age)) is not None:
-        return kept
+        if (kept := _kept(request, etag)) is not None:
+            return kept.response(if_none_match)
+    if (kept := _kept(request, etag)) is not None:
+        return kept.response(if_none_match)
     builds._running[key] = done = anyio.Event()
     try:
         return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
     finally:
         del builds._running[key]
         done.set()
+
+
+class ServeKept:
+    """Pure ASGI, just outside the router: a GET for a public response kept at the current content version
+    is answered here (or its 304), without routing, parameter parsing or a thread. Only a response its route
+    made for the same URL and `Accept` is served, so what was valid there is valid here; editors, who may
+    see more, and `If-Modified-Since`, which only the route answers, always go to the route."""
+
+    def __init__(self, app: ASGIApp, cache: ResponseCache, db: Database) -> None:
+        self.app = app
+        self.cache = cache
+        self.db = db
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and self.cache.max_entries > 0:
+            principal = scope.get("state", {}).get("principal")
+            kept = None if principal is not None and principal.is_editor else \
+                self.cache.get(request_signature(scope))
+            if kept is not None and not kept.salted:
+                headers = Headers(scope=scope)
+                if "if-modified-since" not in headers and kept.version == self.db.peek_content_version():
+                    scope["route"] = kept.route
+                    await kept.response(headers.get("if-none-match"))(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
 
 
 def cache_control(public: bool, max_age: int) -> str:
