@@ -8,12 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
+import anyio
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.content.queries import content_version
-from app.core.caching import Built, cached_read, not_modified, public_etag, set_validators
+from app.core.caching import Built, cached_read_async, not_modified, public_etag, set_validators
 from app.core.db import Database
 from app.partners.changes import newest_change
 
@@ -70,19 +71,28 @@ def bulk_read(
     return response
 
 
-def partner_read(
+def _not_modified_since(request: Request, db: Database, since: datetime, media_type: str,
+                        max_age: int) -> Response | None:
+    with db.read() as conn:
+        newest = newest_change(conn)
+    # Full precision against whole seconds: a change later in the same second is never missed.
+    if newest and _instant(newest[1]) <= since:
+        response = not_modified(public_etag(request, newest[0], media_type), public=True, max_age=max_age)
+        response.headers["Last-Modified"] = http_date(newest[1])
+        return response
+    return None
+
+
+async def partner_read(
     request: Request, db: Database, build: Callable[[Connection], Built], *, media_type: str, max_age: int
 ) -> Response:
     """A public read with ETag, Last-Modified, and 304 for either validator."""
     since = _if_modified_since(request)
     if since is not None:
-        with db.read() as conn:
-            newest = newest_change(conn)
-        # Full precision against whole seconds: a change later in the same second is never missed.
-        if newest and _instant(newest[1]) <= since:
-            response = not_modified(public_etag(request, newest[0], media_type), public=True, max_age=max_age)
-            response.headers["Last-Modified"] = http_date(newest[1])
-            return response
+        answer = await anyio.to_thread.run_sync(_not_modified_since, request, db, since, media_type, max_age,
+                                                limiter=request.app.state.builds.limiter)
+        if answer is not None:
+            return answer
 
     def build_dated(conn: Connection) -> Built:
         payload, headers = build(conn)
@@ -91,4 +101,5 @@ def partner_read(
             headers = {**headers, "Last-Modified": http_date(newest[1])}
         return payload, headers
 
-    return cached_read(request, db, build_dated, public=True, media_type=media_type, max_age=max_age)
+    return await cached_read_async(request, db, build_dated, public=True, media_type=media_type,
+                                   max_age=max_age)

@@ -85,7 +85,7 @@ def _base(request: Request) -> str:
     return (request.app.state.settings.public_base_url or str(request.base_url)).rstrip("/")
 
 
-def _feed(request: Request, db, filters: Filters, page, media_type: str, other: tuple[str, str]) -> Response:
+async def _feed(request: Request, db, filters: Filters, page, media_type: str, other: tuple[str, str]) -> Response:
     after = decode_cursor(FEED_SCOPE, page.cursor)
     settings = request.app.state.settings
 
@@ -111,7 +111,7 @@ def _feed(request: Request, db, filters: Filters, page, media_type: str, other: 
             return feeds.atom_feed(result, filters, links), headers
         return orjson.dumps(feeds.json_feed(result, filters, links)), headers
 
-    return partner_read(request, db, build, media_type=media_type, max_age=settings.cache_max_age)
+    return await partner_read(request, db, build, media_type=media_type, max_age=settings.cache_max_age)
 
 
 @router.get(
@@ -132,8 +132,8 @@ def _feed(request: Request, db, filters: Filters, page, media_type: str, other: 
         422: BAD_PARAMETER,
     },
 )
-def feed_json(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
-    return _feed(request, db, filters, page, JSON_FEED, ("feed.atom", ATOM))
+async def feed_json(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
+    return await _feed(request, db, filters, page, JSON_FEED, ("feed.atom", ATOM))
 
 
 @router.get(
@@ -147,8 +147,8 @@ def feed_json(request: Request, db: DatabaseDep, filters: TopicFilters, page: Pa
     'the next page as `<link rel="next">`. ' + CONDITIONAL,
     responses={200: {"content": {ATOM: {"example": ATOM_EXAMPLE}}}, 401: UNAUTHORIZED, 422: BAD_PARAMETER},
 )
-def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
-    return _feed(request, db, filters, page, ATOM, ("feed.json", JSON_FEED))
+async def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
+    return await _feed(request, db, filters, page, ATOM, ("feed.json", JSON_FEED))
 
 
 @router.get(
@@ -170,7 +170,7 @@ def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, page: Pa
         422: BAD_PARAMETER,
     },
 )
-def list_changes(
+async def list_changes(
     request: Request,
     db: DatabaseDep,
     since: Annotated[
@@ -200,7 +200,7 @@ def list_changes(
         )
         return {"items": page.items, "next_cursor": cursor}, headers
 
-    return partner_read(
+    return await partner_read(
         request, db, build, media_type="application/json", max_age=request.app.state.settings.cache_max_age
     )
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from app.api.deps import DatabaseDep, PageDep
 from app.content.queries import Filters
 from app.content.vocab import TherapyType
-from app.core.caching import cached_read
+from app.core.caching import cached_read_async
 from app.core.errors import PROBLEM_JSON
 from app.core.pagination import decode_cursor, encode_cursor, link_header
 from app.search import service
@@ -17,7 +17,7 @@ from app.search import service
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
-def search_filters(
+async def search_filters(
     condition: Annotated[
         list[str] | None,
         Query(
@@ -141,7 +141,7 @@ BAD_QUERY = {
     ),
     responses={200: {"content": {"application/json": {"example": EXAMPLE}}}, 422: BAD_QUERY},
 )
-def search(
+async def search(
     request: Request,
     db: DatabaseDep,
     page: PageDep,
@@ -158,4 +158,5 @@ def search(
             headers["Link"] = link_header(str(request.url.include_query_params(cursor=next_cursor)))
         return {"items": found["items"], "next_cursor": next_cursor, "facets": found["facets"]}, headers
 
-    return cached_read(request, db, build, public=True, max_age=request.app.state.settings.cache_max_age)
+    return await cached_read_async(request, db, build, public=True,
+                                   max_age=request.app.state.settings.cache_max_age)
