@@ -36,21 +36,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    limit_concurrency: Annotated[int, typer.Option(help="Connections and requests per worker at once; beyond "
-                                                   "it new ones get 503 at once instead of queueing.")] = 256,
 ) -> None:
     """Serve the API; on an empty database, migrate and import data/ first."""
-    import uvicorn
-
     from app.core.migrate import bootstrap
+    from app.ops import serving
 
     settings = get_settings()
     db = _db()
     bootstrap(db, settings.data_dir)
     db.dispose()
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level=settings.log_level,
-                proxy_headers=True, timeout_graceful_shutdown=10, limit_concurrency=limit_concurrency,
-                access_log=False)  # the app writes its own JSON request log (app.ops.requests)
+    serving.run(host, port, workers, settings.log_level)
 
 
 @db_cli.command("upgrade")

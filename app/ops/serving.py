@@ -1,0 +1,51 @@
+"""Running the API under uvicorn, as `python -m app serve` and the benchmark do.
+
+Each worker listens on several sockets bound to the same port (SO_REUSEPORT, on Linux). The event loop
+(uvloop, through libuv) takes one new connection per listening socket per turn of the loop, and under load
+a turn is long (it answers every request that is ready): 128 clients connecting at once to a busy worker
+waited up to 2 s for their first answer with one socket. With several, the kernel spreads new connections
+over them and the worker lets that many in per turn."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+LISTENERS = 16
+
+
+def listening_sockets(host: str, port: int, count: int = LISTENERS) -> list[socket.socket]:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         proto=socket.IPPROTO_TCP)[0]
+    # First a plain bind: it fails, as it should, when anything else holds the port (a socket in a
+    # SO_REUSEPORT group of the same user would otherwise be joined silently).
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+    shared = count > 1 and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+    sockets = []
+    for _ in range(count if shared else 1):
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        sock.set_inheritable(True)
+        sockets.append(sock)
+    return sockets
+
+
+def run(host: str, port: int, workers: int, log_level: str) -> None:
+    config = uvicorn.Config(
+        "app.main:app", host=host, port=port, workers=workers, log_level=log_level, proxy_headers=True,
+        timeout_graceful_shutdown=10,
+        access_log=False,  # the app writes its own JSON request log (app.ops.requests)
+    )
+    sockets = listening_sockets(host, port)
+    if workers > 1:
+        Multiprocess(config, sockets=sockets).run()
+    else:
+        uvicorn.Server(config).run(sockets=sockets)
