@@ -15,7 +15,7 @@ from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
 from app.core.errors import install_error_handlers
-from app.core.middleware import ApiKeyAuth, BodySizeLimit, SecurityHeaders
+from app.core.middleware import ApiKeyAuth, BodySizeLimit, RequestsInFlightLimit, SecurityHeaders
 from app.core.ratelimit import RateLimit
 from app.editing import router as editing
 from app.ops import metrics as ops_metrics
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(RateLimit, settings=settings)  # inside ApiKeyAuth: it needs the caller
     app.add_middleware(ApiKeyAuth)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestsInFlightLimit, limit=settings.max_requests_in_flight)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_allow_origins.split(",")],

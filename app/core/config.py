@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     concurrent_builds: int = Field(
         default=4, description="Responses a worker builds at once; the rest wait, so revalidations stay quick."
     )
+    max_requests_in_flight: int = Field(
+        default=512, description="Requests a worker answers at once; past it, 503 with Retry-After at once."
+    )
     query_timeout_ms: int = Field(default=5000, description="Longest a single query may run.")
     rate_limit_anonymous: str = Field(default="120/minute", description="Budget per client address.")
     rate_limit_partner: str = Field(default="1200/minute", description="Budget per partner key.")

@@ -117,3 +117,32 @@ class ApiKeyAuth:
                 return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+
+class RequestsInFlightLimit:
+    """Past `limit` requests at once in this worker, answer 503 at once (with `Retry-After`) rather than let
+    the queue, and every waiting client's latency, grow without bound. Probes and metrics are never refused:
+    an overloaded worker is busy, not dead."""
+
+    EXEMPT_PATHS = frozenset({"/healthz", "/metrics"})
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            response = problem(503, "Service unavailable",
+                               f"This worker is answering {self.limit} requests already; try again in a second.",
+                               slug="overloaded", headers={"Retry-After": "1"})
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
