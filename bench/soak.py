@@ -328,9 +328,15 @@ def main() -> int:
         rss_after_warmup = rss_kib(pid)
         warm_count, _ = load.snapshot()
         rss_peak = rss_after_warmup or 0
+        # A sample every tenth of the run: a leak climbs through all ten, caches filling level off.
+        every, next_sample, rss_samples = args.seconds / 10, time.monotonic(), []
         while any(t.is_alive() for t in threads):
             time.sleep(1)
-            rss_peak = max(rss_peak, rss_kib(pid) or 0)
+            rss = rss_kib(pid) or 0
+            rss_peak = max(rss_peak, rss)
+            if time.monotonic() >= next_sample:
+                rss_samples.append([round(time.monotonic() - started), rss])
+                next_sample += every
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
@@ -358,6 +364,7 @@ def main() -> int:
                 "end": rss_end,
                 "peak": rss_peak or None,
                 "growth": (rss_end - rss_after_warmup) if rss_end and rss_after_warmup else None,
+                "samples": rss_samples,  # [seconds into the run, KiB]
             },
         }
         print(json.dumps(report, indent=2))
