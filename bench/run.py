@@ -237,6 +237,8 @@ def run_size(size: int, args, rng: random.Random) -> dict:
         ]
         out["replay_seconds"] = replay_changes(ours) if size <= 100_000 or args.replay else None
     with servers.ours(database, workers=1) as single:
+        wrk.run("warm-up", single, paths["ours: claims?condition=X"], seconds=args.warmup,
+                connections=args.connections)
         stress.append(
             wrk.run(
                 "ours: 256 connections, 1 worker",
