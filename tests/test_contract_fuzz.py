@@ -1,6 +1,7 @@
 """Contract fuzzing: Schemathesis generates requests from the app's own OpenAPI document, valid ones and
 invalid ones, for every operation (reads and writes, with an editor key), from a fixed seed, and checks
-every answer: no 5xx, status codes, content types, headers and bodies as documented.
+every answer: no 5xx, status codes, content types, headers and bodies as documented. A second test runs
+sequences of calls (stateful).
 
 Two checks are left out, for reasons the schema cannot express: `positive_data_acceptance` (a request the
 schema allows may still be refused by a rule about data: an unknown condition or reference, a cursor this
@@ -11,6 +12,7 @@ filter). Everything else Schemathesis checks stays on. FUZZ_EXAMPLES raises the 
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import pytest
 
@@ -73,3 +75,43 @@ def test_every_operation_keeps_its_contract_under_generated_input(seeded_db):
                         continue
                     failures[f"{operation.method.upper()} {operation.path} ({mode.value})"] = text[:1500]
     assert not failures, "\n\n".join(f"{name}:\n{text}" for name, text in failures.items())
+
+
+def test_call_sequences_keep_the_contract(seeded_db):
+    """Stateful: Schemathesis infers which responses feed which requests (a created record's key into its
+    read, edit, revisions and delete) and runs random sequences of them. Besides the checks above, its
+    stateful checks fail a created record that cannot be read and a deleted one that still can."""
+    with seeded_db.write() as conn:
+        key = create_key(conn, scope=Scope.editor, name="contract-stateful")
+    with client_for(seeded_db, **NO_LIMITS) as client:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+        machine = schema.as_state_machine()
+        assert schema.statistic.transitions.total > 50  # links were inferred, so sequences really chain
+        answered: Counter[tuple[str, int]] = Counter()
+        failures: list[str] = []
+
+        class Sequences(machine):  # type: ignore[misc, valid-type]
+            def get_call_kwargs(self, case):
+                return {"headers": {"X-API-Key": key}}
+
+            def after_call(self, response, case):
+                answered[case.operation.method.upper(), response.status_code] += 1
+                super().after_call(response, case)
+
+            def validate_response(self, response, case, additional_checks=None, **kwargs):
+                # Collected, not raised: the store keeps what earlier examples wrote, so Hypothesis could
+                # not replay a failing sequence to shrink it; the failure itself is what we want to read.
+                try:
+                    case.validate_response(response, transport_kwargs=kwargs or None, recorder=self.recorder,
+                                           excluded_checks=[positive_data_acceptance, negative_data_rejection])
+                except BaseException as exc:  # noqa: BLE001 - Schemathesis reports a group of failures
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    failures.append(f"{case.operation.label} -> {response.status_code}:\n{str(exc)[:1500]}")
+
+        Sequences.run(settings=settings(max_examples=max(10, EXAMPLES * 3), stateful_step_count=10, derandomize=True,
+                                        database=None, deadline=None, suppress_health_check=list(HealthCheck),
+                                        phases=[Phase.generate]))
+    assert not failures, "\n\n".join(failures)
+    # Records were made, then edited and deleted through keys taken from earlier answers.
+    assert answered["POST", 201] and answered["PATCH", 200] and answered["DELETE", 204]
