@@ -12,7 +12,9 @@ filter). Everything else Schemathesis checks stays on. FUZZ_EXAMPLES raises the 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections import Counter
+from contextlib import closing
 
 import pytest
 
@@ -34,6 +36,12 @@ def is_global_limit(text: str) -> bool:
     """The one finding that is by design: a generated URL over 8 KiB gets the 414 every route can answer
     (the limits table in the README), which no single operation lists."""
     return "1 distinct failure" in text and "Undocumented status code" in text and "Received: 414" in text
+
+
+def is_kept_history(path: str, text: str) -> bool:
+    """By design too: a deleted record's revisions stay readable (the README: `DELETE` removes a record for
+    good, its revisions stay), which the stateful check for deleted resources reports."""
+    return path.endswith("/revisions") and "1 distinct failure" in text and "Deleted resource still available" in text
 
 
 def test_every_operation_keeps_its_contract_under_generated_input(seeded_db):
@@ -80,10 +88,27 @@ def test_every_operation_keeps_its_contract_under_generated_input(seeded_db):
 def test_call_sequences_keep_the_contract(seeded_db):
     """Stateful: Schemathesis infers which responses feed which requests (a created record's key into its
     read, edit, revisions and delete) and runs random sequences of them. Besides the checks above, its
-    stateful checks fail a created record that cannot be read and a deleted one that still can."""
+    stateful checks fail a created record that cannot be read and a deleted one that still can.
+
+    Every sequence starts from the same store (Hypothesis replays sequences and needs the same answers to
+    the same calls): SQLite's backup API copies a snapshot back into the live file, which it supports with
+    other connections open. On PostgreSQL that would mean recreating the database under the app's pool, so
+    the sequences run on SQLite; the other contract test covers every operation on both."""
+    if not seeded_db.is_sqlite:
+        pytest.skip("sequences restore the store between runs with SQLite's backup API")
     with seeded_db.write() as conn:
         key = create_key(conn, scope=Scope.editor, name="contract-stateful")
+    path = seeded_db.engine.url.database
+    snapshot = sqlite3.connect(":memory:")
+    with closing(sqlite3.connect(path)) as live:
+        live.backup(snapshot)
+
     with client_for(seeded_db, **NO_LIMITS) as client:
+        def restore() -> None:
+            with closing(sqlite3.connect(path, timeout=10)) as live:
+                snapshot.backup(live)
+            client.app.state.response_cache.clear()  # its entries were made from content now gone
+
         schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
         machine = schema.as_state_machine()
         assert schema.statistic.transitions.total > 50  # links were inferred, so sequences really chain
@@ -91,6 +116,9 @@ def test_call_sequences_keep_the_contract(seeded_db):
         failures: list[str] = []
 
         class Sequences(machine):  # type: ignore[misc, valid-type]
+            def setup(self):
+                restore()
+
             def get_call_kwargs(self, case):
                 return {"headers": {"X-API-Key": key}}
 
@@ -107,7 +135,10 @@ def test_call_sequences_keep_the_contract(seeded_db):
                 except BaseException as exc:  # noqa: BLE001 - Schemathesis reports a group of failures
                     if isinstance(exc, KeyboardInterrupt):
                         raise
-                    failures.append(f"{case.operation.label} -> {response.status_code}:\n{str(exc)[:1500]}")
+                    text = str(exc)
+                    if is_global_limit(text) or is_kept_history(case.operation.path, text):
+                        return
+                    failures.append(f"{case.operation.label} -> {response.status_code}:\n{text[:1500]}")
 
         Sequences.run(settings=settings(max_examples=max(10, EXAMPLES * 3), stateful_step_count=10, derandomize=True,
                                         database=None, deadline=None, suppress_health_check=list(HealthCheck),

@@ -96,6 +96,13 @@ class ResponseCache:
                 self._entries.move_to_end(signature)
             return kept
 
+    def clear(self) -> None:
+        """Forget every entry: for when the store is replaced under a running app (a restore), where the
+        content version may go back to a number whose content was different."""
+        with self._lock:
+            self._entries.clear()
+            self._size = 0
+
     def put(self, signature: tuple, kept: Kept) -> None:
         if self.max_entries <= 0 or len(kept.body) > self.max_bytes // 16:
             return
