@@ -230,6 +230,8 @@ def test_a_kept_public_response_is_served_again_without_routing(client, seeded_d
         revalidated = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"},
                                  headers={"If-None-Match": first.headers["etag"]})
         head_again = client.head("/v1/claims", params={"condition": "rheumatoid-arthritis"})
+        cross_origin = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"},
+                                  headers={"Origin": "https://app.example"})
         other_query = client.get("/v1/claims", params={"condition": "multiple-sclerosis"})
     finally:
         client.app.router.routes = routes
@@ -239,9 +241,10 @@ def test_a_kept_public_response_is_served_again_without_routing(client, seeded_d
     assert again.headers["x-request-id"] != first.headers["x-request-id"]  # still through the middleware
     assert revalidated.status_code == 304 and revalidated.headers["etag"] == first.headers["etag"]
     assert head_again.status_code == 200 and head_again.content == b""
+    assert cross_origin.content == first.content and cross_origin.headers["access-control-allow-origin"] == "*"
     assert head_again.headers["content-length"] == head.headers["content-length"]
     assert other_query.status_code == 404  # never kept, so it went to the (now empty) router
-    assert (served("/v1/claims"), served("unmatched")) == (before[0] + 1, before[1])  # named by its route
+    assert (served("/v1/claims"), served("unmatched")) == (before[0] + 2, before[1])  # named by its route
 
 
 def test_editors_and_dated_revalidations_always_reach_the_route(client, seeded_db):
