@@ -32,13 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
-def rss_kib(pid: int | None) -> int | None:
-    """Resident memory of a process (Linux /proc), KiB."""
+def rss_kib(pid: int | None, field: str = "VmRSS") -> int | None:
+    """Resident memory of a process (Linux /proc), KiB. `RssAnon` is the heap alone, where a leak would
+    show; the rest of `VmRSS` is mostly the database file mapped by SQLite (mmap), which grows with the
+    file and which the kernel can drop at any time."""
     if not pid:
         return None
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         return None
@@ -326,6 +328,7 @@ def main() -> int:
             thread.start()
         time.sleep(min(warmup, args.seconds))
         rss_after_warmup = rss_kib(pid)
+        anon_after_warmup = rss_kib(pid, "RssAnon")
         warm_count, _ = load.snapshot()
         rss_peak = rss_after_warmup or 0
         # A sample every tenth of the run: a leak climbs through all ten, caches filling level off.
@@ -335,12 +338,13 @@ def main() -> int:
             rss = rss_kib(pid) or 0
             rss_peak = max(rss_peak, rss)
             if time.monotonic() >= next_sample:
-                rss_samples.append([round(time.monotonic() - started), rss])
+                rss_samples.append([round(time.monotonic() - started), rss, rss_kib(pid, "RssAnon")])
                 next_sample += every
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
         rss_end = rss_kib(pid)
+        anon_end = rss_kib(pid, "RssAnon")
         steady = load.latencies[warm_count:] or load.latencies
         server_errors = sum(n for status, n in load.statuses.items() if status >= 500)
         report = {
@@ -364,8 +368,9 @@ def main() -> int:
                 "end": rss_end,
                 "peak": rss_peak or None,
                 "growth": (rss_end - rss_after_warmup) if rss_end and rss_after_warmup else None,
-                "samples": rss_samples,  # [seconds into the run, KiB]
+                "samples": rss_samples,  # [seconds into the run, VmRSS KiB, RssAnon KiB]
             },
+            "rss_anon_kib": {"after_warmup": anon_after_warmup, "end": anon_end},
         }
         print(json.dumps(report, indent=2))
         return 1 if server_errors or load.failures else 0
