@@ -78,17 +78,12 @@ class FeedPage:
 def _published_children(conn: Connection, resource: str, topic_pks: list[int]) -> list[dict[str, Any]]:
     spec = RESOURCES[resource]
     table = spec.table
-    pks = (
-        conn.execute(
-            select(table.c.pk)
-            .where(table.c.topic_pk.in_(topic_pks), table.c.status == Status.published.value)
-            .order_by(table.c.pk)
-        )
-        .scalars()
-        .all()
-        if topic_pks
-        else []
-    )
+    # Published is checked here, not in SQL: given `status = ?`, SQLite plans with the status index, which
+    # matches nearly every row (a feed page took 250 ms at a million claims instead of 1 ms).
+    rows = conn.execute(
+        select(table.c.pk, table.c.status).where(table.c.topic_pk.in_(topic_pks)).order_by(table.c.pk)
+    ).all() if topic_pks else []
+    pks = [pk for pk, status in rows if status == Status.published.value]
     docs = load_documents(conn, spec, pks)
     return expand(conn, spec, [docs[pk] for pk in pks], public=True)
 
