@@ -247,6 +247,15 @@ def test_a_kept_public_response_is_served_again_without_routing(client, seeded_d
     assert (served("/v1/claims"), served("unmatched")) == (before[0] + 2, before[1])  # named by its route
 
 
+def test_a_kept_response_carries_nothing_of_the_request_that_made_it(client):
+    first = client.get("/v1/topics", headers={"Origin": "https://app.example", "X-Request-ID": "first-caller"})
+    assert first.headers["access-control-allow-origin"] == "*"
+    later = client.get("/v1/topics")  # kept now: no Origin, so no CORS headers, and its own request id
+    assert later.content == first.content and later.headers["etag"] == first.headers["etag"]
+    assert "access-control-allow-origin" not in later.headers and later.headers["vary"].count("Origin") == 1
+    assert later.headers["x-request-id"] != "first-caller"
+
+
 def test_editors_and_dated_revalidations_always_reach_the_route(client, seeded_db):
     from datetime import timedelta
     from email.utils import format_datetime, parsedate_to_datetime

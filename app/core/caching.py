@@ -51,7 +51,7 @@ class PreparedResponse(Response):
 
     def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         self.status_code = status_code
-        self.raw_headers = list(raw_headers)  # a copy: middleware further out adds to this list
+        self.raw_headers = list(raw_headers)  # a copy, for the same reason as in Kept.of
         self.body = body
         self.background = None
 
@@ -70,7 +70,9 @@ class Kept:
 
     @classmethod
     def of(cls, response: Response, etag: str, version: int, *, salted: bool, route: Any, max_age: int) -> Kept:
-        return cls(etag, version, response.body, response.raw_headers,
+        # A copy: the response is about to be sent, and middleware further out adds its caller's headers (a
+        # request id, CORS for an origin); the kept list must not depend on whether that edits it in place.
+        return cls(etag, version, response.body, list(response.raw_headers),
                    not_modified(etag, public=True, max_age=max_age).raw_headers, salted, route)
 
     def response(self, if_none_match: str | None) -> Response:

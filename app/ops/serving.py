@@ -3,7 +3,7 @@
 Each worker listens on several sockets bound to the same port (SO_REUSEPORT, on Linux). The event loop
 (uvloop, through libuv) takes one new connection per listening socket per turn of the loop, and under load
 a turn is long (it answers every request that is ready): 128 clients connecting at once to a busy worker
-waited up to 2 s for their first answer with one socket. With several, the kernel spreads new connections
+waited up to 1.7 s for their first answer with one socket. With several, the kernel spreads new connections
 over them and the worker lets that many in per turn."""
 
 from __future__ import annotations
