@@ -121,8 +121,9 @@ class ApiKeyAuth:
 
 class RequestsInFlightLimit:
     """Past `limit` requests at once in this worker, answer 503 at once (with `Retry-After`) rather than let
-    the queue, and every waiting client's latency, grow without bound. Probes and metrics are never refused:
-    an overloaded worker is busy, not dead."""
+    the queue, and every waiting client's latency, grow without bound. The liveness probe and metrics are
+    never refused (an overloaded worker is busy, not dead); the readiness probe may be, which is what it is
+    for."""
 
     EXEMPT_PATHS = frozenset({"/healthz", "/metrics"})
 
