@@ -26,7 +26,8 @@ test: install-test
 
 lint: install-test
 	$(BIN)/pip install --quiet ruff
-	$(BIN)/ruff check app tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -12,8 +12,9 @@ import typer
 from app.core.config import get_settings
 from app.core.db import Database
 
-cli = typer.Typer(help="Health-content API.", no_args_is_help=False, add_completion=False,
-                  pretty_exceptions_enable=False)
+cli = typer.Typer(
+    help="Health-content API.", no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False
+)
 db_cli = typer.Typer(help="Database schema.")
 keys_cli = typer.Typer(help="API keys for partners and editors.")
 cli.add_typer(db_cli, name="db")

@@ -77,8 +77,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         allow_origins=[o.strip() for o in settings.cors_allow_origins.split(",")],
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["X-API-Key", "If-None-Match", "If-Modified-Since", "Accept"],
-        expose_headers=["ETag", "Link", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After",
-                        "RateLimit-Policy", "X-Changes-Cursor", "X-Content-SHA256", "Repr-Digest"],
+        expose_headers=[
+            "ETag",
+            "Link",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "Retry-After",
+            "RateLimit-Policy",
+            "X-Changes-Cursor",
+            "X-Content-SHA256",
+            "Repr-Digest",
+        ],
         max_age=600,
     )
     app.add_middleware(RequestContext)  # request id, URL checks, access log, metrics

@@ -43,8 +43,13 @@ def postgres_store(admin_url: str, claims: int, seed: int) -> tuple[str, float |
         return url, None
     started = time.perf_counter()
     env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}
-    subprocess.run([sys.executable, "-m", "app", "generate", "--claims", str(claims), "--seed", str(seed)],
-                   cwd=servers.ROOT, env=env, check=True, timeout=3600)
+    subprocess.run(
+        [sys.executable, "-m", "app", "generate", "--claims", str(claims), "--seed", str(seed)],
+        cwd=servers.ROOT,
+        env=env,
+        check=True,
+        timeout=3600,
+    )
     return url, time.perf_counter() - started
 
 
@@ -54,13 +59,27 @@ def measure(label: str, url: str, workers: int, paths: list[str], args) -> list[
         env = {**UNLIMITED, "DATABASE_URL": url, "RESPONSE_CACHE_ENTRIES": entries}
         with servers.uvicorn("app.main:app", workers, env, ready_path="/healthz") as base:
             wrk.run("warm-up", base, paths, seconds=1, connections=8)
-            results.append(wrk.run(f"{label}, {workers}w, condition ({cache})", base, paths,
-                                   seconds=args.seconds, connections=args.connections))
+            results.append(
+                wrk.run(
+                    f"{label}, {workers}w, condition ({cache})",
+                    base,
+                    paths,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                )
+            )
             if cache == "kept":
                 etag = get(base, paths[0])[1].get("etag", "")
-                results.append(wrk.run(f"{label}, {workers}w, 304", base, [paths[0]],
-                                       seconds=args.seconds, connections=args.connections,
-                                       headers={"If-None-Match": etag}))
+                results.append(
+                    wrk.run(
+                        f"{label}, {workers}w, 304",
+                        base,
+                        [paths[0]],
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        headers={"If-None-Match": etag},
+                    )
+                )
     return results
 
 
@@ -70,8 +89,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--postgres", default=os.environ.get(
-        "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
     args = parser.parse_args()
     wrk.require_wrk()
     sqlite_path, sqlite_built = build(args.claims, args.seed)
@@ -79,8 +100,9 @@ def main() -> None:
     for name, built in (("SQLite", sqlite_built), ("PostgreSQL", postgres_built)):
         print(f"{name}: {args.claims:,} claims, " + (f"generated in {built:.1f} s" if built else "reused"))
     with ExitStack() as stack:
-        probe = stack.enter_context(servers.uvicorn("app.main:app", 1, {**UNLIMITED,
-                                                    "DATABASE_URL": f"sqlite:///{sqlite_path}"}, "/healthz"))
+        probe = stack.enter_context(
+            servers.uvicorn("app.main:app", 1, {**UNLIMITED, "DATABASE_URL": f"sqlite:///{sqlite_path}"}, "/healthz")
+        )
         paths = workload(sqlite_path, probe, random.Random(args.seed))["ours: claims?condition=X"]
     results = []
     for label, url in (("SQLite", f"sqlite:///{sqlite_path}"), ("PostgreSQL", postgres_url)):

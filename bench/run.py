@@ -84,15 +84,11 @@ def workload(database: Path, base: str, rng: random.Random) -> dict[str, list[st
         conditions = [
             k
             for (k,) in conn.execute(
-                "select distinct substr(facet, 11) from facets"
-                " where resource = 'claim' and facet like 'condition:%'"
+                "select distinct substr(facet, 11) from facets where resource = 'claim' and facet like 'condition:%'"
             )
         ]
         claims = [
-            k
-            for (k,) in conn.execute(
-                "select key from claims where status = 'published' order by random() limit 2000"
-            )
+            k for (k,) in conn.execute("select key from claims where status = 'published' order by random() limit 2000")
         ]
     api_paths = set(json.loads(get(base, "/openapi.json")[2]).get("paths", {}))
     picked = rng.sample(conditions, min(300, len(conditions)))
@@ -156,8 +152,7 @@ def merge(results: list[wrk.Result]) -> wrk.Result:
 def run_size(size: int, args, rng: random.Random) -> dict:
     database, built_in = build(size, args.seed)
     print(
-        f"\n=== {size:,} claims ({database.name}, "
-        f"{f'built in {built_in:.1f} s' if built_in else 'reused'}) ===",
+        f"\n=== {size:,} claims ({database.name}, {f'built in {built_in:.1f} s' if built_in else 'reused'}) ===",
         flush=True,
     )
     out: dict = {"size": size, "build_seconds": built_in}
@@ -167,9 +162,7 @@ def run_size(size: int, args, rng: random.Random) -> dict:
         conditions = paths.pop("_conditions")
         hot = paths["ours: claims?condition=X"][0]
         etag = get(ours, hot)[1].get("etag", "")
-        targets: list[tuple[str, str, list[str], dict[str, str]]] = [
-            (n, ours, p, {}) for n, p in paths.items()
-        ]
+        targets: list[tuple[str, str, list[str], dict[str, str]]] = [(n, ours, p, {}) for n, p in paths.items()]
         targets.append(("ours: 304 If-None-Match, hot list", ours, [hot], {"If-None-Match": etag}))
         if not args.no_datasette:
             ds = stack.enter_context(servers.datasette(database))
@@ -186,24 +179,18 @@ def run_size(size: int, args, rng: random.Random) -> dict:
                 (
                     "datasette: condition, facets index",
                     ds,
-                    [
-                        f"/{name}/claims_for_condition_indexed.json?_shape=array&condition={c}"
-                        for c in conditions
-                    ],
+                    [f"/{name}/claims_for_condition_indexed.json?_shape=array&condition={c}" for c in conditions],
                     {},
                 )
             )
         limit = stack.enter_context(servers.uvicorn("bench.peers:limit_app", 2))
         floor = stack.enter_context(servers.uvicorn("bench.peers:floor_app", 2, ready_path="/v1/claims"))
         targets.append(("limit: bare ASGI, fixed 2 KB", limit, ["/"], {}))
-        targets.append(
-            ("floor: FastAPI, no database", floor, [f"/v1/claims?condition={c}" for c in conditions], {})
-        )
+        targets.append(("floor: FastAPI, no database", floor, [f"/v1/claims?condition={c}" for c in conditions], {}))
         # Warm caches and workers the way a service in use is warm: at the measured load, long enough for
         # each worker to have met most of a target's paths (a detail's 2,000 records stay part miss).
         for _, base, target_paths, headers in targets:
-            wrk.run("warm-up", base, target_paths, seconds=args.warmup, connections=args.connections,
-                    headers=headers)
+            wrk.run("warm-up", base, target_paths, seconds=args.warmup, connections=args.connections, headers=headers)
         rounds: dict[str, list[wrk.Result]] = {}
         for number in range(args.rounds):
             for name, base, target_paths, headers in targets:
@@ -237,8 +224,7 @@ def run_size(size: int, args, rng: random.Random) -> dict:
         ]
         out["replay_seconds"] = replay_changes(ours) if size <= 100_000 or args.replay else None
     with servers.ours(database, workers=1) as single:
-        wrk.run("warm-up", single, paths["ours: claims?condition=X"], seconds=args.warmup,
-                connections=args.connections)
+        wrk.run("warm-up", single, paths["ours: claims?condition=X"], seconds=args.warmup, connections=args.connections)
         stress.append(
             wrk.run(
                 "ours: 256 connections, 1 worker",
@@ -283,11 +269,7 @@ def ratios(merged: dict[str, wrk.Result]) -> dict[str, float]:
 def machine() -> dict:
     memory = (
         next(
-            (
-                line.split()[1]
-                for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")
-            ),
+            (line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")),
             "?",
         )
         if Path("/proc/meminfo").exists()
@@ -304,9 +286,7 @@ def machine() -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="claim counts, comma-separated")
     parser.add_argument("--million", action="store_true", help="also 1,000,000 claims (minutes to build)")
     parser.add_argument("--seconds", type=float, default=8, help="length of each wrk run")
@@ -323,9 +303,7 @@ def main() -> None:
         try:
             import datasette  # noqa: F401
         except ImportError:
-            raise SystemExit(
-                "Datasette is not installed: pip install -e '.[bench]' (or --no-datasette)."
-            ) from None
+            raise SystemExit("Datasette is not installed: pip install -e '.[bench]' (or --no-datasette).") from None
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.million else [])
     info = machine()
     print(
@@ -344,10 +322,7 @@ def main() -> None:
         low, high = by_size[min(by_size)], by_size[max(by_size)]
         for name in ("ours: claims?condition=X", "ours: claims?therapy_type=T"):
             flat[name] = high["results"][name]["rps"] / low["results"][name]["rps"]
-            print(
-                f"{name}: {max(by_size):,} claims keep {flat[name]:.0%} "
-                f"of the {min(by_size):,}-claim throughput"
-            )
+            print(f"{name}: {max(by_size):,} claims keep {flat[name]:.0%} of the {min(by_size):,}-claim throughput")
     report["flat"] = flat
     DATA.mkdir(exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str))

@@ -202,9 +202,7 @@ class Load:
                 if client.get(path).status_code == 200:
                     self.feeds.append(path)
             if self.editor_key:
-                status = client.post(
-                    "/v1/claims", json={}, headers={"X-API-Key": self.editor_key}
-                ).status_code
+                status = client.post("/v1/claims", json={}, headers={"X-API-Key": self.editor_key}).status_code
                 if status not in (404, 405):
                     self.write_mode = "api"
             if self.write_mode == "none" and self.direct:
@@ -259,9 +257,7 @@ class Load:
         headers = {"If-None-Match": etags[path]} if path in etags and rng.random() < 0.3 else {}
         started = time.perf_counter()
         response = client.get(path, headers=headers)
-        self.record(
-            "feed" if paths is self.feeds else "read", response.status_code, time.perf_counter() - started
-        )
+        self.record("feed" if paths is self.feeds else "read", response.status_code, time.perf_counter() - started)
         if "etag" in response.headers:
             etags[path] = response.headers["etag"]
 

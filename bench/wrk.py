@@ -103,9 +103,7 @@ def run(
             handle.name,
             base_url,
         ]
-        out = subprocess.run(
-            command, capture_output=True, text=True, timeout=seconds + 30, check=False
-        ).stdout
+        out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False).stdout
     finally:
         Path(handle.name).unlink(missing_ok=True)
     line = next((ln for ln in out.splitlines() if ln.startswith("WRK_JSON ")), None)

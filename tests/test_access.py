@@ -111,9 +111,7 @@ def test_partners_and_the_public_never_see_drafts(api, with_draft):
     for query in ("quokkas", "Quokkas cure everything"):
         hits = api.get("/v1/search", params={"q": query}, headers={"X-API-Key": partner})
         assert hits.status_code == 200 and hits.json()["items"] == [], query
-    assert (
-        api.get("/v1/claims", params={"status": "draft"}, headers={"X-API-Key": partner}).status_code == 403
-    )
+    assert api.get("/v1/claims", params={"status": "draft"}, headers={"X-API-Key": partner}).status_code == 403
     assert checked > 20
 
 
@@ -148,9 +146,7 @@ def test_a_revoked_key_is_401_everywhere_public_reads_included(api, seeded_db):
             ("POST", "/v1/claims"),
             ("GET", "/v1/claims/nope"),
         ):
-            response = api.request(
-                method, path, headers={"X-API-Key": key}, json={} if method == "POST" else None
-            )
+            response = api.request(method, path, headers={"X-API-Key": key}, json={} if method == "POST" else None)
             assert response.status_code == 401, f"{scope} {method} {path}: {response.status_code}"
             assert response.headers["content-type"] == "application/problem+json"
 

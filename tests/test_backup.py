@@ -51,9 +51,7 @@ def consistent(path) -> tuple[int, int]:
         for key, op in conn.execute("SELECT key, op FROM changes WHERE resource = 'claim' ORDER BY seq"):
             replayed[key] = op
         assert claims == {k for k, op in replayed.items() if op == "upsert"}
-        revisions = conn.execute(
-            "SELECT count(DISTINCT key) FROM revisions WHERE resource = 'claim'"
-        ).fetchone()[0]
+        revisions = conn.execute("SELECT count(DISTINCT key) FROM revisions WHERE resource = 'claim'").fetchone()[0]
         assert revisions == conn.execute("SELECT count(*) FROM claims").fetchone()[0]
         return len(claims), conn.execute("SELECT max(seq) FROM changes").fetchone()[0]
     finally:

@@ -33,9 +33,15 @@ try:
 except ImportError:  # pragma: no cover - the test extras install it
     webdriver = None
 
-MISSING = ("selenium is not installed (pip install -e '.[test]')" if webdriver is None else
-           "no Chromium found (apt-get install chromium)" if not CHROMIUM else
-           "no chromedriver found (apt-get install chromium-driver)" if not CHROMEDRIVER else None)
+MISSING = (
+    "selenium is not installed (pip install -e '.[test]')"
+    if webdriver is None
+    else "no Chromium found (apt-get install chromium)"
+    if not CHROMIUM
+    else "no chromedriver found (apt-get install chromium-driver)"
+    if not CHROMEDRIVER
+    else None
+)
 if MISSING:
     if os.environ.get("CI") == "true":  # CI installs a browser: there a missing one is a failure, not a skip
         pytest.fail(f"browser tests cannot run in CI: {MISSING}", pytrace=False)
@@ -59,9 +65,17 @@ def add_hostile_claim(db: Database) -> None:
     """A claim whose text is markup: the explorer must show it as text, never run or render it."""
     with db.write() as conn:
         writer = ContentWriter(conn, actor="browser-test")
-        writer.put("claim", "markup-in-text", ClaimIn(
-            topic="fecal-microbiota-transplantation", text=HOSTILE, source_excerpt=HOSTILE,
-            conditions=["crohns-disease"], evidence=Evidence(kind="background", strength="very-low")))
+        writer.put(
+            "claim",
+            "markup-in-text",
+            ClaimIn(
+                topic="fecal-microbiota-transplantation",
+                text=HOSTILE,
+                source_excerpt=HOSTILE,
+                conditions=["crohns-disease"],
+                evidence=Evidence(kind="background", strength="very-low"),
+            ),
+        )
         writer.finish()
 
 
@@ -99,10 +113,19 @@ def browser(tmp_path_factory):
     os.environ["SE_OFFLINE"] = "1"  # Selenium Manager must never try to download a driver or a browser
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", "--disable-extensions", "--window-size=1280,1000",
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
@@ -146,8 +169,11 @@ def test_swagger_ui_lists_every_operation_and_runs_one(server, browser):
     operations = sum(len(item) for item in httpx.get(server + "/openapi.json").json()["paths"].values())
     requested_urls(browser)
     browser.get(server + "/docs")
-    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) == operations,
-         f"Swagger UI did not render the {operations} operations")
+    wait(
+        browser,
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) == operations,
+        f"Swagger UI did not render the {operations} operations",
+    )
     save(browser, "docs", readme=True)
 
     block = browser.find_element(By.ID, "operations-conditions-list_conditions")
@@ -156,8 +182,9 @@ def test_swagger_ui_lists_every_operation_and_runs_one(server, browser):
     wait(browser, lambda d: within(By.CSS_SELECTOR, ".try-out__btn"), "no Try it out button")[0].click()
     wait(browser, lambda d: within(By.CSS_SELECTOR, "button.execute"), "no Execute button")[0].click()
     live = ".live-responses-table tr.response"
-    status = wait(browser, lambda d: within(By.CSS_SELECTOR, f"{live} .response-col_status"),
-                  "Execute showed no response")
+    status = wait(
+        browser, lambda d: within(By.CSS_SELECTOR, f"{live} .response-col_status"), "Execute showed no response"
+    )
     assert status[0].text.strip().startswith("200")
     body = block.find_element(By.CSS_SELECTOR, f"{live} .response-col_description pre").text
     assert "rheumatoid-arthritis" in body
@@ -169,10 +196,16 @@ def test_swagger_ui_lists_every_operation_and_runs_one(server, browser):
 def test_redoc_renders_the_operations(server, browser):
     requested_urls(browser)
     browser.get(server + "/redoc")
-    headings = wait(browser, lambda d: [h.text for h in d.find_elements(By.CSS_SELECTOR, "h2") if h.text],
-                    "ReDoc rendered no headings")
-    wait(browser, lambda d: any(h.text == "List conditions" for h in d.find_elements(By.CSS_SELECTOR, "h2")),
-         f"ReDoc did not render the operations; headings: {headings[:10]}")
+    headings = wait(
+        browser,
+        lambda d: [h.text for h in d.find_elements(By.CSS_SELECTOR, "h2") if h.text],
+        "ReDoc rendered no headings",
+    )
+    wait(
+        browser,
+        lambda d: any(h.text == "List conditions" for h in d.find_elements(By.CSS_SELECTOR, "h2")),
+        f"ReDoc did not render the operations; headings: {headings[:10]}",
+    )
     assert any(h.text == "Get one claim" for h in browser.find_elements(By.CSS_SELECTOR, "h2"))
     save(browser, "redoc")
     assert_only_local_requests(browser, server)
@@ -180,8 +213,11 @@ def test_redoc_renders_the_operations(server, browser):
 
 def open_explorer(browser, server: str, query: str = "") -> None:
     browser.get(server + "/" + query)
-    wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true",
-         "the explorer did not load its choices")
+    wait(
+        browser,
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "true",
+        "the explorer did not load its choices",
+    )
 
 
 def card_texts(browser, list_id: str, selector: str) -> list[str]:
@@ -196,8 +232,7 @@ def test_the_explorer_filters_by_condition(server, browser):
     open_explorer(browser, server)
     assert card_texts(browser, "claims", "") == []
     Select(browser.find_element(By.ID, "condition")).select_by_value("dysbiosis")
-    wait(browser, lambda d: len(card_texts(d, "claims", ".claim-text")) == len(claims),
-         "the claims did not show")
+    wait(browser, lambda d: len(card_texts(d, "claims", ".claim-text")) == len(claims), "the claims did not show")
 
     assert card_texts(browser, "claims", ".claim-text") == [c["text"] for c in claims]
     assert card_texts(browser, "claims", ".excerpt blockquote") == [c["source_excerpt"] for c in claims]
@@ -218,14 +253,16 @@ def test_the_explorer_filters_by_therapy_type(server, browser):
     assert claims
     open_explorer(browser, server)
     Select(browser.find_element(By.ID, "therapy-type")).select_by_value("probiotic")
-    wait(browser, lambda d: card_texts(d, "claims", ".claim-text") == [c["text"] for c in claims],
-         "the therapy type's claims did not show")
+    wait(
+        browser,
+        lambda d: card_texts(d, "claims", ".claim-text") == [c["text"] for c in claims],
+        "the therapy type's claims did not show",
+    )
 
 
 def test_the_explorer_shows_markup_as_text(server, browser):
     open_explorer(browser, server, "?condition=crohns-disease")
-    wait(browser, lambda d: HOSTILE in card_texts(d, "claims", ".claim-text"),
-         "the claim did not show as text")
+    wait(browser, lambda d: HOSTILE in card_texts(d, "claims", ".claim-text"), "the claim did not show as text")
     assert not browser.find_elements(By.CSS_SELECTOR, "#claims img, #claims b")
     assert browser.title != "pwned"
 
@@ -237,15 +274,21 @@ def test_the_explorer_search_box(server, browser):
     browser.find_element(By.CSS_SELECTOR, "#search button[type=submit]").click()
     answer = httpx.get(server + "/v1/search", params={"q": "probiotics"})
     if answer.status_code == 404:  # search not deployed here: the page says so instead of breaking
-        wait(browser, lambda d: "not available" in d.find_element(By.ID, "search-results").text,
-             "the page did not say search is unavailable")
+        wait(
+            browser,
+            lambda d: "not available" in d.find_element(By.ID, "search-results").text,
+            "the page did not say search is unavailable",
+        )
         return
     assert answer.status_code == 200
     hits = answer.json()["items"]
     assert hits
     shown = "#search-results > li.hit"
-    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, shown)) == min(len(hits), 20),
-         "the search results did not show")
+    wait(
+        browser,
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, shown)) == min(len(hits), 20),
+        "the search results did not show",
+    )
     if any("<mark>" in (hit.get("snippet") or "") for hit in hits):
         assert browser.find_elements(By.CSS_SELECTOR, "#search-results mark")
     save(browser, "explorer-search")
@@ -257,7 +300,8 @@ def test_the_explorer_fits_a_phone(server, browser):
         open_explorer(browser, server, "?condition=dysbiosis")
         wait(browser, lambda d: card_texts(d, "claims", ".claim-text"), "the claims did not show")
         overflow = browser.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         assert overflow <= 0, f"the page scrolls sideways by {overflow}px at phone width"
         save(browser, "explorer-phone")
     finally:
@@ -271,5 +315,3 @@ def test_no_script_error_was_logged(server, browser):
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"), "Swagger UI did not render")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
-
-

@@ -100,9 +100,7 @@ def test_replaying_the_log_from_the_start_gives_what_the_api_lists(client, seede
     for spec in RESOURCES.values():
         listed, cursor = [], None
         while True:
-            page = client.get(
-                f"/v1/{spec.plural}", params={"limit": 100} | ({"cursor": cursor} if cursor else {})
-            )
+            page = client.get(f"/v1/{spec.plural}", params={"limit": 100} | ({"cursor": cursor} if cursor else {}))
             listed += page.json()["items"]
             cursor = page.json()["next_cursor"]
             if not cursor:
@@ -197,9 +195,7 @@ def test_an_import_that_drops_a_record_from_data_deletes_it(client, seeded_db, t
 
 
 def test_concurrent_writers_leave_a_log_that_replays_to_the_final_state(seeded_db):
-    claim_keys = [
-        c["id"] for c in client_for(seeded_db).get("/v1/claims", params={"limit": 8}).json()["items"]
-    ]
+    claim_keys = [c["id"] for c in client_for(seeded_db).get("/v1/claims", params={"limit": 8}).json()["items"]]
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
@@ -214,9 +210,7 @@ def test_concurrent_writers_leave_a_log_that_replays_to_the_final_state(seeded_d
                         schemas.ConditionIn(name=f"Condition {slug}", parent="autoimmune-disorders"),
                     ),
                 )
-                put_changed(
-                    seeded_db, "claim", claim_keys[n % len(claim_keys)], text=f"Claim by {n} in {round_}"
-                )
+                put_changed(seeded_db, "claim", claim_keys[n % len(claim_keys)], text=f"Claim by {n} in {round_}")
                 put_changed(seeded_db, "claim", claim_keys[0], text=f"Shared claim, {n} {round_}")
                 if round_ % 2:
                     put_changed(seeded_db, "condition", slug, status="draft")
@@ -341,9 +335,7 @@ def test_any_sequence_of_writes_replays_to_the_published_state(empty_db, api, da
                 writer.put(
                     resource,
                     key,
-                    RESOURCES[resource].write_schema(
-                        **content | {"status": status, "retraction_reason": reason}
-                    ),
+                    RESOURCES[resource].write_schema(**content | {"status": status, "retraction_reason": reason}),
                 )
             elif action == "delete" and current_content(conn, resource, key):
                 writer.delete(resource, key)

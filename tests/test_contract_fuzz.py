@@ -104,6 +104,7 @@ def test_call_sequences_keep_the_contract(seeded_db):
         live.backup(snapshot)
 
     with client_for(seeded_db, **NO_LIMITS) as client:
+
         def restore() -> None:
             with closing(sqlite3.connect(path, timeout=10)) as live:
                 snapshot.backup(live)
@@ -130,8 +131,12 @@ def test_call_sequences_keep_the_contract(seeded_db):
                 # Collected, not raised: the store keeps what earlier examples wrote, so Hypothesis could
                 # not replay a failing sequence to shrink it; the failure itself is what we want to read.
                 try:
-                    case.validate_response(response, transport_kwargs=kwargs or None, recorder=self.recorder,
-                                           excluded_checks=[positive_data_acceptance, negative_data_rejection])
+                    case.validate_response(
+                        response,
+                        transport_kwargs=kwargs or None,
+                        recorder=self.recorder,
+                        excluded_checks=[positive_data_acceptance, negative_data_rejection],
+                    )
                 except BaseException as exc:  # noqa: BLE001 - Schemathesis reports a group of failures
                     if isinstance(exc, KeyboardInterrupt):
                         raise
@@ -140,9 +145,17 @@ def test_call_sequences_keep_the_contract(seeded_db):
                         return
                     failures.append(f"{case.operation.label} -> {response.status_code}:\n{text[:1500]}")
 
-        Sequences.run(settings=settings(max_examples=max(10, EXAMPLES * 3), stateful_step_count=10, derandomize=True,
-                                        database=None, deadline=None, suppress_health_check=list(HealthCheck),
-                                        phases=[Phase.generate]))
+        Sequences.run(
+            settings=settings(
+                max_examples=max(10, EXAMPLES * 3),
+                stateful_step_count=10,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.generate],
+            )
+        )
     assert not failures, "\n\n".join(failures)
     # Records were made, then edited and deleted through keys taken from earlier answers.
     assert answered["POST", 201] and answered["PATCH", 200] and answered["DELETE", 204]

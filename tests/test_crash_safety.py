@@ -138,9 +138,7 @@ def state(path: Path) -> dict:
         revisions = conn.execute("SELECT count(*) FROM revisions").fetchone()[0]
     finally:
         conn.close()
-    assert public == {key for key, status in claims.items() if status == "published"}, (
-        "log replays to content"
-    )
+    assert public == {key for key, status in claims.items() if status == "published"}, "log replays to content"
     return {"claims": len(claims), "changes": changes[0], "last_seq": changes[1], "revisions": revisions}
 
 

@@ -33,9 +33,7 @@ def log_end(client) -> str:
     """The change-log cursor after the newest entry."""
     cursor = None
     while True:
-        page = client.get(
-            "/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})}
-        ).json()
+        page = client.get("/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})}).json()
         if not page["items"]:
             return page["next_cursor"] or cursor
         cursor = page["next_cursor"]
@@ -106,17 +104,13 @@ def test_a_claim_naming_an_unknown_condition_is_422_naming_it(client, editor):
     assert response.status_code == 422
     body = response.json()
     assert "gout" in body["detail"] and body["errors"][0]["field"] == "conditions"
-    patch = client.patch(
-        "/v1/claims/fmt-restores-microbial-balance", json={"therapies": ["leeches"]}, headers=editor
-    )
+    patch = client.patch("/v1/claims/fmt-restores-microbial-balance", json={"therapies": ["leeches"]}, headers=editor)
     assert patch.status_code == 422 and "leeches" in patch.json()["detail"]
 
 
 def test_patch_merges_and_checks_the_whole_record(client, editor):
     before = client.get("/v1/conditions/dysbiosis", headers=editor).json()
-    response = client.patch(
-        "/v1/conditions/dysbiosis", json={"synonyms": ["microbial imbalance"]}, headers=editor
-    )
+    response = client.patch("/v1/conditions/dysbiosis", json={"synonyms": ["microbial imbalance"]}, headers=editor)
     assert response.status_code == 200
     after = response.json()
     assert after["synonyms"] == ["microbial imbalance"] and after["name"] == before["name"]
@@ -156,9 +150,7 @@ def test_draft_publish_retract(client, editor):
     new_condition(client, editor)
     drafts = client.get("/v1/conditions", params={"status": "draft"}, headers=editor).json()["items"]
     assert [c["slug"] for c in drafts] == ["coeliac-disease"]
-    assert "coeliac-disease" not in [
-        c["slug"] for c in client.get("/v1/conditions?limit=100").json()["items"]
-    ]
+    assert "coeliac-disease" not in [c["slug"] for c in client.get("/v1/conditions?limit=100").json()["items"]]
     assert client.get("/v1/changes", params={"since": since}).json()["items"] == [], "drafts are not public"
 
     published = client.patch("/v1/conditions/coeliac-disease", json={"status": "published"}, headers=editor)
@@ -174,17 +166,13 @@ def test_draft_publish_retract(client, editor):
     )
     assert retracted.status_code == 200
     assert client.get("/v1/conditions/coeliac-disease").status_code == 404
-    assert "coeliac-disease" not in [
-        c["slug"] for c in client.get("/v1/conditions?limit=100").json()["items"]
-    ]
+    assert "coeliac-disease" not in [c["slug"] for c in client.get("/v1/conditions?limit=100").json()["items"]]
     kept = client.get("/v1/conditions/coeliac-disease", headers=editor).json()
     assert kept["status"] == "retracted" and kept["retraction_reason"] == "Duplicate of another record."
     log = [(c["key"], c["op"]) for c in client.get("/v1/changes", params={"since": since}).json()["items"]]
     assert log == [("coeliac-disease", "upsert"), ("coeliac-disease", "delete")]
 
-    again = client.patch(
-        "/v1/conditions/coeliac-disease", json={"status": "published"}, headers=editor
-    ).json()
+    again = client.patch("/v1/conditions/coeliac-disease", json={"status": "published"}, headers=editor).json()
     assert again["retraction_reason"] is None, "leaving retraction clears the reason"
     stray = client.patch("/v1/conditions/coeliac-disease", json={"retraction_reason": "why"}, headers=editor)
     assert stray.status_code == 422
@@ -207,9 +195,7 @@ def test_a_stale_if_match_is_412_and_changes_nothing(client, editor):
     assert stale.status_code == 412 and stale.headers["content-type"] == PROBLEM
     assert stale.headers["etag"] == first.headers["etag"]
     assert client.get("/v1/experts/houshang-aminian", headers=editor).json()["location"] == "Boston"
-    assert (
-        client.delete("/v1/experts/houshang-aminian", headers={**editor, "If-Match": tag}).status_code == 412
-    )
+    assert client.delete("/v1/experts/houshang-aminian", headers={**editor, "If-Match": tag}).status_code == 412
     current = client.patch(
         "/v1/experts/houshang-aminian",
         json={"location": "Paris"},

@@ -18,8 +18,12 @@ def put(db, resource, key, payload):
 def test_a_new_parent_moves_the_claims_below_it(client, seeded_db):
     ra = claim_ids(client, condition="rheumatoid-arthritis")
     assert ra and not ra <= claim_ids(client, condition="chronic-inflammation")
-    put(seeded_db, "condition", "rheumatoid-arthritis",
-        ConditionIn(name="Rheumatoid arthritis", parent="chronic-inflammation", synonyms=["RA"]))
+    put(
+        seeded_db,
+        "condition",
+        "rheumatoid-arthritis",
+        ConditionIn(name="Rheumatoid arthritis", parent="chronic-inflammation", synonyms=["RA"]),
+    )
     assert ra <= claim_ids(client, condition="chronic-inflammation")
     assert claim_ids(client, condition="rheumatoid-arthritis") == ra
 
@@ -39,10 +43,13 @@ def test_conditions_pointing_at_each_other_in_one_batch_are_refused(seeded_db):
 
     with pytest.raises(ContentError), seeded_db.write() as conn:
         writer = ContentWriter(conn, actor="test")
-        writer.put_many("condition", [
-            ("loop-a", ConditionIn(name="A", parent="loop-b")),
-            ("loop-b", ConditionIn(name="B", parent="loop-a")),
-        ])
+        writer.put_many(
+            "condition",
+            [
+                ("loop-a", ConditionIn(name="A", parent="loop-b")),
+                ("loop-b", ConditionIn(name="B", parent="loop-a")),
+            ],
+        )
 
 
 def test_a_parent_that_would_make_a_cycle_is_refused(seeded_db):
@@ -51,8 +58,12 @@ def test_a_parent_that_would_make_a_cycle_is_refused(seeded_db):
     from app.content.store import ContentError
 
     with pytest.raises(ContentError, match="own ancestor"):
-        put(seeded_db, "condition", "autoimmune-disorders",
-            ConditionIn(name="Autoimmune disorders", parent="rheumatoid-arthritis"))
+        put(
+            seeded_db,
+            "condition",
+            "autoimmune-disorders",
+            ConditionIn(name="Autoimmune disorders", parent="rheumatoid-arthritis"),
+        )
 
 
 def test_a_translation_links_to_its_original_and_lists_take_lang(client, seeded_db):
@@ -60,19 +71,36 @@ def test_a_translation_links_to_its_original_and_lists_take_lang(client, seeded_
 
     with seeded_db.write() as conn:
         writer = ContentWriter(conn, actor="test")
-        writer.put("source", "microbioma-intestinal", SourceIn(
-            title="El microbioma intestinal y los trastornos autoinmunes", language="es",
-            translation_of="gut-microbiome-autoimmune"))
-        writer.put("topic", "introduccion", TopicIn(
-            source="microbioma-intestinal", title="Introducción", summary="Resumen.", body="Texto.",
-            language="es", translation_of="introduction", conditions=["autoimmune-disorders"]))
+        writer.put(
+            "source",
+            "microbioma-intestinal",
+            SourceIn(
+                title="El microbioma intestinal y los trastornos autoinmunes",
+                language="es",
+                translation_of="gut-microbiome-autoimmune",
+            ),
+        )
+        writer.put(
+            "topic",
+            "introduccion",
+            TopicIn(
+                source="microbioma-intestinal",
+                title="Introducción",
+                summary="Resumen.",
+                body="Texto.",
+                language="es",
+                translation_of="introduction",
+                conditions=["autoimmune-disorders"],
+            ),
+        )
         writer.finish()
     spanish = client.get("/v1/topics", params={"lang": "es"}).json()["items"]
     assert [t["slug"] for t in spanish] == ["introduccion"]
     assert spanish[0]["translation_of"]["slug"] == "introduction"
     assert "introduccion" not in [t["slug"] for t in client.get("/v1/topics", params={"lang": "en"}).json()["items"]]
     assert [s["slug"] for s in client.get("/v1/sources", params={"lang": "es"}).json()["items"]] == [
-        "microbioma-intestinal"]
+        "microbioma-intestinal"
+    ]
     both = client.get("/v1/topics", params={"condition": "autoimmune-disorders", "limit": 100}).json()["items"]
     assert {"introduction", "introduccion"} <= {t["slug"] for t in both}
 
@@ -83,8 +111,13 @@ def test_a_relation_named_twice_is_stored_and_logged_once(seeded_db):
     from app.content.schemas import ClaimIn
     from app.models import Change
 
-    claim = ClaimIn(topic="introduction", text="A claim.", source_excerpt="The gut microbiome",
-                    conditions=["dysbiosis", "dysbiosis"], evidence={"kind": "background", "strength": "very-low"})
+    claim = ClaimIn(
+        topic="introduction",
+        text="A claim.",
+        source_excerpt="The gut microbiome",
+        conditions=["dysbiosis", "dysbiosis"],
+        evidence={"kind": "background", "strength": "very-low"},
+    )
     put(seeded_db, "claim", "twice", claim)
     with seeded_db.read() as conn:
         data = conn.execute(select(Change.__table__.c.data).where(Change.__table__.c.key == "twice")).scalar_one()

@@ -293,9 +293,7 @@ def test_a_streamed_20mb_body_is_refused_before_it_is_read(seeded_db, editor_key
     headers = [(b"content-type", b"application/json"), (b"x-api-key", editor_key.encode())]
     chunk, chunks = b" " * 65536, 20 * 16  # 20 MiB in 64 KiB pieces
     targets = [
-        (m, fill(p, "fecal-microbiota-transplantation"))
-        for p, ms in routes(app)
-        for m in sorted(ms & WRITE_METHODS)
+        (m, fill(p, "fecal-microbiota-transplantation")) for p, ms in routes(app) for m in sorted(ms & WRITE_METHODS)
     ]
     if not targets:  # still prove the middleware on its own
 
@@ -329,9 +327,7 @@ def test_security_headers_are_on_every_response_errors_and_304s_too(api):
         "401": api.get("/v1/claims", headers={"X-API-Key": "hck_nope_nope"}),
         "404": api.get("/nowhere"),
         "405": api.put("/v1/claims"),
-        "413": api.post(
-            "/v1/claims", content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"}
-        ),
+        "413": api.post("/v1/claims", content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"}),
         "422": api.get("/v1/claims", params={"limit": 0}),
         "HEAD": api.head("/v1/topics"),
         "metrics": api.get("/metrics"),

@@ -16,8 +16,9 @@ from tests.conftest import DATA_DIR
 def snapshot(db):
     """Every row of every content table, plus the log sizes."""
     with db.read() as conn:
-        rows = {name: conn.execute(select(spec.table).order_by(spec.table.c.pk)).all()
-                for name, spec in RESOURCES.items()}
+        rows = {
+            name: conn.execute(select(spec.table).order_by(spec.table.c.pk)).all() for name, spec in RESOURCES.items()
+        }
         rows["changes"] = conn.execute(select(func.count()).select_from(Change.__table__)).scalar()
         rows["revisions"] = conn.execute(select(func.count()).select_from(Revision.__table__)).scalar()
     return rows

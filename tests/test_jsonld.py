@@ -89,17 +89,13 @@ def test_a_claim_has_its_text_appearance_and_author(client):
     [appearance] = prop(node, "appearance")
     assert types(appearance) == {"Quotation"} and value(appearance, "text")
     [page] = prop(appearance, "isPartOf")
-    assert types(page) == {"MedicalWebPage"} and page["@id"].endswith(
-        "/v1/topics/gut-microbiome-immune-interaction"
-    )
+    assert types(page) == {"MedicalWebPage"} and page["@id"].endswith("/v1/topics/gut-microbiome-immune-interaction")
     [author] = prop(node, "author")
     assert types(author) == {"Person"} and author["@id"].endswith("/v1/experts/shaili-gandhi")
 
 
 def test_a_claim_is_about_its_conditions_and_therapies(client):
-    claim = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis", "limit": 1}).json()[
-        "items"
-    ][0]
+    claim = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis", "limit": 1}).json()["items"][0]
     node = get_ld(client, f"/v1/claims/{claim['id']}")
     about = {t for item in prop(node, "about") for t in types(item)}
     assert "MedicalCondition" in about

@@ -8,8 +8,7 @@ from app.models import metadata
 
 def test_migrations_build_exactly_the_models(empty_db):
     with empty_db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                         "include_object": _models_only})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": _models_only})
         diff = compare_metadata(context, metadata)
     assert diff == []
 

@@ -80,8 +80,10 @@ def test_the_success_response_has_an_example_that_matches_its_schema(path, metho
             if "json" in media_type and "schema" in media:
                 for example in examples:
                     errors = sorted(validator(media["schema"]).iter_errors(example), key=str)
-                    assert not errors, f"{method.upper()} {path} {code} example: {errors[0].message} at " \
-                                       f"{list(errors[0].absolute_path)}"
+                    assert not errors, (
+                        f"{method.upper()} {path} {code} example: {errors[0].message} at "
+                        f"{list(errors[0].absolute_path)}"
+                    )
         assert shown, f"{method.upper()} {path} {code} has no example response"
 
 

@@ -18,9 +18,7 @@ from app.core.db import WRITE_LOCK_ID, Database
 from app.core.migrate import upgrade
 from tests.conftest import POSTGRES_URL, client_for, make_settings
 
-postgres_only = pytest.mark.skipif(
-    not POSTGRES_URL, reason="needs TEST_DATABASE_URL=postgresql+psycopg://..."
-)
+postgres_only = pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_DATABASE_URL=postgresql+psycopg://...")
 TOPIC = "fecal-microbiota-transplantation"
 
 
@@ -81,9 +79,7 @@ def test_reads_go_to_the_read_url_and_writes_to_the_primary(primary_and_replica)
         )
         assert created.status_code == 201, created.text
         key = created.json()["id"]
-        assert (
-            client.get(f"/v1/claims/{key}").status_code == 404
-        )  # not replicated: this test has no replication
+        assert client.get(f"/v1/claims/{key}").status_code == 404  # not replicated: this test has no replication
     with primary.read() as conn:
         keys = set(conn.execute(select(RESOURCES["claim"].table.c.key)).scalars())
     assert key in keys and "only-on-the-replica" not in keys
@@ -136,9 +132,7 @@ def test_the_change_log_stays_exact_under_concurrent_writers_committing_out_of_o
 
         def follow(cursor: str | None) -> str | None:
             while True:
-                page = client.get(
-                    "/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})}
-                )
+                page = client.get("/v1/changes", params={"limit": 100, **({"since": cursor} if cursor else {})})
                 assert page.status_code == 200, page.text
                 body = page.json()
                 replay(body["items"], copy)
@@ -165,9 +159,7 @@ def test_the_change_log_stays_exact_under_concurrent_writers_committing_out_of_o
         published = {}
         cursor = None
         while True:
-            page = client.get(
-                "/v1/claims", params={"limit": 100, **({"cursor": cursor} if cursor else {})}
-            ).json()
+            page = client.get("/v1/claims", params={"limit": 100, **({"cursor": cursor} if cursor else {})}).json()
             published.update({item["id"]: item["text"] for item in page["items"]})
             cursor = page["next_cursor"]
             if not cursor:
@@ -188,17 +180,13 @@ def test_a_late_commit_cannot_slip_behind_a_cursor(seeded_db):
 
     def change(conn, key: str) -> int:
         return conn.execute(
-            insert(CHANGES)
-            .values(resource="claim", key=key, op="delete", at=utc_now())
-            .returning(CHANGES.c.seq)
+            insert(CHANGES).values(resource="claim", key=key, op="delete", at=utc_now()).returning(CHANGES.c.seq)
         ).scalar_one()
 
     def newer_than(cursor: int) -> list[int]:
         with engine.connect() as conn:
             return list(
-                conn.execute(
-                    select(CHANGES.c.seq).where(CHANGES.c.seq > cursor).order_by(CHANGES.c.seq)
-                ).scalars()
+                conn.execute(select(CHANGES.c.seq).where(CHANGES.c.seq > cursor).order_by(CHANGES.c.seq)).scalars()
             )
 
     with engine.connect() as conn:
@@ -238,8 +226,7 @@ def test_a_late_commit_cannot_slip_behind_a_cursor(seeded_db):
     for _ in range(300):  # until B is seen queued on the write lock
         with engine.connect() as conn:
             waiting = conn.exec_driver_sql(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                f"AND objid = {WRITE_LOCK_ID}"
+                f"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = {WRITE_LOCK_ID}"
             ).scalar()
         if waiting:
             break

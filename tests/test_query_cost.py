@@ -20,10 +20,17 @@ def statements(seeded_db):
     event.remove(seeded_db.engine, "before_cursor_execute", count)
 
 
-@pytest.mark.parametrize("path,params", [
-    ("/v1/claims", {}), ("/v1/claims", {"condition": "autoimmune-disorders"}),
-    ("/v1/topics", {}), ("/v1/quotes", {}), ("/v1/conditions", {}), ("/v1/therapies", {"therapy_type": "diet"}),
-])
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/v1/claims", {}),
+        ("/v1/claims", {"condition": "autoimmune-disorders"}),
+        ("/v1/topics", {}),
+        ("/v1/quotes", {}),
+        ("/v1/conditions", {}),
+        ("/v1/therapies", {"therapy_type": "diet"}),
+    ],
+)
 def test_page_cost_does_not_grow_with_page_length(seeded_db, statements, path, params):
     from tests.conftest import client_for
 

@@ -57,11 +57,20 @@ def test_pages_follow_next_cursor_and_link_header_without_gaps_or_repeats(client
     assert seen == everything and len(set(seen)) == len(seen)
 
 
-@pytest.mark.parametrize("params", [
-    {"limit": 0}, {"limit": 101}, {"limit": -1}, {"limit": "12345678901234567890"}, {"cursor": "garbage"},
-    {"condition": "no-such-condition"}, {"condition": "icd10cm:Z99.99"}, {"therapy_type": "surgery"},
-    {"therapy": "no-such-therapy"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": -1},
+        {"limit": "12345678901234567890"},
+        {"cursor": "garbage"},
+        {"condition": "no-such-condition"},
+        {"condition": "icd10cm:Z99.99"},
+        {"therapy_type": "surgery"},
+        {"therapy": "no-such-therapy"},
+    ],
+)
 def test_bad_parameters_are_422_problems(client, params):
     response = client.get("/v1/claims", params=params)
     assert response.status_code == 422
@@ -84,11 +93,13 @@ def test_unknown_key_is_404_problem(client):
 def test_etag_and_304(client):
     first = client.get("/v1/claims", params={"condition": "multiple-sclerosis"})
     assert first.headers["etag"] and "max-age" in first.headers["cache-control"]
-    again = client.get("/v1/claims", params={"condition": "multiple-sclerosis"},
-                       headers={"If-None-Match": first.headers["etag"]})
+    again = client.get(
+        "/v1/claims", params={"condition": "multiple-sclerosis"}, headers={"If-None-Match": first.headers["etag"]}
+    )
     assert again.status_code == 304 and again.content == b""
-    other = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"},
-                       headers={"If-None-Match": first.headers["etag"]})
+    other = client.get(
+        "/v1/claims", params={"condition": "rheumatoid-arthritis"}, headers={"If-None-Match": first.headers["etag"]}
+    )
     assert other.status_code == 200
 
 
@@ -218,20 +229,24 @@ def test_a_kept_public_response_is_served_again_without_routing(client, seeded_d
         pytest.skip("on PostgreSQL the content version is a network trip, so kept responses are found by the route")
     first = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"})
     head = client.head("/v1/claims", params={"condition": "rheumatoid-arthritis"})
+
     def served(route: str) -> float:
-        return REGISTRY.get_sample_value("http_requests_total", {"method": "GET", "route": route,
-                                                                 "status": "200"}) or 0.0
+        return (
+            REGISTRY.get_sample_value("http_requests_total", {"method": "GET", "route": route, "status": "200"}) or 0.0
+        )
 
     before = served("/v1/claims"), served("unmatched")
     routes = client.app.router.routes
     client.app.router.routes = []  # nothing left to route to: only a kept response can answer
     try:
         again = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"})
-        revalidated = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"},
-                                 headers={"If-None-Match": first.headers["etag"]})
+        revalidated = client.get(
+            "/v1/claims", params={"condition": "rheumatoid-arthritis"}, headers={"If-None-Match": first.headers["etag"]}
+        )
         head_again = client.head("/v1/claims", params={"condition": "rheumatoid-arthritis"})
-        cross_origin = client.get("/v1/claims", params={"condition": "rheumatoid-arthritis"},
-                                  headers={"Origin": "https://app.example"})
+        cross_origin = client.get(
+            "/v1/claims", params={"condition": "rheumatoid-arthritis"}, headers={"Origin": "https://app.example"}
+        )
         other_query = client.get("/v1/claims", params={"condition": "multiple-sclerosis"})
     finally:
         client.app.router.routes = routes
@@ -270,7 +285,8 @@ def test_editors_and_dated_revalidations_always_reach_the_route(client, seeded_d
     assert as_editor.headers["etag"].startswith('"r') and as_editor.headers["cache-control"] == "private, no-cache"
 
     feed = client.get("/v1/feed.json")  # kept; a date, unlike an ETag, only the route can check
-    a_second_later = format_datetime(parsedate_to_datetime(feed.headers["last-modified"]) + timedelta(seconds=1),
-                                     usegmt=True)
+    a_second_later = format_datetime(
+        parsedate_to_datetime(feed.headers["last-modified"]) + timedelta(seconds=1), usegmt=True
+    )
     dated = client.get("/v1/feed.json", headers={"If-Modified-Since": a_second_later})
     assert dated.status_code == 304 and dated.headers["last-modified"] == feed.headers["last-modified"]

@@ -95,9 +95,7 @@ def test_a_deleted_records_history_stays_and_can_bring_it_back(client, editor):
     assert client.delete("/v1/conditions/coeliac-disease", headers=editor).status_code == 204
     items = history(client, editor, "/v1/conditions/coeliac-disease").json()["items"]
     assert [(i["revision"], i["op"]) for i in items] == [(2, "deleted"), (1, "created")]
-    again = client.post(
-        "/v1/conditions", json={"slug": "coeliac-disease", **items[0]["data"]}, headers=editor
-    )
+    again = client.post("/v1/conditions", json={"slug": "coeliac-disease", **items[0]["data"]}, headers=editor)
     assert again.status_code == 201 and again.json()["description"] == "Kept."
     assert again.json()["revision"] == 1 and again.headers["etag"] != first_tag, "a new record, a new tag"
     stale = client.patch(

@@ -149,8 +149,7 @@ def test_incremental_index_equals_a_rebuild(seeded_db):
 
 def test_filters_restrict_hits_as_the_lists_do(client):
     probiotic_claims = {
-        c["id"]
-        for c in client.get("/v1/claims", params={"therapy_type": "probiotic", "limit": 100}).json()["items"]
+        c["id"] for c in client.get("/v1/claims", params={"therapy_type": "probiotic", "limit": 100}).json()["items"]
     }
     filtered = found(client, "gut", therapy_type="probiotic")
     assert filtered

@@ -44,9 +44,12 @@ def test_serve_answers_many_new_connections_with_two_workers(seeded_db):
     url = seeded_db.engine.url.render_as_string(hide_password=False)
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT, env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning",
-                       "RATE_LIMIT_ANONYMOUS": "100000/minute"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning", "RATE_LIMIT_ANONYMOUS": "100000/minute"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

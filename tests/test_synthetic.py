@@ -97,10 +97,7 @@ def test_the_api_answers_condition_queries_over_a_generated_store(empty_db):
             .limit(1)
         ).one()
         root = conn.execute(
-            select(conditions.c.key)
-            .where(conditions.c.parent_pk.is_(None))
-            .order_by(conditions.c.pk)
-            .limit(1)
+            select(conditions.c.key).where(conditions.c.parent_pk.is_(None)).order_by(conditions.c.pk).limit(1)
         ).scalar_one()
     with client_for(empty_db) as client:
         seen: list[str] = []

@@ -2,7 +2,6 @@
 registry so every resource behaves alike. The routes parse and delegate; queries live in
 app.content.queries."""
 
-
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -38,24 +37,37 @@ def problem_response(description: str, example: dict[str, Any]) -> dict[str, Any
     return {"description": description, "content": {PROBLEM_JSON: {"example": example}}}
 
 
-BAD_PARAMETER = problem_response("A parameter is invalid (an unknown condition, a bad cursor, a limit over 100).", {
-    "type": "https://health-content.dev/problems/invalid-parameter", "title": "Invalid parameter",
-    "status": 422, "detail": "Query parameter 'condition' names no known condition: 'gout'.",
-    "errors": [{"location": "query", "field": "condition", "message": "names no known condition: 'gout'"}]})
+BAD_PARAMETER = problem_response(
+    "A parameter is invalid (an unknown condition, a bad cursor, a limit over 100).",
+    {
+        "type": "https://health-content.dev/problems/invalid-parameter",
+        "title": "Invalid parameter",
+        "status": 422,
+        "detail": "Query parameter 'condition' names no known condition: 'gout'.",
+        "errors": [{"location": "query", "field": "condition", "message": "names no known condition: 'gout'"}],
+    },
+)
 
 
 def not_found(spec: ResourceSpec) -> dict[str, Any]:
-    return problem_response(f"No published {spec.name} has this key.", {
-        "type": "https://health-content.dev/problems/not-found", "title": "Not found", "status": 404,
-        "detail": f"No {spec.name} has the {spec.key_field} 'unknown'."})
+    return problem_response(
+        f"No published {spec.name} has this key.",
+        {
+            "type": "https://health-content.dev/problems/not-found",
+            "title": "Not found",
+            "status": 404,
+            "detail": f"No {spec.name} has the {spec.key_field} 'unknown'.",
+        },
+    )
 
 
 def page_url(request: Request, cursor: str) -> str:
     return str(request.url.include_query_params(cursor=cursor))
 
 
-async def list_response(request: Request, db, spec: ResourceSpec, filters: Filters, page, statuses,
-                        public: bool) -> Response:
+async def list_response(
+    request: Request, db, spec: ResourceSpec, filters: Filters, page, statuses, public: bool
+) -> Response:
     after = decode_cursor(spec.plural, page.cursor)
 
     def build(conn):
@@ -64,15 +76,20 @@ async def list_response(request: Request, db, spec: ResourceSpec, filters: Filte
         headers = {"Link": link_header(page_url(request, next_cursor))} if next_cursor else {}
         return {"items": result.items, "next_cursor": next_cursor}, headers
 
-    return await cached_read_async(request, db, build, public=public,
-                                   max_age=request.app.state.settings.cache_max_age)
+    return await cached_read_async(request, db, build, public=public, max_age=request.app.state.settings.cache_max_age)
 
 
 def _list_route(spec: ResourceSpec):
     filters_dep = filters_dependency(spec)
 
-    async def endpoint(request: Request, db: DatabaseDep, principal: PrincipalDep, page: PageDep,
-                       statuses: StatusesDep, filters: Annotated[Filters, Depends(filters_dep)]) -> Response:
+    async def endpoint(
+        request: Request,
+        db: DatabaseDep,
+        principal: PrincipalDep,
+        page: PageDep,
+        statuses: StatusesDep,
+        filters: Annotated[Filters, Depends(filters_dep)],
+    ) -> Response:
         public = statuses == (Status.published.value,)
         return await list_response(request, db, spec, filters, page, statuses, public)
 
@@ -80,23 +97,38 @@ def _list_route(spec: ResourceSpec):
 
 
 def _detail_route(spec: ResourceSpec):
-    async def endpoint(request: Request, db: DatabaseDep, principal: PrincipalDep,
-                       key: Annotated[str, Path(alias=spec.key_field, max_length=200)]) -> Response:
+    async def endpoint(
+        request: Request,
+        db: DatabaseDep,
+        principal: PrincipalDep,
+        key: Annotated[str, Path(alias=spec.key_field, max_length=200)],
+    ) -> Response:
         statuses = tuple(s.value for s in Status) if principal.is_editor else (Status.published.value,)
         if jsonld.wanted(request.headers.get("accept")):  # the same record as schema.org JSON-LD
             base = str(request.base_url)
-            return await cached_read_async(request, db, lambda conn: (jsonld.document(
-                spec.name, queries.get_one(conn, spec, key, statuses=statuses), base), {}),
-                public=not principal.is_editor, media_type=jsonld.MEDIA_TYPE,
-                max_age=request.app.state.settings.cache_max_age)
+            return await cached_read_async(
+                request,
+                db,
+                lambda conn: (
+                    jsonld.document(spec.name, queries.get_one(conn, spec, key, statuses=statuses), base),
+                    {},
+                ),
+                public=not principal.is_editor,
+                media_type=jsonld.MEDIA_TYPE,
+                max_age=request.app.state.settings.cache_max_age,
+            )
 
         def revision_tag(item: dict) -> str:  # an editor's tag names the revision a write's If-Match checks
             return record_etag(spec.name, key, item["revision"], item["created_at"])
 
         return await cached_read_async(
-            request, db, lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
-            public=not principal.is_editor, max_age=request.app.state.settings.cache_max_age,
-            etag_of=revision_tag if principal.is_editor else None)
+            request,
+            db,
+            lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
+            public=not principal.is_editor,
+            max_age=request.app.state.settings.cache_max_age,
+            etag_of=revision_tag if principal.is_editor else None,
+        )
 
     return endpoint
 
@@ -107,38 +139,80 @@ def build_router() -> APIRouter:
         tag = spec.plural
         filters = ", ".join(f"`{name}`" for name in spec.filters) or "none"
         router.add_api_route(
-            f"/{spec.plural}", _list_route(spec), methods=["GET"], name=f"list_{spec.plural}",
-            summary=f"List {spec.plural}", tags=[tag], response_model=ListPage[spec.out_schema],
+            f"/{spec.plural}",
+            _list_route(spec),
+            methods=["GET"],
+            name=f"list_{spec.plural}",
+            summary=f"List {spec.plural}",
+            tags=[tag],
+            response_model=ListPage[spec.out_schema],
             description=(
                 f"{spec.description}\n\nPublished {spec.plural} in a stable order (oldest first), "
-                f"`limit` per page (default 20, at most 100); follow `next_cursor` or the `Link: rel=\"next\"` "
+                f'`limit` per page (default 20, at most 100); follow `next_cursor` or the `Link: rel="next"` '
                 f"header. Filters: {filters}. Values of one filter combine with OR, different filters with AND. "
                 f"Answers carry an `ETag`; send it back as `If-None-Match` to get `304` when nothing changed."
             ),
-            responses={200: {"content": {"application/json": {"example": {"items": [EXAMPLES[spec.name]],
-                                                                            "next_cursor": None}}}},
-                       422: BAD_PARAMETER},
+            responses={
+                200: {
+                    "content": {"application/json": {"example": {"items": [EXAMPLES[spec.name]], "next_cursor": None}}}
+                },
+                422: BAD_PARAMETER,
+            },
         )
         router.add_api_route(
-            f"/{spec.plural}/{{{spec.key_field}}}", _detail_route(spec), methods=["GET"], name=f"get_{spec.name}",
-            summary=f"Get one {spec.name}", tags=[tag], response_model=spec.out_schema,
+            f"/{spec.plural}/{{{spec.key_field}}}",
+            _detail_route(spec),
+            methods=["GET"],
+            name=f"get_{spec.name}",
+            summary=f"Get one {spec.name}",
+            tags=[tag],
+            response_model=spec.out_schema,
             description=f"One {spec.name} by its {spec.key_field}, with its related items embedded. "
-                        f"Editors also see drafts and retracted records. With `Accept: application/ld+json` "
-                        f"the answer is schema.org JSON-LD (`{jsonld.SCHEMA_TYPES[spec.name]}`).",
-            responses={200: {"content": {"application/json": {"example": DETAIL_EXAMPLES[spec.name]},
-                                         **jsonld.openapi_content(spec.name, EXAMPLES[spec.name])}},
-                       404: not_found(spec)},
+            f"Editors also see drafts and retracted records. With `Accept: application/ld+json` "
+            f"the answer is schema.org JSON-LD (`{jsonld.SCHEMA_TYPES[spec.name]}`).",
+            responses={
+                200: {
+                    "content": {
+                        "application/json": {"example": DETAIL_EXAMPLES[spec.name]},
+                        **jsonld.openapi_content(spec.name, EXAMPLES[spec.name]),
+                    }
+                },
+                404: not_found(spec),
+            },
         )
 
-    @router.get("/therapy-types", summary="List therapy types", tags=["therapies"],
-                response_model=list[TherapyTypeOut], name="list_therapy_types",
-                description="The fixed vocabulary of therapy types, each with a description and how many "
-                            "published therapies and claims it has.",
-                responses={200: {"content": {"application/json": {"example": [
-                    {"type": "probiotic", "description": "Live microorganisms taken to benefit the host.",
-                     "therapy_count": 1, "claim_count": 4}]}}}})
+    @router.get(
+        "/therapy-types",
+        summary="List therapy types",
+        tags=["therapies"],
+        response_model=list[TherapyTypeOut],
+        name="list_therapy_types",
+        description="The fixed vocabulary of therapy types, each with a description and how many "
+        "published therapies and claims it has.",
+        responses={
+            200: {
+                "content": {
+                    "application/json": {
+                        "example": [
+                            {
+                                "type": "probiotic",
+                                "description": "Live microorganisms taken to benefit the host.",
+                                "therapy_count": 1,
+                                "claim_count": 4,
+                            }
+                        ]
+                    }
+                }
+            }
+        },
+    )
     async def list_therapy_types(request: Request, db: DatabaseDep) -> Response:
-        return await cached_read_async(request, db, lambda conn: (queries.therapy_types(conn), {}), public=True,
-                                       max_age=request.app.state.settings.cache_max_age)
+        return await cached_read_async(
+            request,
+            db,
+            lambda conn: (queries.therapy_types(conn), {}),
+            public=True,
+            max_age=request.app.state.settings.cache_max_age,
+        )
 
     return router

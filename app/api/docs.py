@@ -26,22 +26,40 @@ VENDOR_URL = "/static/vendor"
 
 # Descriptions of the tags that group operations; only the tags some operation uses are published.
 OPENAPI_TAGS: list[dict[str, str]] = [
-    {"name": "conditions", "description": "Diseases and states as a hierarchy (a parent includes its "
-     "descendants in filters), with synonyms and ICD-10-CM, MeSH and SNOMED CT codes."},
-    {"name": "therapies", "description": "Interventions such as probiotics or fecal microbiota "
-     "transplantation, each with a type from a fixed vocabulary (`/v1/therapy-types`)."},
-    {"name": "claims", "description": "Atomic statements the content makes, each with its evidence (kind, "
-     "strength, the words the source used) and the verbatim source excerpt it rests on."},
-    {"name": "quotes", "description": "Verbatim words of experts, with the claims they make and whether the "
-     "expert speaks within their specialty."},
-    {"name": "experts", "description": "People quoted by the content: credentials, job title, affiliation "
-     "and specialties."},
-    {"name": "topics", "description": "Sections of a source, one theme each, with the conditions and "
-     "therapies they cover."},
-    {"name": "sources", "description": "The published pieces of content that topics, claims and quotes "
-     "come from."},
-    {"name": "search", "description": "Full-text search over topics, claims, quotes, experts and "
-     "conditions, aware of synonyms and abbreviations."},
+    {
+        "name": "conditions",
+        "description": "Diseases and states as a hierarchy (a parent includes its "
+        "descendants in filters), with synonyms and ICD-10-CM, MeSH and SNOMED CT codes.",
+    },
+    {
+        "name": "therapies",
+        "description": "Interventions such as probiotics or fecal microbiota "
+        "transplantation, each with a type from a fixed vocabulary (`/v1/therapy-types`).",
+    },
+    {
+        "name": "claims",
+        "description": "Atomic statements the content makes, each with its evidence (kind, "
+        "strength, the words the source used) and the verbatim source excerpt it rests on.",
+    },
+    {
+        "name": "quotes",
+        "description": "Verbatim words of experts, with the claims they make and whether the "
+        "expert speaks within their specialty.",
+    },
+    {
+        "name": "experts",
+        "description": "People quoted by the content: credentials, job title, affiliation and specialties.",
+    },
+    {
+        "name": "topics",
+        "description": "Sections of a source, one theme each, with the conditions and therapies they cover.",
+    },
+    {"name": "sources", "description": "The published pieces of content that topics, claims and quotes come from."},
+    {
+        "name": "search",
+        "description": "Full-text search over topics, claims, quotes, experts and "
+        "conditions, aware of synonyms and abbreviations.",
+    },
     {"name": "feeds", "description": "JSON Feed and Atom feeds of topics, filtered like the lists."},
     {"name": "changes", "description": "The change log partners replay to keep an exact copy."},
     {"name": "revisions", "description": "Every saved version of a record, drafts included (editors)."},
@@ -59,37 +77,63 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string", "description": "Short, the same for every problem of this type."},
         "status": {"type": "integer", "description": "The HTTP status code."},
         "detail": {"type": "string", "description": "What went wrong in this request."},
-        "errors": {"type": "array", "description": "For validation errors: each bad field.", "items": {
-            "type": "object", "properties": {"location": {"type": "string"},
-                                             "field": {"type": ["string", "null"]},
-                                             "message": {"type": "string"}}}},
+        "errors": {
+            "type": "array",
+            "description": "For validation errors: each bad field.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string"},
+                    "field": {"type": ["string", "null"]},
+                    "message": {"type": "string"},
+                },
+            },
+        },
     },
 }
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 UNKNOWN_KEY = {
     "description": "The `X-API-Key` sent is unknown or revoked (send none to read as the public).",
-    "content": {PROBLEM_JSON: {"schema": PROBLEM_REF, "example": {
-        "type": PROBLEM_TYPE_BASE + "unauthorized", "title": "Unauthorized", "status": 401,
-        "detail": "The X-API-Key is unknown or revoked."}}},
+    "content": {
+        PROBLEM_JSON: {
+            "schema": PROBLEM_REF,
+            "example": {
+                "type": PROBLEM_TYPE_BASE + "unauthorized",
+                "title": "Unauthorized",
+                "status": 401,
+                "detail": "The X-API-Key is unknown or revoked.",
+            },
+        }
+    },
 }
 VALIDATION_FAILED = {
     "description": "A parameter or the body does not validate; `errors` names each bad field.",
-    "content": {PROBLEM_JSON: {"schema": PROBLEM_REF, "example": {
-        "type": PROBLEM_TYPE_BASE + "validation-failed", "title": "Validation failed", "status": 422,
-        "detail": "The query field 'limit' is invalid: Input should be less than or equal to 100.",
-        "errors": [{"location": "query", "field": "limit",
-                    "message": "Input should be less than or equal to 100"}]}}},
+    "content": {
+        PROBLEM_JSON: {
+            "schema": PROBLEM_REF,
+            "example": {
+                "type": PROBLEM_TYPE_BASE + "validation-failed",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "The query field 'limit' is invalid: Input should be less than or equal to 100.",
+                "errors": [
+                    {"location": "query", "field": "limit", "message": "Input should be less than or equal to 100"}
+                ],
+            },
+        }
+    },
 }
 
 # The explorer loads nothing but its own files and talks to this API only; no inline script or style.
-EXPLORER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+EXPLORER_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 # The docs pages may fetch images, fonts and data from this server only: ReDoc's footer logo would
 # otherwise come from the vendor's CDN. Scripts and styles stay unrestricted (both UIs inject styles).
-DOCS_CSP = ("img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'self'; "
-            "frame-ancestors 'none'")
+DOCS_CSP = "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'self'; frame-ancestors 'none'"
 
 router = APIRouter(include_in_schema=False)
 
@@ -130,8 +174,11 @@ def redoc(request: Request) -> HTMLResponse:
 
 @router.api_route("/", methods=["GET", "HEAD"])
 def explorer() -> FileResponse:
-    return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8",
-                        headers={"Cache-Control": "no-cache", "Content-Security-Policy": EXPLORER_CSP})
+    return FileResponse(
+        STATIC_DIR / "index.html",
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "Content-Security-Policy": EXPLORER_CSP},
+    )
 
 
 def _is_problem(response: dict[str, Any]) -> bool:
@@ -186,8 +233,9 @@ def refine(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             used.update(operation.get("tags", []))
             responses = operation["responses"]
-            generated_422 = "application/json" in responses.get("422", {}).get("content", {}) and \
-                "HTTPValidationError" in str(responses["422"]["content"]["application/json"].get("schema"))
+            generated_422 = "application/json" in responses.get("422", {}).get(
+                "content", {}
+            ) and "HTTPValidationError" in str(responses["422"]["content"]["application/json"].get("schema"))
             if generated_422:
                 responses["422"] = copy.deepcopy(VALIDATION_FAILED)
             responses.setdefault("401", copy.deepcopy(UNKNOWN_KEY))
@@ -195,8 +243,11 @@ def refine(schema: dict[str, Any]) -> dict[str, Any]:
                 if code.startswith("4") and _is_problem(response):
                     response["content"][PROBLEM_JSON].setdefault("schema", PROBLEM_REF)
                 for media in response.get("content", {}).values():
-                    examples = [media["example"]] if "example" in media else \
-                        [e["value"] for e in media.get("examples", {}).values() if "value" in e]
+                    examples = (
+                        [media["example"]]
+                        if "example" in media
+                        else [e["value"] for e in media.get("examples", {}).values() if "value" in e]
+                    )
                     for example in examples:
                         _restore_nulls(example, media.get("schema", {}), components)
             operation["responses"] = dict(sorted(responses.items()))

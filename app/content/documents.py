@@ -42,16 +42,20 @@ def _statement(resource: str, purpose: str, extra: str | None = None) -> Select:
     if purpose == "link":
         link = spec.links[extra]
         target = RESOURCES[link.target].table
-        return (select(link.table.c[link.own], target.c.key)
-                .join(target, target.c.pk == link.table.c[link.other])
-                .where(link.table.c[link.own].in_(IN_LIST))
-                .order_by(link.table.c.pk))
+        return (
+            select(link.table.c[link.own], target.c.key)
+            .join(target, target.c.pk == link.table.c[link.other])
+            .where(link.table.c[link.own].in_(IN_LIST))
+            .order_by(link.table.c.pk)
+        )
     if purpose == "codes":
         code_table, owner_column = spec.codes
         owner = code_table.c[owner_column]
-        return (select(owner, code_table.c.system, code_table.c.code, code_table.c.version)
-                .where(owner.in_(IN_LIST))
-                .order_by(code_table.c.pk))
+        return (
+            select(owner, code_table.c.system, code_table.c.code, code_table.c.version)
+            .where(owner.in_(IN_LIST))
+            .order_by(code_table.c.pk)
+        )
     if purpose == "refs":
         wanted = [table.c.key, table.c.status, *(table.c[c] for c in REF_COLUMNS[resource])]
         if resource == "expert":
@@ -142,9 +146,7 @@ REF_COLUMNS = {
 }
 
 
-def _load_refs(
-    conn: Connection, resource: str, keys: set[str], public: bool
-) -> dict[str, dict[str, Any]]:
+def _load_refs(conn: Connection, resource: str, keys: set[str], public: bool) -> dict[str, dict[str, Any]]:
     spec = RESOURCES[resource]
     refs: dict[str, dict[str, Any]] = {}
     for part in chunks(sorted(keys)):
@@ -165,9 +167,7 @@ def _public_ref(ref: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in ref.items() if k not in ("specialties", "domains", "source_pk")}
 
 
-def expand(
-    conn: Connection, spec: ResourceSpec, docs: list[dict[str, Any]], *, public: bool
-) -> list[dict[str, Any]]:
+def expand(conn: Connection, spec: ResourceSpec, docs: list[dict[str, Any]], *, public: bool) -> list[dict[str, Any]]:
     """Documents in the read shape: each related key replaced by a reference to that record."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for doc in docs:

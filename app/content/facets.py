@@ -76,14 +76,14 @@ def _affected(conn: Connection, touched: dict[str, set[int]], reshaped: dict[str
         for owner in ("claim", "topic"):
             out[owner] |= _linking(conn, owner, "therapies", reshaped["therapy"])
     if reshaped.get("source"):
-        out["topic"] |= _pks(conn, lambda p: select(t["topic"].c.pk).where(t["topic"].c.source_pk.in_(p)),
-                             reshaped["source"])
+        out["topic"] |= _pks(
+            conn, lambda p: select(t["topic"].c.pk).where(t["topic"].c.source_pk.in_(p)), reshaped["source"]
+        )
     topics = out["topic"] & (reshaped.get("topic", set()) | out["topic"] - touched.get("topic", set()))
     if topics:
         out["claim"] |= _pks(conn, lambda p: select(t["claim"].c.pk).where(t["claim"].c.topic_pk.in_(p)), topics)
     if out["topic"]:
-        out["quote"] |= _pks(conn, lambda p: select(t["quote"].c.pk).where(t["quote"].c.topic_pk.in_(p)),
-                             out["topic"])
+        out["quote"] |= _pks(conn, lambda p: select(t["quote"].c.pk).where(t["quote"].c.topic_pk.in_(p)), out["topic"])
     if out["claim"]:
         out["quote"] |= _linking(conn, "quote", "claims", out["claim"])
     return out
@@ -116,8 +116,10 @@ def compute(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
     t = {name: RESOURCES[name].table for name in RESOURCES}
     condition_keys, parents = _condition_tree(conn)
     therapy_table = t["therapy"]
-    therapies = {pk: (key, kind) for pk, key, kind in
-                 conn.execute(select(therapy_table.c.pk, therapy_table.c.key, therapy_table.c.type))}
+    therapies = {
+        pk: (key, kind)
+        for pk, key, kind in conn.execute(select(therapy_table.c.pk, therapy_table.c.key, therapy_table.c.type))
+    }
     rows: list[dict] = []
     for part in chunks(pks):
         if resource == "topic":

@@ -75,11 +75,7 @@ class _Builder:
             "claim": "Claim",
             "quote": "Quotation",
         }
-        kind = (
-            THERAPY_TYPES.get(ref.get("type") or "", "MedicalTherapy")
-            if resource == "therapy"
-            else kinds[resource]
-        )
+        kind = THERAPY_TYPES.get(ref.get("type") or "", "MedicalTherapy") if resource == "therapy" else kinds[resource]
         name_field = "text" if resource in ("claim", "quote") else "name"
         return _clean({"@type": kind, "@id": self.url(resource, key), name_field: label})
 

@@ -55,8 +55,11 @@ def resolve_conditions(conn: Connection, values: Sequence[str]) -> list[str]:
     for value in values:
         system, _, code = value.partition(":")
         if code and system in CodeSystem.__members__:
-            query = (select(table.c.key).join(codes, codes.c.condition_pk == table.c.pk)
-                     .where(codes.c.system == system, func.upper(codes.c.code) == code.upper()))
+            query = (
+                select(table.c.key)
+                .join(codes, codes.c.condition_pk == table.c.pk)
+                .where(codes.c.system == system, func.upper(codes.c.code) == code.upper())
+            )
         else:
             query = select(table.c.key).where(table.c.key == value)
         found = conn.execute(query).scalars().all()
@@ -99,8 +102,11 @@ def _faceted_pks(resource: str, groups: list[list[str]], statuses: Sequence[str]
     )
     for n, group in enumerate(groups[1:], start=1):
         other = FACETS.alias(f"f{n}")
-        query = query.where(exists().where(other.c.resource == resource, other.c.record_pk == driver.c.record_pk,
-                                           other.c.facet.in_(group)))
+        query = query.where(
+            exists().where(
+                other.c.resource == resource, other.c.record_pk == driver.c.record_pk, other.c.facet.in_(group)
+            )
+        )
     if len(groups[0]) > 1:
         query = query.distinct()
     return query
@@ -131,8 +137,9 @@ def _derived_pks(spec: ResourceSpec, groups: list[list[str]], statuses: Sequence
     return None
 
 
-def list_page(conn: Connection, spec: ResourceSpec, filters: Filters, *, after: int, limit: int,
-              statuses: Sequence[str] = PUBLIC) -> Page:
+def list_page(
+    conn: Connection, spec: ResourceSpec, filters: Filters, *, after: int, limit: int, statuses: Sequence[str] = PUBLIC
+) -> Page:
     table = spec.table
     groups = facet_groups(conn, filters)
     if spec.name in FACETED and groups:
@@ -144,8 +151,9 @@ def list_page(conn: Connection, spec: ResourceSpec, filters: Filters, *, after: 
             query = query.where(table.c.type.in_([TherapyType(v).value for v in filters.therapy_type]))
         if spec.name == "source" and filters.lang:
             query = query.where(table.c.language.in_(filters.lang))
-        derived = _derived_pks(spec, [g for g in groups if not (spec.name == "therapy" and
-                                                                 g[0].startswith("therapy_type:"))], statuses)
+        derived = _derived_pks(
+            spec, [g for g in groups if not (spec.name == "therapy" and g[0].startswith("therapy_type:"))], statuses
+        )
         if derived is not None:
             query = query.where(table.c.pk.in_(derived))
     if filters.review:
@@ -186,13 +194,17 @@ def _refs_of(conn: Connection, resource: str, query: Select, public: bool) -> li
     pks = conn.execute(query).scalars().all()
     docs = load_documents(conn, spec, pks)
     label = "title" if spec.label in ("title", "text") else "name"
-    return [{spec.key_field: docs[pk][spec.key_field], label: docs[pk][spec.label]} for pk in pks
-            if pk in docs and (not public or docs[pk]["status"] == Status.published)]
+    return [
+        {spec.key_field: docs[pk][spec.key_field], label: docs[pk][spec.label]}
+        for pk in pks
+        if pk in docs and (not public or docs[pk]["status"] == Status.published)
+    ]
 
 
 def _claim_count(conn: Connection, facet: str, statuses: Sequence[str]) -> int:
     query = select(func.count(func.distinct(FACETS.c.record_pk))).where(
-        FACETS.c.resource == "claim", FACETS.c.facet == facet, FACETS.c.status.in_(statuses))
+        FACETS.c.resource == "claim", FACETS.c.facet == facet, FACETS.c.status.in_(statuses)
+    )
     return conn.execute(query).scalar_one()
 
 
@@ -201,8 +213,10 @@ def _detail_extras(conn: Connection, spec: ResourceSpec, pk: int, key: str, stat
     public = statuses == PUBLIC
     if spec.name == "condition":
         children = select(t["condition"].c.pk).where(t["condition"].c.parent_pk == pk).order_by(t["condition"].c.pk)
-        return {"children": _refs_of(conn, "condition", children, public),
-                "claim_count": _claim_count(conn, f"condition:{key}", statuses)}
+        return {
+            "children": _refs_of(conn, "condition", children, public),
+            "claim_count": _claim_count(conn, f"condition:{key}", statuses),
+        }
     if spec.name == "therapy":
         return {"claim_count": _claim_count(conn, f"therapy:{key}", statuses)}
     if spec.name == "expert":
@@ -225,19 +239,33 @@ def _detail_extras(conn: Connection, spec: ResourceSpec, pk: int, key: str, stat
 def therapy_types(conn: Connection) -> list[dict[str, Any]]:
     """Each therapy type of the vocabulary with how many published therapies and claims it has."""
     table = RESOURCES["therapy"].table
-    therapies = dict(conn.execute(
-        select(table.c.type, func.count()).where(table.c.status == Status.published).group_by(table.c.type)).all())
-    claims = dict(conn.execute(
-        select(FACETS.c.facet, func.count()).where(
-            FACETS.c.resource == "claim", FACETS.c.status == Status.published,
-            FACETS.c.facet.like("therapy\\_type:%", escape="\\"))
-        .group_by(FACETS.c.facet)).all())
-    return [{"type": kind.value, "description": THERAPY_TYPE_DESCRIPTIONS[kind],
-             "therapy_count": therapies.get(kind.value, 0), "claim_count": claims.get(f"therapy_type:{kind.value}", 0)}
-            for kind in TherapyType]
+    therapies = dict(
+        conn.execute(
+            select(table.c.type, func.count()).where(table.c.status == Status.published).group_by(table.c.type)
+        ).all()
+    )
+    claims = dict(
+        conn.execute(
+            select(FACETS.c.facet, func.count())
+            .where(
+                FACETS.c.resource == "claim",
+                FACETS.c.status == Status.published,
+                FACETS.c.facet.like("therapy\\_type:%", escape="\\"),
+            )
+            .group_by(FACETS.c.facet)
+        ).all()
+    )
+    return [
+        {
+            "type": kind.value,
+            "description": THERAPY_TYPE_DESCRIPTIONS[kind],
+            "therapy_count": therapies.get(kind.value, 0),
+            "claim_count": claims.get(f"therapy_type:{kind.value}", 0),
+        }
+        for kind in TherapyType
+    ]
 
 
 def content_version(conn: Connection) -> int:
     """The sequence number of the newest public change: public content is a function of it."""
     return conn.execute(select(func.max(CHANGES.c.seq))).scalar() or 0
-

@@ -86,8 +86,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             refs={"parent": RefField("condition", "parent_pk")},
             codes=(_t(ConditionCode), "condition_pk"),
             filters=("therapy", "therapy_type"),
-            description="Diseases and states, as a hierarchy, with synonyms and ICD-10-CM, MeSH and SNOMED CT "
-            "codes.",
+            description="Diseases and states, as a hierarchy, with synonyms and ICD-10-CM, MeSH and SNOMED CT codes.",
         ),
         ResourceSpec(
             name="therapy",

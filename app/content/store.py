@@ -125,16 +125,20 @@ class ContentWriter:
             self._write_children(spec, created, resolved, replace=False)
             for pk, key in zip(new_pks, to_insert, strict=True):
                 content = wanted[key]
-                doc = {spec.key_field: key, **content, "created_at": self.now, "updated_at": self.now,
-                       "revision": 1}
+                doc = {spec.key_field: key, **content, "created_at": self.now, "updated_at": self.now, "revision": 1}
                 self._record(spec, pk, key, "created", doc, was_public=False, log=log)
                 results.append(WriteResult(resource, key, "created", doc))
         for key, pk, old in to_update:
             content = wanted[key]
             row = self._row(spec, content, resolved) | {"revision": old["revision"] + 1, "updated_at": self.now}
             self.conn.execute(update(table).where(table.c.pk == pk).values(**row))
-            doc = {spec.key_field: key, **content, "created_at": old["created_at"], "updated_at": self.now,
-                   "revision": row["revision"]}
+            doc = {
+                spec.key_field: key,
+                **content,
+                "created_at": old["created_at"],
+                "updated_at": self.now,
+                "revision": row["revision"],
+            }
             self._record(spec, pk, key, "updated", doc, was_public=old["status"] == Status.published, log=log)
             if any(old.get(name) != content.get(name) for name in facets.SHAPING_FIELDS.get(resource, ())):
                 self.reshaped.setdefault(resource, set()).add(pk)
@@ -148,7 +152,10 @@ class ContentWriter:
         return results
 
     def _insert_rows(
-        self, spec: ResourceSpec, keys: list[str], wanted: dict[str, dict[str, Any]],
+        self,
+        spec: ResourceSpec,
+        keys: list[str],
+        wanted: dict[str, dict[str, Any]],
         resolved: dict[str, dict[str, int]],
     ) -> list[int]:
         table = spec.table
@@ -232,8 +239,9 @@ class ContentWriter:
                         errors.append({"field": name, "key": key, "message": f"unknown {target} {value!r}"})
         if errors:
             first = errors[0]
-            raise UnknownReference(f"{spec.name} {first['key']!r}: {first['field']} names an {first['message']}.",
-                                   errors)
+            raise UnknownReference(
+                f"{spec.name} {first['key']!r}: {first['field']} names an {first['message']}.", errors
+            )
         return resolved
 
     def _row(self, spec: ResourceSpec, content: dict[str, Any], resolved: dict[str, dict[str, int]]) -> dict:
@@ -259,8 +267,12 @@ class ContentWriter:
         return pk
 
     def _write_children(
-        self, spec: ResourceSpec, records: list[tuple[int, dict[str, Any]]],
-        resolved: dict[str, dict[str, int]], *, replace: bool,
+        self,
+        spec: ResourceSpec,
+        records: list[tuple[int, dict[str, Any]]],
+        resolved: dict[str, dict[str, int]],
+        *,
+        replace: bool,
     ) -> None:
         """The link and code rows of the given records, one executemany per table."""
         pks = [pk for pk, _ in records]
@@ -268,8 +280,11 @@ class ContentWriter:
             if replace:
                 for part in chunks(pks):
                     self.conn.execute(delete(link.table).where(link.table.c[link.own].in_(part)))
-            rows = [{link.own: pk, link.other: self._pk(link.target, k, resolved)}
-                    for pk, content in records for k in dict.fromkeys(content.get(name) or [])]
+            rows = [
+                {link.own: pk, link.other: self._pk(link.target, k, resolved)}
+                for pk, content in records
+                for k in dict.fromkeys(content.get(name) or [])
+            ]
             if rows:
                 self.conn.execute(insert(link.table), rows)
         if spec.codes:
@@ -281,8 +296,9 @@ class ContentWriter:
             if rows:
                 self.conn.execute(insert(code_table), rows)
 
-    def _record(self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool,
-                log: _LogRows) -> None:
+    def _record(
+        self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool, log: _LogRows
+    ) -> None:
         log.revision(self, spec, key, op, doc)
         if doc["status"] == Status.published:
             log.change(self, spec.name, key, "upsert", doc)
@@ -301,9 +317,15 @@ class ContentWriter:
                 seen, current = {start}, parents.get(start)
                 while current is not None:
                     if current in seen:
-                        raise ContentError(f"This change would make a {spec.name} its own ancestor.",
-                                           [{"field": next(n for n, r in spec.refs.items() if r is ref),
-                                             "message": "would create a cycle"}])
+                        raise ContentError(
+                            f"This change would make a {spec.name} its own ancestor.",
+                            [
+                                {
+                                    "field": next(n for n, r in spec.refs.items() if r is ref),
+                                    "message": "would create a cycle",
+                                }
+                            ],
+                        )
                     seen.add(current)
                     current = parents.get(current)
 
@@ -313,8 +335,11 @@ class ContentWriter:
             for ref in other.refs.values():
                 if ref.target == spec.name:
                     column = other.table.c[ref.column]
-                    users.append(select(func.count()).where(column.in_(pks), other.table.c.pk.notin_(pks)
-                                                            if other is spec else True))
+                    users.append(
+                        select(func.count()).where(
+                            column.in_(pks), other.table.c.pk.notin_(pks) if other is spec else True
+                        )
+                    )
             for link in other.links.values():
                 if link.target == spec.name:
                     users.append(select(func.count()).select_from(link.table).where(link.table.c[link.other].in_(pks)))
@@ -335,8 +360,17 @@ class _LogRows:
     changes: list[dict[str, Any]] = field(default_factory=list)
 
     def revision(self, writer: ContentWriter, spec: ResourceSpec, key: str, op: str, doc: dict) -> None:
-        self.revisions.append({"resource": spec.name, "key": key, "revision": doc["revision"], "op": op,
-                               "at": writer.now, "actor": writer.actor, "data": doc})
+        self.revisions.append(
+            {
+                "resource": spec.name,
+                "key": key,
+                "revision": doc["revision"],
+                "op": op,
+                "at": writer.now,
+                "actor": writer.actor,
+                "data": doc,
+            }
+        )
 
     def change(self, writer: ContentWriter, resource: str, key: str, op: str, data: dict | None) -> None:
         self.changes.append({"resource": resource, "key": key, "op": op, "at": writer.now, "data": data})

@@ -42,8 +42,14 @@ def request_signature(scope: Scope) -> tuple:
             hosts.append(value)
         elif name == b"accept":
             accepts.append(value)
-    return scope.get("scheme"), tuple(hosts), scope.get("root_path", ""), scope["path"], \
-        scope.get("query_string", b""), tuple(accepts)
+    return (
+        scope.get("scheme"),
+        tuple(hosts),
+        scope.get("root_path", ""),
+        scope["path"],
+        scope.get("query_string", b""),
+        tuple(accepts),
+    )
 
 
 class PreparedResponse(Response):
@@ -72,8 +78,15 @@ class Kept:
     def of(cls, response: Response, etag: str, version: int, *, salted: bool, route: Any, max_age: int) -> Kept:
         # A copy: the response is about to be sent, and middleware further out adds its caller's headers (a
         # request id, CORS for an origin); the kept list must not depend on whether that edits it in place.
-        return cls(etag, version, response.body, list(response.raw_headers),
-                   not_modified(etag, public=True, max_age=max_age).raw_headers, salted, route)
+        return cls(
+            etag,
+            version,
+            response.body,
+            list(response.raw_headers),
+            not_modified(etag, public=True, max_age=max_age).raw_headers,
+            salted,
+            route,
+        )
 
     def response(self, if_none_match: str | None) -> Response:
         if _matches(if_none_match, self.etag):
@@ -177,9 +190,17 @@ def cached_read(
     response = Response(body, media_type=media_type, headers=headers)
     set_validators(response, etag, public=public, max_age=max_age)
     if public and (cache := _cache(request)) is not None:
-        cache.put(request_signature(request.scope), Kept.of(
-            response, etag, version, salted=bool(getattr(request.state, "etag_salt", "")),
-            route=request.scope.get("route"), max_age=max_age))
+        cache.put(
+            request_signature(request.scope),
+            Kept.of(
+                response,
+                etag,
+                version,
+                salted=bool(getattr(request.state, "etag_salt", "")),
+                route=request.scope.get("route"),
+                max_age=max_age,
+            ),
+        )
     return response
 
 
@@ -226,8 +247,9 @@ async def cached_read_async(
     event loop (SQLite), a revalidation or a kept response is answered there; only building a response
     goes to the threadpool, where `cached_read` runs it in one snapshot (and tags it by that snapshot)."""
     builds: Builds = request.app.state.builds
-    run = functools.partial(cached_read, request, db, build, public=public, media_type=media_type,
-                            max_age=max_age, etag_of=etag_of)
+    run = functools.partial(
+        cached_read, request, db, build, public=public, media_type=media_type, max_age=max_age, etag_of=etag_of
+    )
     version = db.peek_content_version() if public else None
     if version is None:
         return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
@@ -264,8 +286,7 @@ class ServeKept:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and self.cache.max_entries > 0:
             principal = scope.get("state", {}).get("principal")
-            kept = None if principal is not None and principal.is_editor else \
-                self.cache.get(request_signature(scope))
+            kept = None if principal is not None and principal.is_editor else self.cache.get(request_signature(scope))
             if kept is not None and not kept.salted:
                 headers = Headers(scope=scope)
                 if "if-modified-since" not in headers and kept.version == self.db.peek_content_version():

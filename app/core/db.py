@@ -107,9 +107,7 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = create_db_engine(settings.database_url, settings)
-        read_engine = (
-            create_db_engine(settings.database_read_url, settings) if settings.database_read_url else engine
-        )
+        read_engine = create_db_engine(settings.database_read_url, settings) if settings.database_read_url else engine
         return cls(engine=engine, read_engine=read_engine, query_timeout_s=settings.query_timeout_ms / 1000)
 
     @property
@@ -119,9 +117,9 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only snapshot; queries past the time limit are interrupted."""
-        options = {"sqlite_begin": "DEFERRED"} if is_sqlite(self.read_engine) else {
-            "isolation_level": "REPEATABLE READ"
-        }
+        options = (
+            {"sqlite_begin": "DEFERRED"} if is_sqlite(self.read_engine) else {"isolation_level": "REPEATABLE READ"}
+        )
         with self.read_engine.connect().execution_options(**options) as conn:
             _deadline.at = time.monotonic() + self.query_timeout_s
             try:

@@ -27,8 +27,9 @@ class ApiError(Exception):
     title = "Bad request"
     slug = "bad-request"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
@@ -41,8 +42,10 @@ class BadParameter(ApiError):
     slug = "invalid-parameter"
 
     def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(f"Query parameter {parameter!r} {message}.",
-                         errors=[{"location": "query", "field": parameter, "message": message}])
+        super().__init__(
+            f"Query parameter {parameter!r} {message}.",
+            errors=[{"location": "query", "field": parameter, "message": message}],
+        )
 
 
 class NotFoundError(ApiError):
@@ -75,8 +78,15 @@ class PayloadTooLarge(ApiError):
     slug = "payload-too-large"
 
 
-def problem(status: int, title: str, detail: str, *, slug: str | None = None,
-            errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None) -> Response:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (slug or title.lower().replace(" ", "-")),
         "title": title,
@@ -92,11 +102,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for error in exc.errors():
         location = error.get("loc", ())
-        errors.append({
-            "location": str(location[0]) if location else "body",
-            "field": ".".join(str(part) for part in location[1:]) or None,
-            "message": error.get("msg", "invalid"),
-        })
+        errors.append(
+            {
+                "location": str(location[0]) if location else "body",
+                "field": ".".join(str(part) for part in location[1:]) or None,
+                "message": error.get("msg", "invalid"),
+            }
+        )
     return errors
 
 
@@ -114,8 +126,13 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = _validation_errors(exc)
         first = errors[0] if errors else {"field": None, "message": "invalid"}
         where = f"{first['location']} field {first['field']!r}" if first["field"] else first["location"]
-        return problem(422, "Validation failed", f"The {where} is invalid: {first['message']}.",
-                       slug="validation-failed", errors=errors)
+        return problem(
+            422,
+            "Validation failed",
+            f"The {where} is invalid: {first['message']}.",
+            slug="validation-failed",
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
@@ -129,11 +146,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _operational(_: Request, exc: OperationalError) -> Response:
         if "interrupted" in str(exc.orig) or "statement timeout" in str(exc.orig):
-            return problem(503, "Query took too long", "The query ran past its time limit; narrow it.",
-                           slug="query-timeout", headers={"Retry-After": "1"})
+            return problem(
+                503,
+                "Query took too long",
+                "The query ran past its time limit; narrow it.",
+                slug="query-timeout",
+                headers={"Retry-After": "1"},
+            )
         log.exception("database error")
-        return problem(503, "Database unavailable", "The database could not answer; try again shortly.",
-                       slug="database-unavailable", headers={"Retry-After": "1"})
+        return problem(
+            503,
+            "Database unavailable",
+            "The database could not answer; try again shortly.",
+            slug="database-unavailable",
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:

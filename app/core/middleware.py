@@ -87,8 +87,13 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "Payload too large", f"The request body is over {self.max_bytes} bytes.",
-                           slug="payload-too-large", headers={"Connection": "close"})
+        response = problem(
+            413,
+            "Payload too large",
+            f"The request body is over {self.max_bytes} bytes.",
+            slug="payload-too-large",
+            headers={"Connection": "close"},
+        )
         await response(scope, receive, send)
 
 
@@ -111,8 +116,13 @@ class ApiKeyAuth:
 
             principal = await to_thread.run_sync(lookup)
             if principal is None:
-                response = problem(401, "Unauthorized", "The X-API-Key is unknown or revoked.",
-                                   slug="unauthorized", headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
+                response = problem(
+                    401,
+                    "Unauthorized",
+                    "The X-API-Key is unknown or revoked.",
+                    slug="unauthorized",
+                    headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
+                )
                 await response(scope, receive, send)
                 return
         scope.setdefault("state", {})["principal"] = principal
@@ -137,9 +147,13 @@ class RequestsInFlightLimit:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            response = problem(503, "Service unavailable",
-                               f"This worker is answering {self.limit} requests already; try again in a second.",
-                               slug="overloaded", headers={"Retry-After": "1"})
+            response = problem(
+                503,
+                "Service unavailable",
+                f"This worker is answering {self.limit} requests already; try again in a second.",
+                slug="overloaded",
+                headers={"Retry-After": "1"},
+            )
             await response(scope, receive, send)
             return
         self.in_flight += 1

@@ -78,9 +78,7 @@ def _patch_route(spec: ResourceSpec):
 
 
 def _delete_route(spec: ResourceSpec):
-    def endpoint(
-        db: DatabaseDep, editor: EditorDep, key: _key_param(spec), if_match: IfMatch = None
-    ) -> Response:
+    def endpoint(db: DatabaseDep, editor: EditorDep, key: _key_param(spec), if_match: IfMatch = None) -> Response:
         service.delete(db, spec, key, actor=editor.name, if_match=if_match)
         return Response(status_code=204)
 
@@ -98,9 +96,7 @@ def _revisions_route(spec: ResourceSpec):
         def build(conn):
             items, position = service.revisions(conn, spec, key, before=before, limit=page.limit)
             cursor = encode_cursor(scope, position) if position else None
-            headers = (
-                {"Link": link_header(str(request.url.include_query_params(cursor=cursor)))} if cursor else {}
-            )
+            headers = {"Link": link_header(str(request.url.include_query_params(cursor=cursor)))} if cursor else {}
             return {"items": items, "next_cursor": cursor}, headers
 
         return cached_read(request, db, build, public=False)
@@ -145,9 +141,7 @@ def build_router() -> APIRouter:
                     },
                     "content": {"application/json": {"example": EXAMPLES[name]}},
                 },
-                **examples.write_problems(
-                    name, conflict=spec.key_field == "slug", precondition=False, not_found=False
-                ),
+                **examples.write_problems(name, conflict=spec.key_field == "slug", precondition=False, not_found=False),
             },
             openapi_extra=_body_example(examples.CREATE[name]),
         )
@@ -223,9 +217,7 @@ def build_router() -> APIRouter:
                                         "op": "updated",
                                         "at": "2026-11-25T10:02:03.000000Z",
                                         "actor": "jane",
-                                        "data": {
-                                            k: v for k, v in examples.CREATE[name].items() if k != "slug"
-                                        },
+                                        "data": {k: v for k, v in examples.CREATE[name].items() if k != "slug"},
                                     }
                                 ],
                                 "next_cursor": None,

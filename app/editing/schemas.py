@@ -26,9 +26,7 @@ class RevisionOut(BaseModel):
 
 class RevisionPage(BaseModel):
     items: list[RevisionOut]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next (older) page; null at the end."
-    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null at the end.")
 
 
 def _name(spec: ResourceSpec) -> str:

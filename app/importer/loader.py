@@ -51,8 +51,16 @@ def _read_yaml(path: Path, root: Path, problems: list[ImportProblem]) -> Any:
         return None
 
 
-def _validate(resource: str, raw: Any, where: str, path: str, problems: list[ImportProblem],
-              seen: dict[str, set[str]], dataset: Dataset, extra: dict[str, Any] | None = None) -> BaseModel | None:
+def _validate(
+    resource: str,
+    raw: Any,
+    where: str,
+    path: str,
+    problems: list[ImportProblem],
+    seen: dict[str, set[str]],
+    dataset: Dataset,
+    extra: dict[str, Any] | None = None,
+) -> BaseModel | None:
     spec = RESOURCES[resource]
     if not isinstance(raw, dict):
         problems.append(ImportProblem(path, where, f"a {resource} must be a mapping"))
@@ -78,8 +86,9 @@ def _validate(resource: str, raw: Any, where: str, path: str, problems: list[Imp
     return model
 
 
-def _check_verbatim(resource: str, model: BaseModel, key: str, text: str, path: str,
-                    problems: list[ImportProblem]) -> None:
+def _check_verbatim(
+    resource: str, model: BaseModel, key: str, text: str, path: str, problems: list[ImportProblem]
+) -> None:
     for name in VERBATIM.get(resource, ()):
         value = getattr(model, name)
         if value and value not in text:

@@ -27,8 +27,9 @@ def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR) -> 
             table = RESOURCES[resource].table
             keys = [key for key, _ in items]
             if keys:
-                conn.execute(table.update().where(table.c.key.in_(keys), table.c.origin != "import")
-                             .values(origin="import"))
+                conn.execute(
+                    table.update().where(table.c.key.in_(keys), table.c.origin != "import").values(origin="import")
+                )
         for resource in reversed(WRITE_ORDER):
             table = RESOURCES[resource].table
             wanted = {key for key, _ in dataset.records[resource]}

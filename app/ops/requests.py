@@ -237,8 +237,6 @@ class RequestContext:
             "request_id": request_id,
             "client": client[0] if client else None,
             "key_scope": getattr(principal, "scope", None),
-            "key_prefix": getattr(
-                principal, "prefix", None
-            ),  # the public prefix `keys list` shows, not the key
+            "key_prefix": getattr(principal, "prefix", None),  # the public prefix `keys list` shows, not the key
         }
         access_log.info("request", extra={"fields": fields})

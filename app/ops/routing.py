@@ -27,9 +27,7 @@ def _table(app: Any) -> list[tuple[re.Pattern[str], set[str]]]:
     if table is None:
         table = []
         for path, methods, _ in iter_routes(app.router.routes):
-            pattern = re.sub(
-                r"\{[^}:]+(?::path)?\}", lambda m: ".*" if ":path" in m.group() else "[^/]+", path
-            )
+            pattern = re.sub(r"\{[^}:]+(?::path)?\}", lambda m: ".*" if ":path" in m.group() else "[^/]+", path)
             table.append((re.compile(f"^{pattern}$"), methods))
         setattr(app.state, _CACHE_ATTR, table)
     return table

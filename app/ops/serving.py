@@ -18,8 +18,9 @@ LISTENERS = 16
 
 
 def listening_sockets(host: str, port: int, count: int = LISTENERS) -> list[socket.socket]:
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                         proto=socket.IPPROTO_TCP)[0]
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[
+        0
+    ]
     # First a plain bind: it fails, as it should, when anything else holds the port (a socket in a
     # SO_REUSEPORT group of the same user would otherwise be joined silently).
     with socket.socket(family, kind, proto) as probe:
@@ -40,7 +41,12 @@ def listening_sockets(host: str, port: int, count: int = LISTENERS) -> list[sock
 
 def run(host: str, port: int, workers: int, log_level: str) -> None:
     config = uvicorn.Config(
-        "app.main:app", host=host, port=port, workers=workers, log_level=log_level, proxy_headers=True,
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
         timeout_graceful_shutdown=10,
         access_log=False,  # the app writes its own JSON request log (app.ops.requests)
     )

@@ -61,8 +61,7 @@ def changes_page(conn: Connection, *, after: int, limit: int, resources: Sequenc
     more = len(rows) > limit
     rows = rows[:limit]
     items = [
-        {"resource": r["resource"], "key": r["key"], "op": r["op"], "at": r["at"], "data": r["data"]}
-        for r in rows
+        {"resource": r["resource"], "key": r["key"], "op": r["op"], "at": r["at"], "data": r["data"]} for r in rows
     ]
     position = rows[-1]["seq"] if more else max(after, content_version(conn))
     return ChangesPage(items=items, position=position, more=more)

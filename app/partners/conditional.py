@@ -71,8 +71,9 @@ def bulk_read(
     return response
 
 
-def _not_modified_since(request: Request, db: Database, since: datetime, media_type: str,
-                        max_age: int) -> Response | None:
+def _not_modified_since(
+    request: Request, db: Database, since: datetime, media_type: str, max_age: int
+) -> Response | None:
     with db.read() as conn:
         newest = newest_change(conn)
     # Full precision against whole seconds: a change later in the same second is never missed.
@@ -89,8 +90,9 @@ async def partner_read(
     """A public read with ETag, Last-Modified, and 304 for either validator."""
     since = _if_modified_since(request)
     if since is not None:
-        answer = await anyio.to_thread.run_sync(_not_modified_since, request, db, since, media_type, max_age,
-                                                limiter=request.app.state.builds.limiter)
+        answer = await anyio.to_thread.run_sync(
+            _not_modified_since, request, db, since, media_type, max_age, limiter=request.app.state.builds.limiter
+        )
         if answer is not None:
             return answer
 
@@ -101,5 +103,4 @@ async def partner_read(
             headers = {**headers, "Last-Modified": http_date(newest[1])}
         return payload, headers
 
-    return await cached_read_async(request, db, build_dated, public=True, media_type=media_type,
-                                   max_age=max_age)
+    return await cached_read_async(request, db, build_dated, public=True, media_type=media_type, max_age=max_age)

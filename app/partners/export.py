@@ -95,10 +95,7 @@ def build_export(conn: Connection) -> Export:
                 docs = load_documents(conn, spec, part)
                 stream.write(
                     b"".join(
-                        orjson.dumps(
-                            {"resource": resource, "key": docs[pk][spec.key_field], "data": docs[pk]}
-                        )
-                        + b"\n"
+                        orjson.dumps({"resource": resource, "key": docs[pk][spec.key_field], "data": docs[pk]}) + b"\n"
                         for pk in part
                     )
                 )

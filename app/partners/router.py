@@ -47,9 +47,7 @@ BAD_PARAMETER = {
                 "title": "Invalid parameter",
                 "status": 422,
                 "detail": "Query parameter 'since' is not a cursor this list handed out.",
-                "errors": [
-                    {"location": "query", "field": "since", "message": "is not a cursor this list handed out"}
-                ],
+                "errors": [{"location": "query", "field": "since", "message": "is not a cursor this list handed out"}],
             }
         }
     },
@@ -180,9 +178,7 @@ async def list_changes(
             description="Opaque: a `next_cursor` of this endpoint or the export's `X-Changes-Cursor`.",
         ),
     ] = None,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_LIMIT, description="Changes per page (at most 100).")
-    ] = DEFAULT_LIMIT,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Changes per page (at most 100).")] = DEFAULT_LIMIT,
     resource: Annotated[
         list[ResourceName] | None, Query(description="Follow only these resources (repeat for several).")
     ] = None,
@@ -220,9 +216,7 @@ async def list_changes(
     responses={
         200: {
             "description": f"`{FILENAME}`: gzip-compressed NDJSON.",
-            "content": {
-                MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}, "example": "(gzip bytes)"}
-            },
+            "content": {MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}, "example": "(gzip bytes)"}},
         },
         401: UNAUTHORIZED,
     },
@@ -236,6 +230,4 @@ def export(request: Request, db: DatabaseDep) -> Response:
         made = cache.get(db, version)
         return made.seq, made.as_of, made.body, made.headers()
 
-    return bulk_read(
-        request, db, produce, media_type=MEDIA_TYPE, max_age=request.app.state.settings.cache_max_age
-    )
+    return bulk_read(request, db, produce, media_type=MEDIA_TYPE, max_age=request.app.state.settings.cache_max_age)

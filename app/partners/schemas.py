@@ -15,20 +15,15 @@ class Change(BaseModel):
     resource: ResourceName
     key: str = Field(description="The record's key: a slug, or the id of a claim or quote.")
     op: Literal["upsert", "delete"] = Field(
-        description="`upsert`: store `data` under (resource, key); "
-        "`delete`: drop it (the record left public view)."
+        description="`upsert`: store `data` under (resource, key); `delete`: drop it (the record left public view)."
     )
     at: str = Field(description="When the change was made (RFC 3339, UTC).")
-    data: dict[str, Any] | None = Field(
-        description="The record's document (relations by key), null for a delete."
-    )
+    data: dict[str, Any] | None = Field(description="The record's document (relations by key), null for a delete.")
 
 
 class ChangesPage(BaseModel):
     items: list[Change]
-    next_cursor: str = Field(
-        description="Always present: pass it as `since` to resume, also when nothing is new."
-    )
+    next_cursor: str = Field(description="Always present: pass it as `since` to resume, also when nothing is new.")
 
 
 class FeedAuthor(BaseModel):

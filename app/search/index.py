@@ -136,9 +136,7 @@ def on_write(conn: Connection, touched: dict[str, set[int]], removed: dict[str, 
     if wanted["expert"]:
         quotes = RESOURCES["quote"].table
         for part in chunks(sorted(wanted["expert"])):
-            wanted["quote"].update(
-                conn.execute(select(quotes.c.pk).where(quotes.c.expert_pk.in_(part))).scalars()
-            )
+            wanted["quote"].update(conn.execute(select(quotes.c.pk).where(quotes.c.expert_pk.in_(part))).scalars())
     refresh(conn, wanted, removed)
 
 

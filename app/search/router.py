@@ -33,30 +33,22 @@ async def search_filters(
         list[str] | None,
         Query(
             max_length=50,
-            description=(
-                "A therapy's slug, e.g. `fecal-microbiota-transplantation`. Repeat to match any of several."
-            ),
+            description=("A therapy's slug, e.g. `fecal-microbiota-transplantation`. Repeat to match any of several."),
         ),
     ] = None,
     therapy_type: Annotated[
         list[TherapyType] | None,
-        Query(
-            max_length=50, description=("A therapy type from the vocabulary. Repeat to match any of several.")
-        ),
+        Query(max_length=50, description=("A therapy type from the vocabulary. Repeat to match any of several.")),
     ] = None,
 ) -> Filters:
     """The list filters search shares: one name's values combine with OR, different names with AND."""
-    return Filters(
-        condition=condition or [], therapy=therapy or [], therapy_type=[t.value for t in therapy_type or []]
-    )
+    return Filters(condition=condition or [], therapy=therapy or [], therapy_type=[t.value for t in therapy_type or []])
 
 
 class SearchHit(BaseModel):
     resource: str = Field(description="topic, claim, quote, expert or condition.")
     key: str = Field(description="The record's slug or id.")
-    title: str = Field(
-        description="What to show for the hit: a title, name, or the start of a claim or quote."
-    )
+    title: str = Field(description="What to show for the hit: a title, name, or the start of a claim or quote.")
     snippet: str = Field(description="HTML: the best passage, escaped, with the matched words in `<mark>`.")
     score: float = Field(description="Relevance; higher is better. Comparable within one answer only.")
     url: str = Field(description="The record's path in this API.")
@@ -65,8 +57,7 @@ class SearchHit(BaseModel):
 class SearchFacets(BaseModel):
     resource: dict[str, int] = Field(description="Hits per resource type.")
     condition: dict[str, int] = Field(
-        description="Claim, topic and quote hits per condition slug (a parent "
-        "condition counts its descendants' hits)."
+        description="Claim, topic and quote hits per condition slug (a parent condition counts its descendants' hits)."
     )
     therapy_type: dict[str, int] = Field(description="Claim, topic and quote hits per therapy type.")
     complete: bool = Field(
@@ -87,8 +78,7 @@ EXAMPLE = {
             "resource": "condition",
             "key": "inflammatory-bowel-disease",
             "title": "Inflammatory bowel disease",
-            "snippet": "<mark>Inflammatory bowel disease</mark>\n<mark>IBD</mark>; inflammatory bowel "
-            "diseases",
+            "snippet": "<mark>Inflammatory bowel disease</mark>\n<mark>IBD</mark>; inflammatory bowel diseases",
             "score": 4.2,
             "url": "/v1/conditions/inflammatory-bowel-disease",
         }
@@ -158,5 +148,4 @@ async def search(
             headers["Link"] = link_header(str(request.url.include_query_params(cursor=next_cursor)))
         return {"items": found["items"], "next_cursor": next_cursor, "facets": found["facets"]}, headers
 
-    return await cached_read_async(request, db, build, public=True,
-                                   max_age=request.app.state.settings.cache_max_age)
+    return await cached_read_async(request, db, build, public=True, max_age=request.app.state.settings.cache_max_age)

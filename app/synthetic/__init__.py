@@ -139,9 +139,7 @@ class Generator:
 
     def _pick_therapies(self) -> list[str]:
         keys = [key for key, _ in self.therapies]
-        return list(
-            dict.fromkeys(self.rng.choices(keys, cum_weights=self.therapy_weights, k=self.rng.randint(1, 2)))
-        )
+        return list(dict.fromkeys(self.rng.choices(keys, cum_weights=self.therapy_weights, k=self.rng.randint(1, 2))))
 
     # ---- the content ------------------------------------------------------------------------------
 
@@ -185,9 +183,7 @@ class Generator:
         )
         return f"{self.prefix}-topic-{n}", doc, conditions, therapies
 
-    def claim(
-        self, n: int, topic: str, conditions: list[str], therapies: list[str]
-    ) -> tuple[str, schemas.ClaimIn]:
+    def claim(self, n: int, topic: str, conditions: list[str], therapies: list[str]) -> tuple[str, schemas.ClaimIn]:
         rng = self.rng
         # Mostly the topic's own subjects, sometimes another popular one.
         own_conditions = conditions if rng.random() < 0.6 else self._pick_conditions()

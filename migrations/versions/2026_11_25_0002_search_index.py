@@ -7,12 +7,13 @@ Create Date: 2026-11-25 00:20:00.000000
 SQLite: an FTS5 table (porter stemming over unicode61, diacritics folded). PostgreSQL: a table with a
 generated, weighted tsvector (english) under a GIN index. Either is then filled from the content tables.
 """
+
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0002'
-down_revision: str | None = '0001'
+revision: str = "0002"
+down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
