@@ -19,6 +19,7 @@ class TherapyType(StrEnum):
     precision_medicine = "precision-medicine"
     dietary_supplement = "dietary-supplement"
     pharmacological = "pharmacological"
+    exposure = "exposure"
 
 
 THERAPY_TYPE_DESCRIPTIONS = {
@@ -32,6 +33,8 @@ THERAPY_TYPE_DESCRIPTIONS = {
     TherapyType.dietary_supplement: "Products taken by mouth to supplement the diet, other than probiotics "
     "and prebiotics.",
     TherapyType.pharmacological: "Medicines, including antibiotics and immunomodulators.",
+    TherapyType.exposure: "Something a source names as affecting health that is not offered as a treatment, "
+    "such as excessive antibiotic use.",
 }
 
 

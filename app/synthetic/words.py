@@ -66,6 +66,7 @@ THERAPY_WORDS = {
     TherapyType.precision_medicine: ["microbiome-profiling", "genome-guided", "metabolite-targeted"],
     TherapyType.dietary_supplement: ["vitamin-d", "omega-3", "zinc", "butyrate", "glutamine"],
     TherapyType.pharmacological: ["antibiotic", "immunomodulator", "corticosteroid", "biologic"],
+    TherapyType.exposure: ["antibiotic-overuse", "ultra-processed-food", "night-shift-work"],
 }
 VERBS = [
     "may reduce",
