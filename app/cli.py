@@ -28,6 +28,9 @@ def _db() -> Database:
 @cli.callback(invoke_without_command=True)
 def default(ctx: typer.Context) -> None:
     """With no command: serve."""
+    from app.main import install_write_hooks
+
+    install_write_hooks()
     if ctx.invoked_subcommand is None:
         serve()
 
@@ -39,7 +42,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Serve the API; on an empty database, migrate and import data/ first."""
-    from app.core.migrate import bootstrap
+    from app.importer.run import bootstrap
     from app.ops import serving
 
     settings = get_settings()
@@ -133,7 +136,7 @@ def openapi(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")] = None,
 ) -> None:
     """Print the OpenAPI document (docs/openapi.json is this output; a test keeps them equal)."""
-    from app.api.docs import openapi_json
+    from app.main import openapi_json
 
     text = openapi_json()
     if output:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -11,6 +13,8 @@ from fastapi.routing import APIRoute
 
 from app import __version__
 from app.api import content, docs, ops
+from app.auth import keys
+from app.content.store import add_write_hook
 from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
@@ -21,6 +25,7 @@ from app.editing import router as editing
 from app.ops import metrics as ops_metrics
 from app.ops.requests import RequestContext, configure_access_log
 from app.partners import router as partners
+from app.search import index as search_index
 from app.search import router as search
 
 DESCRIPTION = """Structured health-topic content (topics, claims with their evidence, experts and their quotes,
@@ -33,9 +38,16 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def install_write_hooks() -> None:
+    """The derived state every write keeps in step in its own transaction, besides facets: the search
+    index. Everything that writes (the app, the CLI, scripts and tests) calls this first."""
+    add_write_hook(search_index.on_write)
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = db or Database.from_settings(settings)
+    install_write_hooks()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -69,7 +81,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # Outermost last: headers on everything, then CORS, then the size limit and the key check.
     app.add_middleware(ServeKept, cache=app.state.response_cache, db=db)  # inside the rate limit: it is counted
     app.add_middleware(RateLimit, settings=settings)  # inside ApiKeyAuth: it needs the caller
-    app.add_middleware(ApiKeyAuth)
+    app.add_middleware(ApiKeyAuth, authenticate=keys.authenticate)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestsInFlightLimit, limit=settings.max_requests_in_flight)
     app.add_middleware(
@@ -95,6 +107,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     configure_access_log(settings.log_level)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def openapi_json() -> str:
+    """The document as exported to docs/openapi.json: built with default settings and no database
+    connection, so the output depends on the code alone."""
+    with tempfile.TemporaryDirectory() as folder:  # a database URL is needed, never connected to
+        spec = create_app(Settings(database_url=f"sqlite:///{folder}/unused.db")).openapi()
+    return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
 
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -118,7 +118,9 @@ class DirectWriter:
         sys.path.insert(0, str(ROOT))
         from app.core.config import Settings
         from app.core.db import Database
+        from app.main import install_write_hooks
 
+        install_write_hooks()
         self.db = Database.from_settings(Settings(database_url=database_url))
         with self.db.read() as conn:
             row = conn.exec_driver_sql("SELECT key FROM topics ORDER BY pk LIMIT 1").first()

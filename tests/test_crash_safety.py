@@ -74,6 +74,8 @@ from app.core.config import get_settings
 from app.core.db import Database
 from app.core.migrate import upgrade
 from app.importer.run import import_path
+from app.main import install_write_hooks
+install_write_hooks()
 for line in sys.stdin:
     verb, _, arg = line.strip().partition(" ")
     if verb == "import":

@@ -10,9 +10,9 @@ import re
 import pytest
 from jsonschema import Draft202012Validator
 
-from app.api.docs import openapi_json
 from app.core.config import PROJECT_ROOT
 from app.core.errors import PROBLEM_JSON
+from app.main import openapi_json
 
 SNAPSHOT = PROJECT_ROOT / "docs" / "openapi.json"
 REGENERATE = "python -m app openapi -o docs/openapi.json"

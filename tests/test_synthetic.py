@@ -7,8 +7,8 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from app.content.queries import content_version
 from app.content.resources import RESOURCES
+from app.core.db import content_version
 from app.models import Change, Facet, Revision
 from app.synthetic import Generator, generate
 from tests.conftest import client_for

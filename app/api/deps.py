@@ -10,13 +10,13 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
-from app.auth.keys import ANONYMOUS, Principal
 from app.content.queries import Filters
 from app.content.resources import ResourceSpec
 from app.content.vocab import Status, TherapyType
 from app.core.db import Database
 from app.core.errors import Forbidden, Unauthorized
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.principal import ANONYMOUS, Principal
 
 
 async def get_db(request: Request) -> Database:

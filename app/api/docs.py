@@ -6,8 +6,6 @@ descriptions, and the errors every operation can meet documented once as problem
 from __future__ import annotations
 
 import copy
-import json
-import tempfile
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -256,17 +254,6 @@ def refine(schema: dict[str, Any]) -> dict[str, Any]:
         components.pop("ValidationError", None)
     schema["tags"] = [tag for tag in schema.get("tags", []) if tag["name"] in used]
     return schema
-
-
-def openapi_json() -> str:
-    """The document as exported to docs/openapi.json: built with default settings and no database
-    connection, so the output depends on the code alone."""
-    from app.core.config import Settings
-    from app.main import create_app
-
-    with tempfile.TemporaryDirectory() as folder:  # a database URL is needed, never connected to
-        spec = create_app(Settings(database_url=f"sqlite:///{folder}/unused.db")).openapi()
-    return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
 
 
 def install(app: FastAPI) -> None:

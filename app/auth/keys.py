@@ -6,37 +6,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import Connection, insert, select, update
 
-from app.content.store import utc_now
+from app.core.clock import utc_now
+from app.core.principal import ANONYMOUS, Principal, Scope
 from app.models import ApiKey
 
 KEYS = ApiKey.__table__
 KEY_PREFIX = "hck"
 
-
-class Scope(StrEnum):
-    partner = "partner"
-    editor = "editor"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: anonymous (name None), a partner or an editor."""
-
-    scope: Scope | None = None
-    name: str | None = None
-    prefix: str | None = None
-
-    @property
-    def is_editor(self) -> bool:
-        return self.scope == Scope.editor
-
-
-ANONYMOUS = Principal()
+__all__ = ["ANONYMOUS", "KEY_PREFIX", "Principal", "Scope", "authenticate", "create_key", "list_keys", "revoke_key"]
 
 
 def _digest(secret: str) -> str:

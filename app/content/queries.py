@@ -17,10 +17,9 @@ from app.content.documents import expand, load_documents
 from app.content.resources import FACETED, RESOURCES, ResourceSpec
 from app.content.vocab import THERAPY_TYPE_DESCRIPTIONS, CodeSystem, Status, TherapyType
 from app.core.errors import BadParameter, NotFoundError
-from app.models import Change, Facet
+from app.models import Facet
 
 FACETS = Facet.__table__
-CHANGES = Change.__table__
 PUBLIC = (Status.published.value,)
 
 
@@ -264,8 +263,3 @@ def therapy_types(conn: Connection) -> list[dict[str, Any]]:
         }
         for kind in TherapyType
     ]
-
-
-def content_version(conn: Connection) -> int:
-    """The sequence number of the newest public change: public content is a function of it."""
-    return conn.execute(select(func.max(CHANGES.c.seq))).scalar() or 0

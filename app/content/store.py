@@ -7,7 +7,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,53 +16,29 @@ from app.content import facets
 from app.content.documents import chunks, content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
+from app.core.clock import utc_now
+from app.core.errors import ContentError, InUse, NotFoundError, UnknownReference
 from app.models import Change, Revision
 
 CHANGES = Change.__table__
 REVISIONS = Revision.__table__
 
-# Hooks run at the end of every write transaction with the records it touched (the search index uses it).
-after_write_hooks: list[Callable[[Connection, dict[str, set[int]], dict[str, set[int]]], None]] = []
+WriteHook = Callable[[Connection, dict[str, set[int]], dict[str, set[int]]], None]
+
+# Hooks run at the end of every write transaction with the records it touched. Nothing registers itself
+# on import: `app.main.install_write_hooks` adds the search index's, and the app and the CLI call it.
+after_write_hooks: list[WriteHook] = []
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def add_write_hook(hook: WriteHook) -> None:
+    """Run `hook(conn, touched, removed)` at the end of every write transaction (once, however often added)."""
+    if hook not in after_write_hooks:
+        after_write_hooks.append(hook)
 
 
 def new_id() -> str:
     """A server-made key for claims and quotes: 64 random bits, slug-safe."""
     return secrets.token_hex(8)
-
-
-class ContentError(Exception):
-    """A write the content cannot take; carries its HTTP status and the fields at fault."""
-
-    status = 422
-    title = "Invalid content"
-
-    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors or []
-
-
-class UnknownReference(ContentError):
-    title = "Unknown reference"
-
-
-class NotFound(ContentError):
-    status = 404
-    title = "Not found"
-
-
-class InUse(ContentError):
-    status = 409
-    title = "Still in use"
-
-
-class Conflict(ContentError):
-    status = 409
-    title = "Already exists"
 
 
 def _normalised(spec: ResourceSpec, content: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +165,7 @@ class ContentWriter:
         existing = pks_by_key(self.conn, resource, keys)
         missing = sorted(set(keys) - set(existing))
         if missing:
-            raise NotFound(f"No {resource} with key {missing[0]!r}.")
+            raise NotFoundError(f"No {resource} with key {missing[0]!r}.")
         pks = list(existing.values())
         self._refuse_if_used(spec, pks)
         old_docs = load_documents(self.conn, spec, pks)

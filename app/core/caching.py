@@ -26,8 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import __version__
-from app.content.queries import content_version
-from app.core.db import Database
+from app.core.db import Database, content_version
 
 Built = tuple[Any, dict[str, str]]  # payload, extra headers
 

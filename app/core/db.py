@@ -16,12 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
+from app.models import Change
 
 log = logging.getLogger("app.db")
+
+CHANGES = Change.__table__
 
 WRITE_LOCK_ID = 7_341_977  # the advisory lock every PostgreSQL write transaction takes
 POOL_SIZE = 48  # at least the threadpool's 40 workers, so a request never waits on a peer's connection
@@ -176,5 +179,6 @@ def log_database_version(db: Database) -> None:
             log.info("%s", conn.exec_driver_sql("SELECT version()").scalar())
 
 
-# Derived indexes register their write hooks on import; every writer goes through this module.
-import app.search  # noqa: E402,F401
+def content_version(conn: Connection) -> int:
+    """The sequence number of the newest public change: public content is a function of it."""
+    return conn.execute(select(func.max(CHANGES.c.seq))).scalar() or 0

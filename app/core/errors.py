@@ -14,8 +14,6 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from app.content.store import ContentError
-
 log = logging.getLogger("app.errors")
 
 PROBLEM_TYPE_BASE = "https://health-content.dev/problems/"
@@ -72,10 +70,32 @@ class PreconditionFailed(ApiError):
     slug = "precondition-failed"
 
 
-class PayloadTooLarge(ApiError):
-    status = 413
-    title = "Payload too large"
-    slug = "payload-too-large"
+class ContentError(ApiError):
+    """A write the content cannot take, naming the fields at fault."""
+
+    status = 422
+    title = "Invalid content"
+    slug = "invalid-content"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=errors or None)
+
+
+class UnknownReference(ContentError):
+    title = "Unknown reference"
+    slug = "unknown-reference"
+
+
+class InUse(ContentError):
+    status = 409
+    title = "Still in use"
+    slug = "still-in-use"
+
+
+class Conflict(ContentError):
+    status = 409
+    title = "Already exists"
+    slug = "already-exists"
 
 
 def problem(
@@ -116,10 +136,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:
         return problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors, headers=exc.headers)
-
-    @app.exception_handler(ContentError)
-    async def _content_error(_: Request, exc: ContentError) -> Response:
-        return problem(exc.status, exc.title, exc.detail, errors=exc.errors or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:

@@ -4,13 +4,16 @@ resolved once per request (an unknown or revoked key is a 401 on any path)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from anyio import to_thread
+from sqlalchemy import Connection
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth.keys import ANONYMOUS, authenticate
 from app.core.errors import problem
+from app.core.principal import ANONYMOUS, Principal
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -98,8 +101,11 @@ class BodySizeLimit:
 
 
 class ApiKeyAuth:
-    def __init__(self, app: ASGIApp) -> None:
+    """Puts the caller in `scope["state"]["principal"]`: `authenticate(conn, key)` names it, or None."""
+
+    def __init__(self, app: ASGIApp, authenticate: Callable[[Connection, str], Principal | None]) -> None:
         self.app = app
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +118,7 @@ class ApiKeyAuth:
 
             def lookup():
                 with db.read() as conn:
-                    return authenticate(conn, presented)
+                    return self.authenticate(conn, presented)
 
             principal = await to_thread.run_sync(lookup)
             if principal is None:

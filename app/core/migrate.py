@@ -1,18 +1,12 @@
-"""Schema migrations and first-start bootstrap, used by the CLI, the tests and `serve`."""
+"""Schema migrations, used by the CLI, the tests and `serve` (through `app.importer.run.bootstrap`)."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect
 
 from app.core.config import PROJECT_ROOT
 from app.core.db import WRITE_LOCK_ID, Database
-
-log = logging.getLogger("app.migrate")
 
 
 def alembic_config() -> Config:
@@ -35,22 +29,3 @@ def upgrade(db: Database) -> None:
             if not db.is_sqlite:
                 conn.exec_driver_sql(f"SELECT pg_advisory_unlock({WRITE_LOCK_ID + 1})")
                 conn.commit()
-
-
-def is_empty(db: Database) -> bool:
-    with db.engine.connect() as conn:
-        tables = inspect(conn).get_table_names()
-        if "sources" not in tables:
-            return True
-        return conn.exec_driver_sql("SELECT count(*) FROM sources").scalar_one() == 0
-
-
-def bootstrap(db: Database, data_dir: Path) -> None:
-    """On an empty database: migrate, then import data/, so one command gives a working API."""
-    from app.importer.run import import_path
-
-    empty = is_empty(db)
-    upgrade(db)
-    if empty and data_dir.is_dir():
-        outcome = import_path(db, data_dir)
-        log.info("imported %s: %s", data_dir, dict(outcome))

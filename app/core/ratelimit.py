@@ -17,11 +17,11 @@ from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.auth.keys import ANONYMOUS, Principal
-from app.auth.keys import Scope as KeyScope
 from app.core.config import Settings
 from app.core.errors import problem
 from app.core.middleware import adding_headers
+from app.core.principal import ANONYMOUS, Principal
+from app.core.principal import Scope as KeyScope
 
 log = logging.getLogger("app.ratelimit")
 

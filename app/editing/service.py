@@ -14,11 +14,11 @@ from sqlalchemy import Connection, select
 from app.content import queries
 from app.content.documents import content_of, load_documents, pks_by_key
 from app.content.resources import ResourceSpec
-from app.content.store import Conflict, ContentWriter, new_id
+from app.content.store import ContentWriter, new_id
 from app.content.vocab import Status
 from app.core.caching import record_etag
 from app.core.db import Database
-from app.core.errors import ApiError, NotFoundError, PreconditionFailed
+from app.core.errors import ApiError, Conflict, NotFoundError, PreconditionFailed
 from app.models import Revision
 
 REVISIONS = Revision.__table__

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from app.content.resources import RESOURCES, WRITE_ORDER
 from app.content.store import ContentWriter
 from app.core.db import Database
+from app.core.migrate import upgrade
 from app.importer.loader import Dataset, load_dataset
 
 IMPORT_ACTOR = "import"
+
+log = logging.getLogger("app.migrate")
 
 
 def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR) -> Counter:
@@ -43,3 +47,20 @@ def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR) -> 
 
 def import_path(db: Database, path: Path) -> Counter:
     return apply_dataset(db, load_dataset(path))
+
+
+def is_empty(db: Database) -> bool:
+    with db.engine.connect() as conn:
+        tables = inspect(conn).get_table_names()
+        if "sources" not in tables:
+            return True
+        return conn.exec_driver_sql("SELECT count(*) FROM sources").scalar_one() == 0
+
+
+def bootstrap(db: Database, data_dir: Path) -> None:
+    """On an empty database: migrate, then import data/, so one command gives a working API."""
+    empty = is_empty(db)
+    upgrade(db)
+    if empty and data_dir.is_dir():
+        outcome = import_path(db, data_dir)
+        log.info("imported %s: %s", data_dir, dict(outcome))

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from app.content.queries import content_version
+from app.core.db import content_version
 from app.core.errors import BadParameter
 from app.core.pagination import decode_cursor, encode_cursor
 from app.models import Change

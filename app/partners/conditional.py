@@ -13,9 +13,8 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.content.queries import content_version
 from app.core.caching import Built, cached_read_async, not_modified, public_etag, set_validators
-from app.core.db import Database
+from app.core.db import Database, content_version
 from app.partners.changes import newest_change
 
 

@@ -18,10 +18,9 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from app.content.documents import CHUNK, chunks, load_documents
-from app.content.queries import content_version
 from app.content.resources import RESOURCES, WRITE_ORDER
 from app.content.vocab import Status
-from app.core.db import Database
+from app.core.db import Database, content_version
 from app.partners.changes import encode_position, newest_change
 
 FORMAT = "health-content-export"

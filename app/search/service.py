@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, column, func, literal, literal_column, or_, select, table
 
-from app.content.queries import PUBLIC, Filters, _derived_pks, _faceted_pks, content_version, facet_groups
+from app.content.queries import PUBLIC, Filters, _derived_pks, _faceted_pks, facet_groups
 from app.content.resources import FACETED, RESOURCES
+from app.core.db import content_version
 from app.models import Facet
 from app.search.index import CODES, MARK_END, MARK_START, TABLE, id_column
 from app.search.terms import Phrase, fts5_match, parse, vocabulary
