@@ -12,8 +12,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 from app import __version__
-from app.api import content, docs, ops
+from app.api import docs, ops
 from app.auth import keys
+from app.content import router as content
 from app.content.store import add_write_hook
 from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings

@@ -106,7 +106,7 @@ def write_problems(
     not_found: bool = True,
 ) -> dict[int | str, dict[str, Any]]:
     """The problem responses a write operation documents, each with an example."""
-    from app.api.content import problem_response
+    from app.content.router import problem_response
 
     responses: dict[int | str, dict[str, Any]] = {
         401: problem_response(

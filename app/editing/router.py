@@ -10,10 +10,10 @@ import orjson
 from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import Response
 
-from app.api.content import problem_response
 from app.api.deps import DatabaseDep, EditorDep, PageDep
 from app.api.examples import EXAMPLES
 from app.content.resources import RESOURCES, ResourceSpec
+from app.content.router import problem_response
 from app.core.caching import cached_read
 from app.core.pagination import decode_cursor, encode_cursor, link_header
 from app.editing import examples, service
