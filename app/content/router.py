@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from app.api.deps import DatabaseDep, PageDep, PrincipalDep, StatusesDep, filters_dependency
+from app.api.deps import DatabaseDep, PageDep, PrincipalDep
 from app.api.examples import DETAIL_EXAMPLES, EXAMPLES
 from app.content import jsonld, queries
+from app.content.params import StatusesDep, filters_dependency
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import URL
 from starlette.responses import Response
 
-from app.api.deps import DatabaseDep, PageDep, filters_dependency
+from app.api.deps import DatabaseDep, PageDep
+from app.content.params import filters_dependency
 from app.content.queries import Filters
 from app.content.resources import RESOURCES
 from app.core.errors import PROBLEM_JSON
