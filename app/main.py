@@ -121,7 +121,10 @@ def openapi_json() -> str:
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
-def __getattr__(name: str):
+app: FastAPI  # `app.main:app`, made by __getattr__ below on first use
+
+
+def __getattr__(name: str) -> FastAPI:
     # `app.main:app` is built on first use, so importing this module (tests, CLI) has no side effects.
     if name == "app":
         global app

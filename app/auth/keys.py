@@ -11,9 +11,9 @@ from sqlalchemy import Connection, insert, select, update
 
 from app.core.clock import utc_now
 from app.core.principal import ANONYMOUS, Principal, Scope
-from app.models import ApiKey
+from app.models import ApiKey, table_of
 
-KEYS = ApiKey.__table__
+KEYS = table_of(ApiKey)
 KEY_PREFIX = "hck"
 
 __all__ = ["ANONYMOUS", "KEY_PREFIX", "Principal", "Scope", "authenticate", "create_key", "list_keys", "revoke_key"]

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import BindParameter, Connection, RowMapping, bindparam, select
 from sqlalchemy.sql import Select
 
 from app.content.resources import META_FIELDS, RESOURCES, ResourceSpec
@@ -26,7 +26,7 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 
 # The statements below are built once and reused with an expanding parameter (`IN (...)` of any length):
 # a page runs about a dozen of them, and building and cache-keying each anew cost more than running it.
-IN_LIST = bindparam("values", expanding=True)
+IN_LIST: BindParameter[Any] = bindparam("values", expanding=True)
 
 
 @cache
@@ -40,6 +40,7 @@ def _statement(resource: str, purpose: str, extra: str | None = None) -> Select:
     if purpose == "rows":
         return select(table).where(table.c.pk.in_(IN_LIST))
     if purpose == "link":
+        assert extra is not None, "a link statement names its link"
         link = spec.links[extra]
         target = RESOURCES[link.target].table
         return (
@@ -49,6 +50,7 @@ def _statement(resource: str, purpose: str, extra: str | None = None) -> Select:
             .order_by(link.table.c.pk)
         )
     if purpose == "codes":
+        assert spec.codes is not None, f"{resource} has no codes"
         code_table, owner_column = spec.codes
         owner = code_table.c[owner_column]
         return (
@@ -84,7 +86,7 @@ def pks_by_key(conn: Connection, resource: str, keys: Iterable[str]) -> dict[str
 
 def load_documents(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The documents of the given records, by pk."""
-    rows = []
+    rows: list[RowMapping] = []
     for part in chunks(list(pks)):
         rows.extend(conn.execute(_statement(spec.name, "rows"), {"values": list(part)}).mappings().all())
     if not rows:
@@ -190,7 +192,7 @@ def expand(conn: Connection, spec: ResourceSpec, docs: list[dict[str, Any]], *, 
             item[name] = [refs[link.target][k] for k in doc.get(name) or [] if k in refs.get(link.target, {})]
         if "topic" in spec.refs:
             topic = item["topic"]
-            item["source"] = _public_ref(source_refs.get(source_keys.get(topic["source_pk"]))) if topic else None
+            item["source"] = _public_ref(source_refs.get(source_keys.get(topic["source_pk"], ""))) if topic else None
         if spec.name == "quote":
             expert, topic = item["expert"], item["topic"]
             item["specialty_fit"] = specialty_fit(

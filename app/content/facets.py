@@ -9,15 +9,16 @@ facets that change moves (a condition given a new parent moves the claims below 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
 from app.content.documents import chunks
 from app.content.resources import FACETED, RESOURCES
-from app.models import Facet
+from app.models import Facet, table_of
 
-FACETS = Facet.__table__
+FACETS = table_of(Facet)
 
 # Fields whose change moves the facets of other records.
 SHAPING_FIELDS = {
@@ -89,7 +90,7 @@ def _affected(conn: Connection, touched: dict[str, set[int]], reshaped: dict[str
     return out
 
 
-def _linked(conn: Connection, owner: str, field: str, pks: list[int]) -> dict[int, list[int]]:
+def _linked(conn: Connection, owner: str, field: str, pks: Sequence[int]) -> dict[int, list[int]]:
     link = RESOURCES[owner].links[field]
     found: dict[int, list[int]] = defaultdict(list)
     query = select(link.table.c[link.own], link.table.c[link.other]).where(link.table.c[link.own].in_(pks))
@@ -121,6 +122,7 @@ def compute(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
         for pk, key, kind in conn.execute(select(therapy_table.c.pk, therapy_table.c.key, therapy_table.c.type))
     }
     rows: list[dict] = []
+    base: Sequence[Any]  # one row shape per resource
     for part in chunks(pks):
         if resource == "topic":
             base = conn.execute(

@@ -65,7 +65,7 @@ class _Builder:
         """A related record as a small node: its type, @id and name."""
         if not ref:
             return None
-        key = ref.get("slug") or ref.get("id")
+        key = ref.get("slug") or ref["id"]  # every reference carries its key
         label = ref.get("name") or ref.get("title")
         kinds = {
             "condition": "MedicalCondition",
@@ -82,7 +82,7 @@ class _Builder:
     def refs(self, resource: str, refs: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         return [node for node in (self.ref(resource, r) for r in refs or []) if node]
 
-    def codes(self, codes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def codes(self, codes: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         return [
             {
                 "@type": "MedicalCode",

@@ -3,7 +3,7 @@ supports (those that do no I/O are `async def`, as in `app.api.deps`)."""
 
 import inspect
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
@@ -56,7 +56,7 @@ REVIEW_DOC = (
 def filters_dependency(spec: ResourceSpec):
     """A dependency taking exactly the filters `spec` supports, so the OpenAPI document lists them."""
 
-    async def dependency(**values: list[str] | None) -> Filters:
+    async def dependency(**values: Any) -> Filters:
         review = values.pop("review", None)
         request = values.pop("request", None)
         if review and request is not None:  # "overdue" changes at midnight too, not only on writes
@@ -82,7 +82,8 @@ def filters_dependency(spec: ResourceSpec):
     for name in spec.filters:
         kind, description = _FILTER_DOCS[name]
         annotation = Annotated[
-            list[kind] | None, Query(description=description + " Repeat to match any of several.", max_length=50)
+            list[kind] | None,  # type: ignore[valid-type]  # the filter's value type
+            Query(description=description + " Repeat to match any of several.", max_length=50),
         ]
         parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
     dependency.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

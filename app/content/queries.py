@@ -17,9 +17,9 @@ from app.content.documents import expand, load_documents
 from app.content.resources import FACETED, RESOURCES, ResourceSpec
 from app.content.vocab import THERAPY_TYPE_DESCRIPTIONS, CodeSystem, Status, TherapyType
 from app.core.errors import BadParameter, NotFoundError
-from app.models import Facet
+from app.models import Facet, table_of
 
-FACETS = Facet.__table__
+FACETS = table_of(Facet)
 PUBLIC = (Status.published.value,)
 
 
@@ -49,8 +49,10 @@ class Page:
 def resolve_conditions(conn: Connection, values: Sequence[str]) -> list[str]:
     """Slugs for condition filter values: a slug, or `system:code` (icd10cm:M06.9, mesh:D001172)."""
     table = RESOURCES["condition"].table
-    codes = RESOURCES["condition"].codes[0]
-    slugs = []
+    code_tables = RESOURCES["condition"].codes
+    assert code_tables is not None, "conditions have codes"
+    codes = code_tables[0]
+    slugs: list[str] = []
     for value in values:
         system, _, code = value.partition(":")
         if code and system in CodeSystem.__members__:
@@ -131,8 +133,8 @@ def _derived_pks(spec: ResourceSpec, groups: list[list[str]], statuses: Sequence
         if not groups:
             return None
         quotes = RESOURCES["quote"].table
-        matching = _faceted_pks("quote", groups, PUBLIC).subquery()
-        return select(quotes.c.expert_pk).where(quotes.c.pk.in_(select(matching.c.pk)))
+        quoting = _faceted_pks("quote", groups, PUBLIC).subquery()
+        return select(quotes.c.expert_pk).where(quotes.c.pk.in_(select(quoting.c.pk)))
     return None
 
 
@@ -238,12 +240,12 @@ def _detail_extras(conn: Connection, spec: ResourceSpec, pk: int, key: str, stat
 def therapy_types(conn: Connection) -> list[dict[str, Any]]:
     """Each therapy type of the vocabulary with how many published therapies and claims it has."""
     table = RESOURCES["therapy"].table
-    therapies = dict(
+    therapies: dict[str, int] = dict(
         conn.execute(
             select(table.c.type, func.count()).where(table.c.status == Status.published).group_by(table.c.type)
         ).all()
     )
-    claims = dict(
+    claims: dict[str, int] = dict(
         conn.execute(
             select(FACETS.c.facet, func.count())
             .where(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel
 from sqlalchemy import Table
 
 from app.content import schemas
@@ -25,6 +24,7 @@ from app.models import (
     Topic,
     TopicCondition,
     TopicTherapy,
+    table_of,
 )
 
 META_FIELDS = ("status", "retraction_reason", "created_at", "updated_at", "revision")
@@ -55,8 +55,8 @@ class ResourceSpec:
     plural: str
     key_field: str
     table: Table
-    write_schema: type[BaseModel]
-    out_schema: type[BaseModel]
+    write_schema: type[schemas.Workflow]
+    out_schema: type[schemas.Meta]
     columns: tuple[str, ...]
     label: str
     nested: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -67,10 +67,6 @@ class ResourceSpec:
     description: str = ""
 
 
-def _t(model) -> Table:
-    return model.__table__
-
-
 RESOURCES: dict[str, ResourceSpec] = {
     spec.name: spec
     for spec in [
@@ -78,13 +74,13 @@ RESOURCES: dict[str, ResourceSpec] = {
             name="condition",
             plural="conditions",
             key_field="slug",
-            table=_t(Condition),
+            table=table_of(Condition),
             write_schema=schemas.ConditionIn,
             out_schema=schemas.ConditionOut,
             columns=("name", "synonyms", "description"),
             label="name",
             refs={"parent": RefField("condition", "parent_pk")},
-            codes=(_t(ConditionCode), "condition_pk"),
+            codes=(table_of(ConditionCode), "condition_pk"),
             filters=("therapy", "therapy_type"),
             description="Diseases and states, as a hierarchy, with synonyms and ICD-10-CM, MeSH and SNOMED CT codes.",
         ),
@@ -92,12 +88,12 @@ RESOURCES: dict[str, ResourceSpec] = {
             name="therapy",
             plural="therapies",
             key_field="slug",
-            table=_t(Therapy),
+            table=table_of(Therapy),
             write_schema=schemas.TherapyIn,
             out_schema=schemas.TherapyOut,
             columns=("name", "type", "synonyms", "description"),
             label="name",
-            codes=(_t(TherapyCode), "therapy_pk"),
+            codes=(table_of(TherapyCode), "therapy_pk"),
             filters=("condition", "therapy_type"),
             description="Interventions, each with a type from a fixed vocabulary.",
         ),
@@ -105,7 +101,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             name="expert",
             plural="experts",
             key_field="slug",
-            table=_t(Expert),
+            table=table_of(Expert),
             write_schema=schemas.ExpertIn,
             out_schema=schemas.ExpertOut,
             columns=(
@@ -126,7 +122,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             name="source",
             plural="sources",
             key_field="slug",
-            table=_t(Source),
+            table=table_of(Source),
             write_schema=schemas.SourceIn,
             out_schema=schemas.SourceOut,
             columns=(
@@ -150,7 +146,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             name="topic",
             plural="topics",
             key_field="slug",
-            table=_t(Topic),
+            table=table_of(Topic),
             write_schema=schemas.TopicIn,
             out_schema=schemas.TopicOut,
             columns=("title", "summary", "body", "position", "language", "domains", *REVIEW_FIELDS),
@@ -160,8 +156,8 @@ RESOURCES: dict[str, ResourceSpec] = {
                 "translation_of": RefField("topic", "translation_of_pk"),
             },
             links={
-                "conditions": LinkField(_t(TopicCondition), "topic_pk", "condition_pk", "condition"),
-                "therapies": LinkField(_t(TopicTherapy), "topic_pk", "therapy_pk", "therapy"),
+                "conditions": LinkField(table_of(TopicCondition), "topic_pk", "condition_pk", "condition"),
+                "therapies": LinkField(table_of(TopicTherapy), "topic_pk", "therapy_pk", "therapy"),
             },
             filters=("condition", "therapy", "therapy_type", "source", "lang"),
             description="Sections of a source: one theme each, with the conditions and therapies it covers.",
@@ -170,7 +166,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             name="claim",
             plural="claims",
             key_field="id",
-            table=_t(Claim),
+            table=table_of(Claim),
             write_schema=schemas.ClaimIn,
             out_schema=schemas.ClaimOut,
             columns=("text", "source_excerpt"),
@@ -185,8 +181,8 @@ RESOURCES: dict[str, ResourceSpec] = {
             },
             refs={"topic": RefField("topic", "topic_pk"), "expert": RefField("expert", "expert_pk")},
             links={
-                "conditions": LinkField(_t(ClaimCondition), "claim_pk", "condition_pk", "condition"),
-                "therapies": LinkField(_t(ClaimTherapy), "claim_pk", "therapy_pk", "therapy"),
+                "conditions": LinkField(table_of(ClaimCondition), "claim_pk", "condition_pk", "condition"),
+                "therapies": LinkField(table_of(ClaimTherapy), "claim_pk", "therapy_pk", "therapy"),
             },
             filters=("condition", "therapy", "therapy_type", "topic", "source", "expert", "lang"),
             description="Atomic statements a topic makes, with their evidence and the verbatim source words.",
@@ -195,13 +191,13 @@ RESOURCES: dict[str, ResourceSpec] = {
             name="quote",
             plural="quotes",
             key_field="id",
-            table=_t(Quote),
+            table=table_of(Quote),
             write_schema=schemas.QuoteIn,
             out_schema=schemas.QuoteOut,
             columns=("text",),
             label="text",
             refs={"expert": RefField("expert", "expert_pk"), "topic": RefField("topic", "topic_pk")},
-            links={"claims": LinkField(_t(QuoteClaim), "quote_pk", "claim_pk", "claim")},
+            links={"claims": LinkField(table_of(QuoteClaim), "quote_pk", "claim_pk", "claim")},
             filters=("condition", "therapy", "therapy_type", "topic", "source", "expert", "lang"),
             description="Verbatim words of an expert in a topic, with the claims they make.",
         ),

@@ -146,7 +146,7 @@ def build_router() -> APIRouter:
             name=f"list_{spec.plural}",
             summary=f"List {spec.plural}",
             tags=[tag],
-            response_model=ListPage[spec.out_schema],
+            response_model=ListPage[spec.out_schema],  # type: ignore[name-defined]  # a page of this resource
             description=(
                 f"{spec.description}\n\nPublished {spec.plural} in a stable order (oldest first), "
                 f'`limit` per page (default 20, at most 100); follow `next_cursor` or the `Link: rel="next"` '

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, true, update
 
 from app.content import facets
 from app.content.documents import chunks, content_of, load_documents, pks_by_key
@@ -18,10 +18,10 @@ from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
 from app.core.clock import utc_now
 from app.core.errors import ContentError, InUse, NotFoundError, UnknownReference
-from app.models import Change, Revision
+from app.models import Change, Revision, table_of
 
-CHANGES = Change.__table__
-REVISIONS = Revision.__table__
+CHANGES = table_of(Change)
+REVISIONS = table_of(Revision)
 
 WriteHook = Callable[[Connection, dict[str, set[int]], dict[str, set[int]]], None]
 
@@ -85,7 +85,7 @@ class ContentWriter:
         for key, content in wanted.items():
             pk = existing.get(key)
             old = old_docs.get(pk) if pk else None
-            if old is None:
+            if pk is None or old is None:
                 to_insert.append(key)
             elif content_of(spec, old) == content:
                 results.append(WriteResult(resource, key, "unchanged", old))
@@ -312,7 +312,7 @@ class ContentWriter:
                     column = other.table.c[ref.column]
                     users.append(
                         select(func.count()).where(
-                            column.in_(pks), other.table.c.pk.notin_(pks) if other is spec else True
+                            column.in_(pks), other.table.c.pk.notin_(pks) if other is spec else true()
                         )
                     )
             for link in other.links.values():

@@ -80,7 +80,7 @@ class Kept:
         return cls(
             etag,
             version,
-            response.body,
+            bytes(response.body),
             list(response.raw_headers),
             not_modified(etag, public=True, max_age=max_age).raw_headers,
             salted,

@@ -20,11 +20,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
-from app.models import Change
+from app.models import Change, table_of
 
 log = logging.getLogger("app.db")
 
-CHANGES = Change.__table__
+CHANGES = table_of(Change)
 
 WRITE_LOCK_ID = 7_341_977  # the advisory lock every PostgreSQL write transaction takes
 POOL_SIZE = 48  # at least the threadpool's 40 workers, so a request never waits on a peer's connection

@@ -24,5 +24,12 @@ class Principal:
     def is_editor(self) -> bool:
         return self.scope == Scope.editor
 
+    @property
+    def actor(self) -> str:
+        """The name a write records as its author: the key's (every key has one; anonymous callers cannot write)."""
+        if self.name is None:
+            raise ValueError("an anonymous caller has no name to write under")
+        return self.name
+
 
 ANONYMOUS = Principal()

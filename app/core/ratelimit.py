@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 from anyio import to_thread
 from limits import RateLimitItem, parse
@@ -41,7 +42,7 @@ class RateLimit:
         }
         url = settings.rate_limit_storage_url
         self.in_process = url.startswith("memory://")
-        options = {} if self.in_process else {"key_prefix": KEY_PREFIX, "wrap_exceptions": True}
+        options: dict[str, Any] = {} if self.in_process else {"key_prefix": KEY_PREFIX, "wrap_exceptions": True}
         self.storage = storage_from_string(url, **options)
         # A sliding window counter costs the same at any budget (a moving window keeps, and shifts, one
         # entry per request) and has no burst at window edges (a fixed window doubles at each boundary).

@@ -4,6 +4,7 @@ app.editing.service."""
 
 # No `from __future__ import annotations`: the endpoints' body types are made per resource at runtime.
 
+from enum import Enum
 from typing import Annotated, Any
 
 import orjson
@@ -56,8 +57,13 @@ def _key_param(spec: ResourceSpec) -> Any:
 def _create_route(spec: ResourceSpec):
     body_model = CREATE_SCHEMAS[spec.name]
 
-    def endpoint(request: Request, db: DatabaseDep, editor: EditorDep, body: body_model) -> Response:
-        written = service.create(db, spec, body, actor=editor.name)
+    def endpoint(
+        request: Request,
+        db: DatabaseDep,
+        editor: EditorDep,
+        body: body_model,  # type: ignore[valid-type]  # the resource's create shape, made at run time
+    ) -> Response:
+        written = service.create(db, spec, body, actor=editor.actor)
         key = written.item[spec.key_field]
         location = str(request.url_for(f"get_{spec.name}", **{spec.key_field: key}))
         return _written(written, 201, Location=location)
@@ -69,17 +75,26 @@ def _patch_route(spec: ResourceSpec):
     body_model = PATCH_SCHEMAS[spec.name]
 
     def endpoint(
-        db: DatabaseDep, editor: EditorDep, key: _key_param(spec), body: body_model, if_match: IfMatch = None
+        db: DatabaseDep,
+        editor: EditorDep,
+        key: _key_param(spec),  # type: ignore[valid-type]
+        body: body_model,  # type: ignore[valid-type]  # the resource's patch shape, made at run time
+        if_match: IfMatch = None,
     ) -> Response:
-        changes = body.model_dump(mode="json", exclude_unset=True)
-        return _written(service.patch(db, spec, key, changes, actor=editor.name, if_match=if_match), 200)
+        changes = body.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
+        return _written(service.patch(db, spec, key, changes, actor=editor.actor, if_match=if_match), 200)
 
     return endpoint
 
 
 def _delete_route(spec: ResourceSpec):
-    def endpoint(db: DatabaseDep, editor: EditorDep, key: _key_param(spec), if_match: IfMatch = None) -> Response:
-        service.delete(db, spec, key, actor=editor.name, if_match=if_match)
+    def endpoint(
+        db: DatabaseDep,
+        editor: EditorDep,
+        key: _key_param(spec),  # type: ignore[valid-type]
+        if_match: IfMatch = None,
+    ) -> Response:
+        service.delete(db, spec, key, actor=editor.actor, if_match=if_match)
         return Response(status_code=204)
 
     return endpoint
@@ -89,7 +104,11 @@ def _revisions_route(spec: ResourceSpec):
     scope = f"{spec.plural}-revisions"
 
     def endpoint(
-        request: Request, db: DatabaseDep, editor: EditorDep, key: _key_param(spec), page: PageDep
+        request: Request,
+        db: DatabaseDep,
+        editor: EditorDep,
+        key: _key_param(spec),  # type: ignore[valid-type]
+        page: PageDep,
     ) -> Response:
         before = decode_cursor(scope, page.cursor)
 
@@ -111,7 +130,8 @@ def _body_example(example: dict[str, Any]) -> dict[str, Any]:
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1")
     for spec in RESOURCES.values():
-        tags, name, item = [spec.plural], spec.name, f"/{spec.plural}/{{{spec.key_field}}}"
+        tags: list[str | Enum] = [spec.plural]
+        name, item = spec.name, f"/{spec.plural}/{{{spec.key_field}}}"
         made = "the server makes its `id`" if spec.key_field == "id" else "the body names its `slug`"
         router.add_api_route(
             f"/{spec.plural}",

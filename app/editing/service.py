@@ -19,9 +19,9 @@ from app.content.vocab import Status
 from app.core.caching import record_etag
 from app.core.db import Database
 from app.core.errors import ApiError, Conflict, NotFoundError, PreconditionFailed
-from app.models import Revision
+from app.models import Revision, table_of
 
-REVISIONS = Revision.__table__
+REVISIONS = table_of(Revision)
 ALL_STATUSES = tuple(s.value for s in Status)
 
 
@@ -100,6 +100,7 @@ def _commit(conn: Connection, spec: ResourceSpec, key: str, payload: BaseModel, 
 def create(db: Database, spec: ResourceSpec, body: BaseModel, *, actor: str) -> Written:
     """A new record: the client names slugged records, the server makes claims' and quotes' ids."""
     key = getattr(body, "slug", None) if spec.key_field == "slug" else new_id()
+    assert key is not None, "the create shape of a slugged resource requires its slug"
     content = body.model_dump(mode="json", exclude={"slug"})
     with db.write() as conn:
         if pks_by_key(conn, spec.name, [key]):

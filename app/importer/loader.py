@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from app.content.resources import RESOURCES
+from app.content.schemas import SourceIn
 
 SHARED_FILES = {"condition": "conditions.yaml", "therapy": "therapies.yaml", "expert": "experts.yaml"}
 VERBATIM = {"topic": ("title", "body"), "claim": ("source_excerpt",), "quote": ("text",), "expert": ()}
@@ -148,7 +149,7 @@ def load_dataset(root: Path) -> Dataset:
                 continue
             for n, raw in enumerate(items):
                 extra = {"source": source_key} if resource == "topic" and isinstance(raw, dict) else None
-                if extra and source is not None and isinstance(raw, dict):
+                if extra and isinstance(source, SourceIn) and isinstance(raw, dict):
                     extra["language"] = raw.get("language", source.language)
                 model = _validate(resource, raw, f"{section}[{n}]", name, problems, seen, dataset, extra)
                 if model is not None and text is not None:

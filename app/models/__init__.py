@@ -1,5 +1,8 @@
 """Every table, imported once so that metadata (and Alembic) sees them all."""
 
+from typing import cast
+
+from sqlalchemy import Table
 from sqlmodel import SQLModel
 
 from app.models.content import (
@@ -22,6 +25,13 @@ from app.models.system import ApiKey, Change, Facet, Revision
 
 metadata = SQLModel.metadata
 
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's SQLAlchemy `Table` (SQLModel sets `__table__` when it makes the class; its typing
+    does not say so)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
 __all__ = [
     "ApiKey",
     "Change",
@@ -42,4 +52,5 @@ __all__ = [
     "TopicCondition",
     "TopicTherapy",
     "metadata",
+    "table_of",
 ]

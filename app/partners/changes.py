@@ -13,9 +13,9 @@ from sqlalchemy import Connection, select
 from app.core.db import content_version
 from app.core.errors import BadParameter
 from app.core.pagination import decode_cursor, encode_cursor
-from app.models import Change
+from app.models import Change, table_of
 
-CHANGES = Change.__table__
+CHANGES = table_of(Change)
 SCOPE = "changes"
 
 

@@ -113,7 +113,7 @@ def feed_page(conn: Connection, filters: Filters, *, after: int, limit: int) -> 
     entries = [
         Entry(
             topic=topic,
-            source=sources.get((topic["source"] or {}).get("slug")),
+            source=sources.get((topic["source"] or {}).get("slug", "")),
             claims=claims[topic["slug"]],
             quotes=quotes[topic["slug"]],
             experts=experts,

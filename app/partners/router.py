@@ -3,6 +3,7 @@ app.partners.feeds, .changes and .export."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 import orjson
@@ -32,8 +33,8 @@ from app.partners.schemas import (
 JSON_FEED = "application/feed+json"
 ATOM = "application/atom+xml"
 FEED_SCOPE = "feed"
-FEED_TAGS = ["feeds"]
-SYNC_TAGS = ["changes"]
+FEED_TAGS: list[str | Enum] = ["feeds"]
+SYNC_TAGS: list[str | Enum] = ["changes"]
 
 router = APIRouter(prefix="/v1")
 TopicFilters = Annotated[Filters, Depends(filters_dependency(RESOURCES["topic"]))]

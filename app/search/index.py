@@ -7,9 +7,10 @@ primary-key operation on both databases, however large the index grows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, Select, bindparam, select, text
 
 from app.content.documents import chunks
 from app.content.resources import RESOURCES
@@ -47,7 +48,8 @@ def shorten(value: str, length: int = LABEL_LENGTH) -> str:
 def _rows(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
     """Index rows of the given records: `title` is weighted above `body`; `label` is what a hit shows."""
     t = RESOURCES[resource].table
-    out = []
+    out: list[tuple[Any, ...]] = []
+    query: Select[*tuple[Any, ...]]  # one shape per resource
     if resource == "topic":
         query = select(t.c.pk, t.c.key, t.c.status, t.c.title, t.c.summary, t.c.body)
         for pk, key, status, title, summary, body in conn.execute(query.where(t.c.pk.in_(pks))):
@@ -119,7 +121,7 @@ def _insert(conn: Connection, rows: list[dict]) -> None:
         )
 
 
-def refresh(conn: Connection, touched: dict[str, Iterable[int]], removed: dict[str, Iterable[int]]) -> None:
+def refresh(conn: Connection, touched: Mapping[str, Iterable[int]], removed: Mapping[str, Iterable[int]]) -> None:
     """Bring the rows of these records in step with their tables: removed ones go, touched ones are
     rewritten (whatever changed, status included)."""
     for resource in CODES:

@@ -7,16 +7,27 @@ import html
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, column, func, literal, literal_column, or_, select, table
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    Connection,
+    column,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 
 from app.content.queries import PUBLIC, Filters, _derived_pks, _faceted_pks, facet_groups
 from app.content.resources import FACETED, RESOURCES
 from app.core.db import content_version
-from app.models import Facet
+from app.models import Facet, table_of
 from app.search.index import CODES, MARK_END, MARK_START, TABLE, id_column
 from app.search.terms import Phrase, fts5_match, parse, vocabulary
 
-FACETS = Facet.__table__
+FACETS = table_of(Facet)
 FACET_KINDS = ("condition", "therapy_type")
 SNIPPET_WORDS = 24
 FACET_HITS = 2_000
@@ -37,7 +48,7 @@ class _Fts5:
 
     def __init__(self, groups: list[list[Phrase]]) -> None:
         self.expression = fts5_match(groups)
-        self.table = literal_column(TABLE)
+        self.table: ColumnClause[Any] = literal_column(TABLE)
 
     def match(self, t) -> ColumnElement:
         return self.table.op("MATCH")(literal(self.expression))
@@ -56,7 +67,7 @@ class _Tsvector:
     ts_headline."""
 
     def __init__(self, groups: list[list[Phrase]]) -> None:
-        config = literal_column("'english'::regconfig")
+        config: ColumnClause[Any] = literal_column("'english'::regconfig")
 
         def phrase(words: Phrase) -> ColumnElement:
             return func.phraseto_tsquery(config, literal(" ".join(words)))
@@ -150,10 +161,10 @@ def _facets(conn: Connection, t, where: list[ColumnElement], score, rid) -> dict
     )
     counts["resource"] = dict(by_resource.all())
     counts["complete"] = sum(counts["resource"].values()) <= FACET_HITS
-    matched = select(t.c.resource, t.c.record_pk).where(*where)
+    matching = select(t.c.resource, t.c.record_pk).where(*where)
     if not counts["complete"]:
-        matched = matched.order_by(score.desc(), rid).limit(FACET_HITS)
-    matched = matched.subquery()
+        matching = matching.order_by(score.desc(), rid).limit(FACET_HITS)
+    matched = matching.subquery()
     query = (
         select(FACETS.c.facet, func.count())
         .where(

@@ -8,10 +8,9 @@ and any write hook (search) are filled exactly as an import would fill them."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -218,7 +217,7 @@ class Generator:
     def _subjects_of(self, topic: str) -> tuple[list[str], list[str]]:
         return self._topic_subjects.get(topic, ([], []))
 
-    def batches(self, size: int = BATCH) -> Iterator[tuple[str, list[tuple[str, BaseModel]]]]:
+    def batches(self, size: int = BATCH) -> Iterator[tuple[str, Sequence[tuple[str, BaseModel]]]]:
         """(resource, items) in write order; claims and quotes follow their topics, batch by batch."""
         plan = self.plan
         yield "condition", list(self.conditions)
@@ -261,7 +260,7 @@ def generate(
 ) -> dict[str, int]:
     """Write the synthetic store; returns how many records of each kind were written (or already there)."""
     counts: dict[str, int] = {}
-    pending: list[tuple[str, list[tuple[str, Any]]]] = []
+    pending: list[tuple[str, Sequence[tuple[str, BaseModel]]]] = []
     pending_size = 0
 
     def flush() -> None:
