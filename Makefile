@@ -28,6 +28,7 @@ lint: install-test
 	$(BIN)/pip install --quiet ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
