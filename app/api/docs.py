@@ -15,7 +15,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, HTMLResponse
 
-from app.core.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE
+from app.core.errors import PROBLEM_JSON, PROBLEM_REF, Unauthorized, ValidationFailed
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 VENDOR_DIR = Path(str(files("fastapi_offline") / "static"))
@@ -89,39 +89,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
 }
-PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
-
-UNKNOWN_KEY = {
-    "description": "The `X-API-Key` sent is unknown or revoked (send none to read as the public).",
-    "content": {
-        PROBLEM_JSON: {
-            "schema": PROBLEM_REF,
-            "example": {
-                "type": PROBLEM_TYPE_BASE + "unauthorized",
-                "title": "Unauthorized",
-                "status": 401,
-                "detail": "The X-API-Key is unknown or revoked.",
-            },
-        }
-    },
-}
-VALIDATION_FAILED = {
-    "description": "A parameter or the body does not validate; `errors` names each bad field.",
-    "content": {
-        PROBLEM_JSON: {
-            "schema": PROBLEM_REF,
-            "example": {
-                "type": PROBLEM_TYPE_BASE + "validation-failed",
-                "title": "Validation failed",
-                "status": 422,
-                "detail": "The query field 'limit' is invalid: Input should be less than or equal to 100.",
-                "errors": [
-                    {"location": "query", "field": "limit", "message": "Input should be less than or equal to 100"}
-                ],
-            },
-        }
-    },
-}
+UNKNOWN_KEY = Unauthorized.openapi(
+    "The `X-API-Key` sent is unknown or revoked (send none to read as the public).",
+    "The X-API-Key is unknown or revoked.",
+)
+VALIDATION_FAILED = ValidationFailed.openapi(
+    "A parameter or the body does not validate; `errors` names each bad field.",
+    "The query field 'limit' is invalid: Input should be less than or equal to 100.",
+    errors=[{"location": "query", "field": "limit", "message": "Input should be less than or equal to 100"}],
+)
 
 # The explorer loads nothing but its own files and talks to this API only; no inline script or style.
 EXPLORER_CSP = (

@@ -16,7 +16,7 @@ from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
 from app.core.caching import cached_read_async, record_etag
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import BadParameter, NotFoundError
 from app.core.pagination import decode_cursor, encode_cursor, link_header
 
 T = TypeVar("T")
@@ -34,31 +34,16 @@ class TherapyTypeOut(BaseModel):
     claim_count: int
 
 
-def problem_response(description: str, example: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"example": example}}}
-
-
-BAD_PARAMETER = problem_response(
+BAD_PARAMETER = BadParameter.openapi(
     "A parameter is invalid (an unknown condition, a bad cursor, a limit over 100).",
-    {
-        "type": "https://health-content.dev/problems/invalid-parameter",
-        "title": "Invalid parameter",
-        "status": 422,
-        "detail": "Query parameter 'condition' names no known condition: 'gout'.",
-        "errors": [{"location": "query", "field": "condition", "message": "names no known condition: 'gout'"}],
-    },
+    "Query parameter 'condition' names no known condition: 'gout'.",
+    errors=[{"location": "query", "field": "condition", "message": "names no known condition: 'gout'"}],
 )
 
 
 def not_found(spec: ResourceSpec) -> dict[str, Any]:
-    return problem_response(
-        f"No published {spec.name} has this key.",
-        {
-            "type": "https://health-content.dev/problems/not-found",
-            "title": "Not found",
-            "status": 404,
-            "detail": f"No {spec.name} has the {spec.key_field} 'unknown'.",
-        },
+    return NotFoundError.openapi(
+        f"No published {spec.name} has this key.", f"No {spec.name} has the {spec.key_field} 'unknown'."
     )
 
 

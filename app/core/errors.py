@@ -20,7 +20,13 @@ PROBLEM_TYPE_BASE = "https://health-content.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
 
 
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}  # the Problem schema of the OpenAPI document
+
+
 class ApiError(Exception):
+    """The one error family. Each class carries its HTTP status, its title and its problem `type` slug;
+    the slug is a contract field, so it is written out and never made from the title's wording."""
+
     status = 400
     title = "Bad request"
     slug = "bad-request"
@@ -32,6 +38,32 @@ class ApiError(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+
+    @classmethod
+    def document(cls, detail: str, *, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The problem document (RFC 9457) this error answers with."""
+        body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + cls.slug, "title": cls.title, "status": cls.status}
+        body["detail"] = detail
+        if errors is not None:
+            body["errors"] = errors
+        return body
+
+    @classmethod
+    def openapi(cls, description: str, detail: str, *, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """This error as an OpenAPI response: the Problem schema and an example with this `detail`."""
+        example = cls.document(detail, errors=errors)
+        return {"description": description, "content": {PROBLEM_JSON: {"example": example, "schema": PROBLEM_REF}}}
+
+    def response(self) -> Response:
+        """The problem+json answer, with this error's headers."""
+        body = self.document(self.detail, errors=self.errors)
+        body["status"] = self.status  # an HttpError's own
+        return Response(
+            orjson.dumps(body),
+            status_code=self.status,
+            media_type=PROBLEM_JSON,
+            headers=self.headers,
+        )
 
 
 class BadParameter(ApiError):
@@ -46,10 +78,20 @@ class BadParameter(ApiError):
         )
 
 
-class NotFoundError(ApiError):
-    status = 404
-    title = "Not found"
-    slug = "not-found"
+class InvalidQuery(ApiError):
+    """A query string that cannot be read (not UTF-8, NUL bytes), refused before routing."""
+
+    status = 422
+    title = "Invalid parameter"
+    slug = "invalid-parameter"
+
+
+class ValidationFailed(ApiError):
+    """A parameter or body that does not validate; `errors` names each bad field."""
+
+    status = 422
+    title = "Validation failed"
+    slug = "validation-failed"
 
 
 class Unauthorized(ApiError):
@@ -64,10 +106,64 @@ class Forbidden(ApiError):
     slug = "forbidden"
 
 
+class NotFoundError(ApiError):
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    title = "Method not allowed"
+    slug = "method-not-allowed"
+
+
 class PreconditionFailed(ApiError):
     status = 412
     title = "Precondition failed"
     slug = "precondition-failed"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    title = "Payload too large"
+    slug = "payload-too-large"
+
+
+class UriTooLong(ApiError):
+    status = 414
+    title = "URI too long"
+    slug = "uri-too-long"
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    title = "Too many requests"
+    slug = "too-many-requests"
+
+
+class InternalError(ApiError):
+    status = 500
+    title = "Internal error"
+    slug = "internal-error"
+
+
+class Overloaded(ApiError):
+    status = 503
+    title = "Service unavailable"
+    slug = "overloaded"
+
+
+class QueryTimeout(ApiError):
+    status = 503
+    title = "Query took too long"
+    slug = "query-timeout"
+
+
+class DatabaseUnavailable(ApiError):
+    status = 503
+    title = "Database unavailable"
+    slug = "database-unavailable"
 
 
 class ContentError(ApiError):
@@ -98,24 +194,24 @@ class Conflict(ContentError):
     slug = "already-exists"
 
 
-def problem(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    slug: str | None = None,
-    errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + (slug or title.lower().replace(" ", "-")),
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if errors is not None:
-        body["errors"] = errors
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+class HttpError(ApiError):
+    """A status the framework raises that the family has no class for."""
+
+    title = "Error"
+    slug = "error"
+
+    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers)
+        self.status = status
+
+
+# Errors the framework raises, by status, as members of the family; any other status is a plain "Error".
+_HTTP_ERRORS: dict[int, type[ApiError]] = {
+    401: Unauthorized,
+    404: NotFoundError,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+}
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -135,50 +231,39 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:
-        return problem(exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors, headers=exc.headers)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         errors = _validation_errors(exc)
         first = errors[0] if errors else {"field": None, "message": "invalid"}
         where = f"{first['location']} field {first['field']!r}" if first["field"] else first["location"]
-        return problem(
-            422,
-            "Validation failed",
-            f"The {where} is invalid: {first['message']}.",
-            slug="validation-failed",
-            errors=errors,
-        )
+        return ValidationFailed(f"The {where} is invalid: {first['message']}.", errors=errors).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 413: "Payload too large"}
-        title = titles.get(exc.status_code, "Error")
+        family = _HTTP_ERRORS.get(exc.status_code)
+        title = family.title if family else "Error"
         detail = exc.detail if isinstance(exc.detail, str) else title
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is nothing at this path."
-        return problem(exc.status_code, title, detail, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if family is None:
+            return HttpError(exc.status_code, detail, headers=headers).response()
+        return family(detail, headers=headers).response()
 
     @app.exception_handler(OperationalError)
     async def _operational(_: Request, exc: OperationalError) -> Response:
         if "interrupted" in str(exc.orig) or "statement timeout" in str(exc.orig):
-            return problem(
-                503,
-                "Query took too long",
-                "The query ran past its time limit; narrow it.",
-                slug="query-timeout",
-                headers={"Retry-After": "1"},
-            )
+            return QueryTimeout(
+                "The query ran past its time limit; narrow it.", headers={"Retry-After": "1"}
+            ).response()
         log.exception("database error")
-        return problem(
-            503,
-            "Database unavailable",
-            "The database could not answer; try again shortly.",
-            slug="database-unavailable",
-            headers={"Retry-After": "1"},
-        )
+        return DatabaseUnavailable(
+            "The database could not answer; try again shortly.", headers={"Retry-After": "1"}
+        ).response()
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
-        return problem(500, "Internal error", "Something went wrong on our side; it has been logged.")
+        return InternalError("Something went wrong on our side; it has been logged.").response()

@@ -12,7 +12,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import problem
+from app.core.errors import Overloaded, PayloadTooLarge, Unauthorized
 from app.core.principal import ANONYMOUS, Principal
 
 SECURITY_HEADERS = {
@@ -90,13 +90,9 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(
-            413,
-            "Payload too large",
-            f"The request body is over {self.max_bytes} bytes.",
-            slug="payload-too-large",
-            headers={"Connection": "close"},
-        )
+        response = PayloadTooLarge(
+            f"The request body is over {self.max_bytes} bytes.", headers={"Connection": "close"}
+        ).response()
         await response(scope, receive, send)
 
 
@@ -122,13 +118,9 @@ class ApiKeyAuth:
 
             principal = await to_thread.run_sync(lookup)
             if principal is None:
-                response = problem(
-                    401,
-                    "Unauthorized",
-                    "The X-API-Key is unknown or revoked.",
-                    slug="unauthorized",
-                    headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
-                )
+                response = Unauthorized(
+                    "The X-API-Key is unknown or revoked.", headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
+                ).response()
                 await response(scope, receive, send)
                 return
         scope.setdefault("state", {})["principal"] = principal
@@ -153,13 +145,10 @@ class RequestsInFlightLimit:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            response = problem(
-                503,
-                "Service unavailable",
+            response = Overloaded(
                 f"This worker is answering {self.limit} requests already; try again in a second.",
-                slug="overloaded",
                 headers={"Retry-After": "1"},
-            )
+            ).response()
             await response(scope, receive, send)
             return
         self.in_flight += 1

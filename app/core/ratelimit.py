@@ -19,7 +19,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.config import Settings
-from app.core.errors import problem
+from app.core.errors import TooManyRequests
 from app.core.middleware import adding_headers
 from app.core.principal import ANONYMOUS, Principal
 from app.core.principal import Scope as KeyScope
@@ -85,14 +85,11 @@ class RateLimit:
         }
         if not allowed:
             retry = str(max(1, reset))
-            response = problem(
-                429,
-                "Too many requests",
+            response = TooManyRequests(
                 f"This {'key' if who.startswith('key:') else 'address'} may make {item.amount} "
                 f"requests per {item.get_expiry()} seconds; try again in {retry} s.",
-                slug="too-many-requests",
                 headers={**headers, "Retry-After": retry},
-            )
+            ).response()
             await response(scope, receive, send)
             return
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-PROBLEMS = "https://health-content.dev/problems/"
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    InUse,
+    NotFoundError,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Unauthorized,
+    UnknownReference,
+)
 
 CREATE: dict[str, dict[str, Any]] = {
     "condition": {
@@ -93,10 +102,6 @@ PATCH: dict[str, dict[str, Any]] = {
 }
 
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {"type": PROBLEMS + slug, "title": title, "status": status, "detail": detail, **extra}
-
-
 def write_problems(
     spec_name: str,
     *,
@@ -106,74 +111,44 @@ def write_problems(
     not_found: bool = True,
 ) -> dict[int | str, dict[str, Any]]:
     """The problem responses a write operation documents, each with an example."""
-    from app.content.router import problem_response
-
     responses: dict[int | str, dict[str, Any]] = {
-        401: problem_response(
+        401: Unauthorized.openapi(
             "No `X-API-Key`, or a key that is unknown or revoked.",
-            problem(
-                401,
-                "unauthorized",
-                "Unauthorized",
-                "This operation needs an X-API-Key with the editor scope.",
-            ),
+            "This operation needs an X-API-Key with the editor scope.",
         ),
-        403: problem_response(
-            "The key lacks the editor scope (a partner key).",
-            problem(403, "forbidden", "Forbidden", "This key does not have the editor scope."),
+        403: Forbidden.openapi(
+            "The key lacks the editor scope (a partner key).", "This key does not have the editor scope."
         ),
-        413: problem_response(
-            "The body is over the size limit (1 MiB by default).",
-            problem(413, "payload-too-large", "Payload too large", "The request body is over 1048576 bytes."),
+        413: PayloadTooLarge.openapi(
+            "The body is over the size limit (1 MiB by default).", "The request body is over 1048576 bytes."
         ),
-        422: problem_response(
+        422: UnknownReference.openapi(
             "The body is invalid: a wrong or unknown field (server-owned fields such as `id`, `revision` or "
             "timestamps included), a retraction without `retraction_reason`, or a relation naming an unknown "
             "record.",
-            problem(
-                422,
-                "unknown-reference",
-                "Unknown reference",
-                "claim 'new': conditions names an unknown condition 'gout'.",
-                errors=[{"field": "conditions", "key": "new", "message": "unknown condition 'gout'"}],
-            ),
+            "claim 'new': conditions names an unknown condition 'gout'.",
+            errors=[{"field": "conditions", "key": "new", "message": "unknown condition 'gout'"}],
         ),
     }
     if not_found:
-        responses[404] = problem_response(
-            f"No {spec_name} has this key.",
-            problem(404, "not-found", "Not found", f"No {spec_name} has the key 'unknown'."),
+        responses[404] = NotFoundError.openapi(
+            f"No {spec_name} has this key.", f"No {spec_name} has the key 'unknown'."
         )
     if conflict:
-        responses[409] = problem_response(
+        responses[409] = Conflict.openapi(
             f"A {spec_name} with this slug exists already.",
-            problem(
-                409,
-                "already-exists",
-                "Already exists",
-                f"A {spec_name} with the slug 'probiotics' exists already.",
-            ),
+            f"A {spec_name} with the slug 'probiotics' exists already.",
         )
     if in_use:
-        responses[409] = problem_response(
+        responses[409] = InUse.openapi(
             f"Other records still point at this {spec_name}.",
-            problem(
-                409,
-                "still-in-use",
-                "Still in use",
-                f"3 claims still use this {spec_name}; change or delete them first.",
-                errors=[{"field": "slug", "message": "used by 3 claims"}],
-            ),
+            f"3 claims still use this {spec_name}; change or delete them first.",
+            errors=[{"field": "slug", "message": "used by 3 claims"}],
         )
     if precondition:
-        responses[412] = problem_response(
+        responses[412] = PreconditionFailed.openapi(
             "`If-Match` names a revision that is no longer current.",
-            problem(
-                412,
-                "precondition-failed",
-                "Precondition failed",
-                f"The {spec_name} has changed since the version you sent in If-Match (it is now at "
-                f'revision 4, "r4-3f9a0c1b2d4e"); fetch it again and reapply your change.',
-            ),
+            f"The {spec_name} has changed since the version you sent in If-Match (it is now at "
+            f'revision 4, "r4-3f9a0c1b2d4e"); fetch it again and reapply your change.',
         )
     return responses

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from app.api.deps import DatabaseDep, EditorDep, PageDep
 from app.api.examples import EXAMPLES
 from app.content.resources import RESOURCES, ResourceSpec
-from app.content.router import problem_response
 from app.core.caching import cached_read
+from app.core.errors import BadParameter
 from app.core.pagination import decode_cursor, encode_cursor, link_header
 from app.editing import examples, service
 from app.editing.schemas import CREATE_SCHEMAS, PATCH_SCHEMAS, RevisionPage
@@ -250,14 +250,8 @@ def build_router() -> APIRouter:
                     for status, problem in examples.write_problems(name).items()
                     if status in (401, 403, 404)
                 },
-                422: problem_response(
-                    "A bad `limit` or `cursor`.",
-                    examples.problem(
-                        422,
-                        "invalid-parameter",
-                        "Invalid parameter",
-                        "Query parameter 'cursor' is not a cursor this list handed out.",
-                    ),
+                422: BadParameter.openapi(
+                    "A bad `limit` or `cursor`.", "Query parameter 'cursor' is not a cursor this list handed out."
                 ),
             },
         )

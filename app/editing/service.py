@@ -18,17 +18,11 @@ from app.content.store import ContentWriter, new_id
 from app.content.vocab import Status
 from app.core.caching import record_etag
 from app.core.db import Database
-from app.core.errors import ApiError, Conflict, NotFoundError, PreconditionFailed
+from app.core.errors import Conflict, NotFoundError, PreconditionFailed, ValidationFailed
 from app.models import Revision, table_of
 
 REVISIONS = table_of(Revision)
 ALL_STATUSES = tuple(s.value for s in Status)
-
-
-class InvalidBody(ApiError):
-    status = 422
-    title = "Validation failed"
-    slug = "validation-failed"
 
 
 @dataclass
@@ -41,8 +35,8 @@ def etag_of(spec: ResourceSpec, item: dict[str, Any]) -> str:
     return record_etag(spec.name, item[spec.key_field], item["revision"], item["created_at"])
 
 
-def _body_error(field: str, message: str) -> InvalidBody:
-    return InvalidBody(
+def _body_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
         f"The body field {field!r} is invalid: {message}.",
         errors=[{"location": "body", "field": field, "message": message}],
     )
@@ -58,7 +52,7 @@ def _validated(spec: ResourceSpec, content: dict[str, Any]) -> BaseModel:
             {"location": "body", "field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
             for e in exc.errors()
         ]
-        raise InvalidBody(
+        raise ValidationFailed(
             f"The body field {errors[0]['field']!r} is invalid: {errors[0]['message']}.", errors=errors
         ) from None
     retracted = payload.status == Status.retracted

@@ -20,7 +20,7 @@ import orjson
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import problem
+from app.core.errors import InvalidQuery, NotFoundError, UriTooLong, ValidationFailed
 from app.ops.metrics import DURATION, IN_FLIGHT, REQUESTS
 from app.ops.routing import allowed_methods
 
@@ -132,34 +132,23 @@ def _query_problem(scope: Scope):
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     query: bytes = scope.get("query_string", b"")
     if len(raw_path) + len(query) > MAX_URL_BYTES:
-        return problem(
-            414,
-            "URI too long",
-            f"The path and query may not exceed {MAX_URL_BYTES} bytes.",
-            slug="uri-too-long",
-        )
+        return UriTooLong(f"The path and query may not exceed {MAX_URL_BYTES} bytes.").response()
     if "\x00" in scope["path"] or b"%00" in raw_path.lower():
-        return problem(404, "Not found", "There is nothing at this path.", slug="not-found")
+        return NotFoundError("There is nothing at this path.").response()
     try:
         pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeError:
-        return problem(
-            422,
-            "Invalid parameter",
+        return InvalidQuery(
             "The query string is not valid UTF-8.",
-            slug="invalid-parameter",
             errors=[{"location": "query", "field": None, "message": "is not valid UTF-8"}],
-        )
+        ).response()
     for name, value in pairs:
         if "\x00" in name or "\x00" in value:
             field = name.replace("\x00", "") or None
-            return problem(
-                422,
-                "Invalid parameter",
+            return InvalidQuery(
                 "Query parameters may not contain NUL bytes.",
-                slug="invalid-parameter",
                 errors=[{"location": "query", "field": field, "message": "contains a NUL byte"}],
-            )
+            ).response()
     return None
 
 
@@ -203,13 +192,10 @@ class RequestContext:
                 try:
                     await self.app(scope, inner_receive, send_with_id)
                 except UnsafeJson as exc:
-                    await problem(
-                        422,
-                        "Validation failed",
+                    await ValidationFailed(
                         f"The body is not acceptable JSON: {exc.msg}.",
-                        slug="validation-failed",
                         errors=[{"location": "body", "field": None, "message": exc.msg}],
-                    )(scope, receive, send_with_id)
+                    ).response()(scope, receive, send_with_id)
         finally:
             IN_FLIGHT.dec()
             request_id_var.reset(token)

@@ -15,7 +15,7 @@ from app.api.deps import DatabaseDep, PageDep
 from app.content.params import filters_dependency
 from app.content.queries import Filters
 from app.content.resources import RESOURCES
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import BadParameter, Unauthorized
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, link_header
 from app.partners import changes as changes_service
 from app.partners import feeds
@@ -39,34 +39,12 @@ SYNC_TAGS: list[str | Enum] = ["changes"]
 router = APIRouter(prefix="/v1")
 TopicFilters = Annotated[Filters, Depends(filters_dependency(RESOURCES["topic"]))]
 
-BAD_PARAMETER = {
-    "description": "A parameter is invalid: an unknown condition, a cursor this endpoint did not "
-    "hand out, a limit over 100.",
-    "content": {
-        PROBLEM_JSON: {
-            "example": {
-                "type": "https://health-content.dev/problems/invalid-parameter",
-                "title": "Invalid parameter",
-                "status": 422,
-                "detail": "Query parameter 'since' is not a cursor this list handed out.",
-                "errors": [{"location": "query", "field": "since", "message": "is not a cursor this list handed out"}],
-            }
-        }
-    },
-}
-UNAUTHORIZED = {
-    "description": "The X-API-Key is unknown or revoked.",
-    "content": {
-        PROBLEM_JSON: {
-            "example": {
-                "type": "https://health-content.dev/problems/unauthorized",
-                "title": "Unauthorized",
-                "status": 401,
-                "detail": "The X-API-Key is unknown or revoked.",
-            }
-        }
-    },
-}
+BAD_PARAMETER = BadParameter.openapi(
+    "A parameter is invalid: an unknown condition, a cursor this endpoint did not hand out, a limit over 100.",
+    "Query parameter 'since' is not a cursor this list handed out.",
+    errors=[{"location": "query", "field": "since", "message": "is not a cursor this list handed out"}],
+)
+UNAUTHORIZED = Unauthorized.openapi("The X-API-Key is unknown or revoked.", "The X-API-Key is unknown or revoked.")
 CONDITIONAL = (
     "Answers carry `ETag` and `Last-Modified`; send them back as `If-None-Match` or "
     "`If-Modified-Since` to get `304` when nothing changed."

@@ -10,7 +10,7 @@ from app.api.deps import DatabaseDep, PageDep
 from app.content.queries import Filters
 from app.content.vocab import TherapyType
 from app.core.caching import cached_read_async
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import ValidationFailed
 from app.core.pagination import decode_cursor, encode_cursor, link_header
 from app.search import service
 
@@ -91,27 +91,12 @@ EXAMPLE = {
         "complete": True,
     },
 }
-BAD_QUERY = {
-    "description": "`q` is missing, empty, longer than 500 characters or over 32 words; or a filter "
-    "names nothing known, or the cursor is not one this search handed out.",
-    "content": {
-        PROBLEM_JSON: {
-            "example": {
-                "type": "https://health-content.dev/problems/validation-failed",
-                "title": "Validation failed",
-                "status": 422,
-                "detail": "The query field 'q' is invalid: String should have at most 500 characters.",
-                "errors": [
-                    {
-                        "location": "query",
-                        "field": "q",
-                        "message": "String should have at most 500 characters",
-                    }
-                ],
-            }
-        }
-    },
-}
+BAD_QUERY = ValidationFailed.openapi(
+    "`q` is missing, empty, longer than 500 characters or over 32 words; or a filter names nothing known, or "
+    "the cursor is not one this search handed out.",
+    "The query field 'q' is invalid: String should have at most 500 characters.",
+    errors=[{"location": "query", "field": "q", "message": "String should have at most 500 characters"}],
+)
 
 
 @router.get(
