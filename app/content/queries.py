@@ -17,6 +17,7 @@ from app.content.documents import expand, load_documents
 from app.content.resources import FACETED, RESOURCES, ResourceSpec
 from app.content.vocab import THERAPY_TYPE_DESCRIPTIONS, CodeSystem, Status, TherapyType
 from app.core.errors import BadParameter, NotFoundError
+from app.core.pagination import paged, split_page
 from app.models import Facet, table_of
 
 FACETS = table_of(Facet)
@@ -159,9 +160,7 @@ def list_page(
             query = query.where(table.c.pk.in_(derived))
     if filters.review:
         query = query.where(query.selected_columns[0].in_(_review_clause(spec, filters.review)))
-    pks = conn.execute(query.limit(limit + 1)).scalars().all()
-    more = len(pks) > limit
-    pks = pks[:limit]
+    pks, more = split_page(conn.execute(paged(query, limit)).scalars().all(), limit)
     docs = load_documents(conn, spec, pks)
     items = expand(conn, spec, [docs[pk] for pk in pks], public=statuses == PUBLIC)
     return Page(items=items, last_position=pks[-1] if more else None)

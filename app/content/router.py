@@ -17,7 +17,7 @@ from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
 from app.core.caching import cached_read_async, record_etag
 from app.core.errors import BadParameter, NotFoundError
-from app.core.pagination import decode_cursor, encode_cursor, link_header
+from app.core.pagination import decode_cursor, encode_cursor, next_link
 
 T = TypeVar("T")
 
@@ -47,10 +47,6 @@ def not_found(spec: ResourceSpec) -> dict[str, Any]:
     )
 
 
-def page_url(request: Request, cursor: str) -> str:
-    return str(request.url.include_query_params(cursor=cursor))
-
-
 async def list_response(
     request: Request, db, spec: ResourceSpec, filters: Filters, page, statuses, public: bool
 ) -> Response:
@@ -59,7 +55,7 @@ async def list_response(
     def build(conn):
         result = queries.list_page(conn, spec, filters, after=after, limit=page.limit, statuses=statuses)
         next_cursor = encode_cursor(spec.plural, result.last_position) if result.last_position else None
-        headers = {"Link": link_header(page_url(request, next_cursor))} if next_cursor else {}
+        headers = next_link(request, next_cursor)
         return {"items": result.items, "next_cursor": next_cursor}, headers
 
     return await cached_read_async(request, db, build, public=public, max_age=request.app.state.settings.cache_max_age)

@@ -16,7 +16,7 @@ from app.api.examples import EXAMPLES
 from app.content.resources import RESOURCES, ResourceSpec
 from app.core.caching import cached_read
 from app.core.errors import BadParameter
-from app.core.pagination import decode_cursor, encode_cursor, link_header
+from app.core.pagination import decode_cursor, encode_cursor, next_link
 from app.editing import examples, service
 from app.editing.schemas import CREATE_SCHEMAS, PATCH_SCHEMAS, RevisionPage
 
@@ -115,7 +115,7 @@ def _revisions_route(spec: ResourceSpec):
         def build(conn):
             items, position = service.revisions(conn, spec, key, before=before, limit=page.limit)
             cursor = encode_cursor(scope, position) if position else None
-            headers = {"Link": link_header(str(request.url.include_query_params(cursor=cursor)))} if cursor else {}
+            headers = next_link(request, cursor)
             return {"items": items, "next_cursor": cursor}, headers
 
         return cached_read(request, db, build, public=False)

@@ -19,6 +19,7 @@ from app.content.vocab import Status
 from app.core.caching import record_etag
 from app.core.db import Database
 from app.core.errors import Conflict, NotFoundError, PreconditionFailed, ValidationFailed
+from app.core.pagination import paged, split_page
 from app.models import Revision, table_of
 
 REVISIONS = table_of(Revision)
@@ -138,15 +139,12 @@ def revisions(
         select(REVISIONS)
         .where(REVISIONS.c.resource == spec.name, REVISIONS.c.key == key)
         .order_by(REVISIONS.c.pk.desc())
-        .limit(limit + 1)
     )
     if before:
         query = query.where(REVISIONS.c.pk < before)
-    rows = conn.execute(query).mappings().all()
+    rows, more = split_page(conn.execute(paged(query, limit)).mappings().all(), limit)
     if not rows and not before:
         raise NotFoundError(f"No {spec.name} has ever had the {spec.key_field} {key!r}.")
-    more = len(rows) > limit
-    rows = rows[:limit]
     items = [
         {
             "revision": row["revision"],

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from app.core.db import content_version
 from app.core.errors import BadParameter
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import decode_cursor, encode_cursor, paged, split_page
 from app.models import Change, table_of
 
 CHANGES = table_of(Change)
@@ -57,9 +57,7 @@ def changes_page(conn: Connection, *, after: int, limit: int, resources: Sequenc
     query = select(CHANGES).where(CHANGES.c.seq > after)
     if resources:
         query = query.where(CHANGES.c.resource.in_(sorted(set(resources))))
-    rows = conn.execute(query.order_by(CHANGES.c.seq).limit(limit + 1)).mappings().all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = split_page(conn.execute(paged(query.order_by(CHANGES.c.seq), limit)).mappings().all(), limit)
     items = [
         {"resource": r["resource"], "key": r["key"], "op": r["op"], "at": r["at"], "data": r["data"]} for r in rows
     ]

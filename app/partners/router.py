@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.datastructures import URL
 from starlette.responses import Response
 
 from app.api.deps import DatabaseDep, PageDep
@@ -16,7 +15,15 @@ from app.content.params import filters_dependency
 from app.content.queries import Filters
 from app.content.resources import RESOURCES
 from app.core.errors import BadParameter, Unauthorized
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, link_header
+from app.core.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_cursor,
+    encode_cursor,
+    link_header,
+    next_link,
+    public_url,
+)
 from app.partners import changes as changes_service
 from app.partners import feeds
 from app.partners.conditional import bulk_read, partner_read
@@ -51,14 +58,6 @@ CONDITIONAL = (
 )
 
 
-def _absolute(request: Request, url: URL) -> str:
-    """The URL as partners must see it: on the configured public base URL when there is one."""
-    base = request.app.state.settings.public_base_url.rstrip("/")
-    if not base:
-        return str(url)
-    return base + url.path + (f"?{url.query}" if url.query else "")
-
-
 def _base(request: Request) -> str:
     return (request.app.state.settings.public_base_url or str(request.base_url)).rstrip("/")
 
@@ -72,7 +71,7 @@ async def _feed(request: Request, db, filters: Filters, page, media_type: str, o
         next_url = None
         headers: dict[str, str] = {}
         if result.last_position:
-            next_url = _absolute(
+            next_url = public_url(
                 request,
                 request.url.include_query_params(cursor=encode_cursor(FEED_SCOPE, result.last_position)),
             )
@@ -80,9 +79,9 @@ async def _feed(request: Request, db, filters: Filters, page, media_type: str, o
         first = request.url.remove_query_params("cursor")
         links = feeds.Links(
             base=_base(request),
-            self_url=_absolute(request, request.url),
-            first_url=_absolute(request, first),
-            alternate_url=_absolute(request, first.replace(path=f"/v1/{other[0]}")),
+            self_url=public_url(request, request.url),
+            first_url=public_url(request, first),
+            alternate_url=public_url(request, first.replace(path=f"/v1/{other[0]}")),
             next_url=next_url,
         )
         if media_type == ATOM:
@@ -169,11 +168,7 @@ async def list_changes(
     def build(conn) -> tuple[Any, dict[str, str]]:
         page = changes_service.changes_page(conn, after=after, limit=limit, resources=resources)
         cursor = changes_service.encode_position(page.position, resources)
-        headers = (
-            {"Link": link_header(_absolute(request, request.url.include_query_params(since=cursor)))}
-            if page.more
-            else {}
-        )
+        headers = next_link(request, cursor, "since") if page.more else {}
         return {"items": page.items, "next_cursor": cursor}, headers
 
     return await partner_read(

@@ -11,7 +11,7 @@ from app.content.queries import Filters
 from app.content.vocab import TherapyType
 from app.core.caching import cached_read_async
 from app.core.errors import ValidationFailed
-from app.core.pagination import decode_cursor, encode_cursor, link_header
+from app.core.pagination import decode_cursor, encode_cursor, next_link
 from app.search import service
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -128,9 +128,7 @@ async def search(
     def build(conn):
         found = service.search(conn, q, filters, offset=offset, limit=page.limit)
         next_cursor = encode_cursor("search", offset + page.limit) if found["more"] else None
-        headers = {}
-        if next_cursor:
-            headers["Link"] = link_header(str(request.url.include_query_params(cursor=next_cursor)))
+        headers = next_link(request, next_cursor)
         return {"items": found["items"], "next_cursor": next_cursor, "facets": found["facets"]}, headers
 
     return await cached_read_async(request, db, build, public=True, max_age=request.app.state.settings.cache_max_age)

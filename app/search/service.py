@@ -23,6 +23,7 @@ from sqlalchemy import (
 from app.content.queries import PUBLIC, Filters, _derived_pks, _faceted_pks, facet_groups
 from app.content.resources import FACETED, RESOURCES
 from app.core.db import content_version
+from app.core.pagination import paged, split_page
 from app.models import Facet, table_of
 from app.search.index import CODES, MARK_END, MARK_START, TABLE, id_column
 from app.search.terms import Phrase, fts5_match, parse, vocabulary
@@ -128,15 +129,13 @@ def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: in
     if restrict is not None:
         where.append(restrict)
     score = engine.score(t).label("score")
-    rows = conn.execute(
+    ranked = (
         select(rid.label("id"), t.c.resource, t.c.key, t.c.label, score)
         .where(*where)
         .order_by(score.desc(), rid)
         .offset(offset)
-        .limit(limit + 1)
-    ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    )
+    rows, more = split_page(conn.execute(paged(ranked, limit)).all(), limit)
     snippets = engine.snippets(conn, t, [row.id for row in rows]) if rows else {}
     items = [
         {
