@@ -15,6 +15,7 @@ from sqlalchemy.sql import Select
 
 from app.content.resources import META_FIELDS, RESOURCES, ResourceSpec
 from app.content.vocab import specialty_fit
+from app.core.caching import record_etag
 
 CHUNK = 500
 
@@ -203,3 +204,9 @@ def expand(conn: Connection, spec: ResourceSpec, docs: list[dict[str, Any]], *, 
             item[name] = [_public_ref(v) for v in value] if isinstance(value, list) else _public_ref(value)
         out.append(item)
     return out
+
+
+def record_etag_of(spec: ResourceSpec, doc: dict[str, Any]) -> str:
+    """The strong ETag of this state of a record (its document, in either shape): what an editor reads and
+    sends back as `If-Match`."""
+    return record_etag(spec.name, doc[spec.key_field], doc["revision"], doc["created_at"])

@@ -2,6 +2,7 @@
 registry so every resource behaves alike. The routes parse and delegate; queries live in
 app.content.queries."""
 
+import functools
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -11,11 +12,12 @@ from starlette.responses import Response
 from app.api.deps import DatabaseDep, PageDep, PrincipalDep
 from app.api.examples import DETAIL_EXAMPLES, EXAMPLES
 from app.content import jsonld, queries
+from app.content.documents import record_etag_of
 from app.content.params import StatusesDep, filters_dependency
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
-from app.core.caching import cached_read_async, record_etag
+from app.core.caching import cached_read_async
 from app.core.errors import BadParameter, NotFoundError
 from app.core.pagination import decode_cursor, encode_cursor, next_link
 
@@ -100,16 +102,13 @@ def _detail_route(spec: ResourceSpec):
                 max_age=request.app.state.settings.cache_max_age,
             )
 
-        def revision_tag(item: dict) -> str:  # an editor's tag names the revision a write's If-Match checks
-            return record_etag(spec.name, key, item["revision"], item["created_at"])
-
         return await cached_read_async(
             request,
             db,
             lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
             public=not principal.is_editor,
             max_age=request.app.state.settings.cache_max_age,
-            etag_of=revision_tag if principal.is_editor else None,
+            etag_of=functools.partial(record_etag_of, spec) if principal.is_editor else None,
         )
 
     return endpoint

@@ -88,7 +88,7 @@ class Kept:
         )
 
     def response(self, if_none_match: str | None) -> Response:
-        if _matches(if_none_match, self.etag):
+        if etag_matches(if_none_match, self.etag):
             return PreparedResponse(304, self.not_modified_headers, b"")
         return PreparedResponse(200, self.ok_headers, self.body)
 
@@ -131,7 +131,7 @@ class ResponseCache:
                 self._size -= len(dropped.body)
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
     if if_none_match.strip() == "*":
@@ -176,7 +176,7 @@ def cached_read(
         if public:
             version = content_version(conn)
             etag = public_etag(request, version, media_type)
-            if _matches(if_none_match, etag):
+            if etag_matches(if_none_match, etag):
                 return not_modified(etag, public=True, max_age=max_age)
             if (kept := _kept(request, etag)) is not None:
                 return kept.response(if_none_match)
@@ -184,7 +184,7 @@ def cached_read(
     body = payload if isinstance(payload, bytes) else render(payload)
     if not public:
         etag = etag_of(payload) if etag_of else body_etag(body)
-        if _matches(if_none_match, etag):
+        if etag_matches(if_none_match, etag):
             return not_modified(etag, public=False, max_age=max_age)
     response = Response(body, media_type=media_type, headers=headers)
     set_validators(response, etag, public=public, max_age=max_age)
@@ -254,7 +254,7 @@ async def cached_read_async(
         return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
     etag = public_etag(request, version, media_type)
     if_none_match = request.headers.get("if-none-match")
-    if _matches(if_none_match, etag):
+    if etag_matches(if_none_match, etag):
         return not_modified(etag, public=True, max_age=max_age)
     key = (etag, request_signature(request.scope))
     while (running := builds._running.get(key)) is not None:  # the same response is being built

@@ -12,11 +12,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, select
 
 from app.content import queries
-from app.content.documents import content_of, load_documents, pks_by_key
+from app.content.documents import content_of, load_documents, pks_by_key, record_etag_of
 from app.content.resources import ResourceSpec
 from app.content.store import ContentWriter, new_id
 from app.content.vocab import Status
-from app.core.caching import record_etag
 from app.core.db import Database
 from app.core.errors import Conflict, NotFoundError, PreconditionFailed, ValidationFailed
 from app.core.pagination import paged, split_page
@@ -30,10 +29,6 @@ ALL_STATUSES = tuple(s.value for s in Status)
 class Written:
     item: dict[str, Any]  # the read shape, as an editor's GET shows it
     etag: str
-
-
-def etag_of(spec: ResourceSpec, item: dict[str, Any]) -> str:
-    return record_etag(spec.name, item[spec.key_field], item["revision"], item["created_at"])
 
 
 def _body_error(field: str, message: str) -> ValidationFailed:
@@ -75,7 +70,7 @@ def _check_if_match(spec: ResourceSpec, key: str, doc: dict[str, Any], if_match:
     """RFC 9110 strong comparison: `*` or one of the listed tags must name the current revision."""
     if if_match is None or if_match.strip() == "*":
         return
-    current = record_etag(spec.name, key, doc["revision"], doc["created_at"])
+    current = record_etag_of(spec, doc)
     if current not in (tag.strip() for tag in if_match.split(",")):
         raise PreconditionFailed(
             f"The {spec.name} {key!r} has changed since the version you sent in If-Match (it is now at "
@@ -89,7 +84,7 @@ def _commit(conn: Connection, spec: ResourceSpec, key: str, payload: BaseModel, 
     writer.put(spec.name, key, payload)
     writer.finish()
     item = queries.get_one(conn, spec, key, statuses=ALL_STATUSES)
-    return Written(item, etag_of(spec, item))
+    return Written(item, record_etag_of(spec, item))
 
 
 def create(db: Database, spec: ResourceSpec, body: BaseModel, *, actor: str) -> Written:

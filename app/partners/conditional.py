@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.core.caching import Built, cached_read_async, not_modified, public_etag, set_validators
+from app.core.caching import Built, cached_read_async, etag_matches, not_modified, public_etag, set_validators
 from app.core.db import Database, content_version
 from app.partners.changes import newest_change
 
@@ -37,14 +37,6 @@ def _if_modified_since(request: Request) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def etag_matches(request: Request, etag: str) -> bool:
-    presented = request.headers.get("if-none-match")
-    if not presented:
-        return False
-    bare = etag.removeprefix("W/")
-    return presented.strip() == "*" or any(t.strip().removeprefix("W/") == bare for t in presented.split(","))
-
-
 def bulk_read(
     request: Request,
     db: Database,
@@ -60,7 +52,9 @@ def bulk_read(
         newest = newest_change(conn)
     since = _if_modified_since(request)
     current = public_etag(request, version, media_type)
-    if etag_matches(request, current) or (since and newest and _instant(newest[1]) <= since):
+    if etag_matches(request.headers.get("if-none-match"), current) or (
+        since and newest and _instant(newest[1]) <= since
+    ):
         return not_modified(current, public=True, max_age=max_age)
     seq, as_of, body, headers = produce(version)
     response = Response(body, media_type=media_type, headers=headers)
