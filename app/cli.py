@@ -28,8 +28,9 @@ def _db() -> Database:
 @cli.callback(invoke_without_command=True)
 def default(ctx: typer.Context) -> None:
     """With no command: serve."""
-    from app.main import install_write_hooks
+    from app.main import configure_logging, install_write_hooks
 
+    configure_logging()
     install_write_hooks()
     if ctx.invoked_subcommand is None:
         serve()

@@ -39,6 +39,11 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def configure_logging() -> None:
+    """INFO and up to stderr, unless logging was configured already (a test runner, an embedding app)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
 def install_write_hooks() -> None:
     """The derived state every write keeps in step in its own transaction, besides facets: the search
     index. Everything that writes (the app, the CLI, scripts and tests) calls this first."""
@@ -48,6 +53,7 @@ def install_write_hooks() -> None:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = db or Database.from_settings(settings)
+    configure_logging()
     install_write_hooks()
 
     @asynccontextmanager
@@ -116,9 +122,6 @@ def openapi_json() -> str:
     with tempfile.TemporaryDirectory() as folder:  # a database URL is needed, never connected to
         spec = create_app(Settings(database_url=f"sqlite:///{folder}/unused.db")).openapi()
     return json.dumps(spec, indent=2, ensure_ascii=False) + "\n"
-
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 app: FastAPI  # `app.main:app`, made by __getattr__ below on first use

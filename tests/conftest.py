@@ -19,12 +19,13 @@ from app.core.config import PROJECT_ROOT, Settings
 from app.core.db import Database
 from app.core.migrate import upgrade
 from app.importer.run import import_path
-from app.main import create_app, install_write_hooks
+from app.main import configure_logging, create_app, install_write_hooks
 
 DATA_DIR = PROJECT_ROOT / "data"
 SEED_TEXT = PROJECT_ROOT.parent / "shared" / "seed" / "gut-microbiome-autoimmune.txt"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
+configure_logging()  # as the app and the CLI do, before any test adds its own handlers
 install_write_hooks()  # tests write through the store directly too, as the CLI does
 
 

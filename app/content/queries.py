@@ -114,8 +114,9 @@ def _faceted_pks(resource: str, groups: list[list[str]], statuses: Sequence[str]
     return query
 
 
-def _derived_pks(spec: ResourceSpec, groups: list[list[str]], statuses: Sequence[str]) -> Select | None:
-    """For resources without facets of their own: the pks the filters reach through claims or quotes."""
+def _derived_pks(spec: ResourceSpec, groups: list[list[str]]) -> Select | None:
+    """For resources without facets of their own: the pks the filters reach through published claims or
+    quotes (whatever statuses of the resource itself are listed)."""
     subject = [g for g in groups if not g[0].startswith(("therapy_type:", "lang:"))]
     if spec.name == "therapy":
         matching = [g for g in subject if not g[0].startswith("therapy:")]
@@ -154,7 +155,7 @@ def list_page(
         if spec.name == "source" and filters.lang:
             query = query.where(table.c.language.in_(filters.lang))
         derived = _derived_pks(
-            spec, [g for g in groups if not (spec.name == "therapy" and g[0].startswith("therapy_type:"))], statuses
+            spec, [g for g in groups if not (spec.name == "therapy" and g[0].startswith("therapy_type:"))]
         )
         if derived is not None:
             query = query.where(table.c.pk.in_(derived))

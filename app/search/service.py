@@ -106,7 +106,7 @@ def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
         if name in CODES
     ]
     for name in ("expert", "condition"):
-        derived = _derived_pks(RESOURCES[name], groups, PUBLIC)
+        derived = _derived_pks(RESOURCES[name], groups)
         if derived is not None:
             clauses.append((t.c.resource == name) & t.c.record_pk.in_(derived))
     return or_(*clauses)
