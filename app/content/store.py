@@ -1,11 +1,13 @@
 """The one write path. The importer, the editors' API and the synthetic-data generator all write through
-`ContentWriter`, inside one `Database.write()` transaction; so the row, its link rows, its revision, its
-change-log entry, its facets and its search entry commit together or not at all."""
+`ContentWriter`, inside one `Database.write()` transaction (`writing(db, actor)` opens both); so the row,
+its link rows, its revision, its change-log entry, its facets and its search entry commit together or not
+at all."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +19,7 @@ from app.content.documents import chunks, content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
 from app.core.clock import utc_now
+from app.core.db import Database
 from app.core.errors import ContentError, InUse, NotFoundError, UnknownReference
 from app.models import Change, Revision, table_of
 
@@ -47,6 +50,16 @@ def _normalised(spec: ResourceSpec, content: dict[str, Any]) -> dict[str, Any]:
         if content.get(name):
             content[name] = list(dict.fromkeys(content[name]))
     return content
+
+
+@contextmanager
+def writing(db: Database, actor: str) -> Iterator[ContentWriter]:
+    """One write transaction and its `ContentWriter`: when the block ends without an error, facets and the
+    write hooks are brought in step and everything commits together; on an error nothing does."""
+    with db.write() as conn:
+        writer = ContentWriter(conn, actor=actor)
+        yield writer
+        writer.finish()
 
 
 @dataclass
@@ -185,10 +198,12 @@ class ContentWriter:
         return results
 
     def finish(self) -> None:
-        """Bring derived state (facets, hooks such as search) in step with this transaction's writes."""
+        """Bring derived state (facets, hooks such as search) in step with the writes made so far; a second
+        call has nothing left to do."""
         facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
         for hook in after_write_hooks:
             hook(self.conn, self.touched, self.removed)
+        self.touched, self.removed, self.reshaped = {}, {}, {}
 
     # ---- helpers ------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from app.content import queries
 from app.content.documents import content_of, load_documents, pks_by_key, record_etag_of
 from app.content.resources import ResourceSpec
-from app.content.store import ContentWriter, new_id
+from app.content.store import ContentWriter, new_id, writing
 from app.content.vocab import Status
 from app.core.db import Database
 from app.core.errors import Conflict, NotFoundError, PreconditionFailed, ValidationFailed
@@ -79,11 +79,11 @@ def _check_if_match(spec: ResourceSpec, key: str, doc: dict[str, Any], if_match:
         )
 
 
-def _commit(conn: Connection, spec: ResourceSpec, key: str, payload: BaseModel, actor: str) -> Written:
-    writer = ContentWriter(conn, actor=actor)
+def _commit(writer: ContentWriter, spec: ResourceSpec, key: str, payload: BaseModel) -> Written:
+    """Write the record, bring facets and search in step, and read it back in the same transaction."""
     writer.put(spec.name, key, payload)
     writer.finish()
-    item = queries.get_one(conn, spec, key, statuses=ALL_STATUSES)
+    item = queries.get_one(writer.conn, spec, key, statuses=ALL_STATUSES)
     return Written(item, record_etag_of(spec, item))
 
 
@@ -92,13 +92,13 @@ def create(db: Database, spec: ResourceSpec, body: BaseModel, *, actor: str) -> 
     key = getattr(body, "slug", None) if spec.key_field == "slug" else new_id()
     assert key is not None, "the create shape of a slugged resource requires its slug"
     content = body.model_dump(mode="json", exclude={"slug"})
-    with db.write() as conn:
-        if pks_by_key(conn, spec.name, [key]):
+    with writing(db, actor) as writer:
+        if pks_by_key(writer.conn, spec.name, [key]):
             raise Conflict(
                 f"A {spec.name} with the {spec.key_field} {key!r} exists already.",
                 [{"location": "body", "field": spec.key_field, "message": "exists already"}],
             )
-        return _commit(conn, spec, key, _validated(spec, content), actor)
+        return _commit(writer, spec, key, _validated(spec, content))
 
 
 def patch(
@@ -106,23 +106,21 @@ def patch(
 ) -> Written:
     """The fields given, merged onto the current record and checked whole. Leaving `retracted` clears the
     reason unless the body gives one (which is then refused). An unchanged record keeps its revision."""
-    with db.write() as conn:
-        doc = _current(conn, spec, key)
+    with writing(db, actor) as writer:
+        doc = _current(writer.conn, spec, key)
         _check_if_match(spec, key, doc, if_match)
         content = content_of(spec, doc) | changes
         if content.get("status") != Status.retracted and "retraction_reason" not in changes:
             content["retraction_reason"] = None
-        return _commit(conn, spec, key, _validated(spec, content), actor)
+        return _commit(writer, spec, key, _validated(spec, content))
 
 
 def delete(db: Database, spec: ResourceSpec, key: str, *, actor: str, if_match: str | None) -> None:
     """Delete for good (retraction is a status change, not this). The store refuses while others use it."""
-    with db.write() as conn:
-        doc = _current(conn, spec, key)
+    with writing(db, actor) as writer:
+        doc = _current(writer.conn, spec, key)
         _check_if_match(spec, key, doc, if_match)
-        writer = ContentWriter(conn, actor=actor)
         writer.delete(spec.name, key)
-        writer.finish()
 
 
 def revisions(

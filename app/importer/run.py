@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import inspect, select
 
 from app.content.resources import RESOURCES, WRITE_ORDER
-from app.content.store import ContentWriter
+from app.content.store import writing
 from app.core.db import Database
 from app.core.migrate import upgrade
 from app.importer.loader import Dataset, load_dataset
@@ -22,8 +22,7 @@ log = logging.getLogger("app.migrate")
 def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR) -> Counter:
     """Write the dataset in one transaction; returns how many records were created, updated, deleted."""
     outcome: Counter = Counter()
-    with db.write() as conn:
-        writer = ContentWriter(conn, actor=actor)
+    with writing(db, actor) as writer:
         for resource in WRITE_ORDER:
             items = dataset.records[resource]
             for result in writer.put_many(resource, items):
@@ -31,17 +30,16 @@ def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR) -> 
             table = RESOURCES[resource].table
             keys = [key for key, _ in items]
             if keys:
-                conn.execute(
+                writer.conn.execute(
                     table.update().where(table.c.key.in_(keys), table.c.origin != "import").values(origin="import")
                 )
         for resource in reversed(WRITE_ORDER):
             table = RESOURCES[resource].table
             wanted = {key for key, _ in dataset.records[resource]}
-            held = conn.execute(select(table.c.key).where(table.c.origin == "import")).scalars().all()
+            held = writer.conn.execute(select(table.c.key).where(table.c.origin == "import")).scalars().all()
             gone = [key for key in held if key not in wanted]
             if gone:
                 outcome["deleted"] += len(writer.delete_many(resource, gone))
-        writer.finish()
     return outcome
 
 

@@ -15,7 +15,7 @@ from itertools import accumulate
 from pydantic import BaseModel
 
 from app.content import schemas
-from app.content.store import ContentWriter
+from app.content.store import writing
 from app.content.vocab import Domain, EvidenceKind, EvidenceStrength, TherapyType
 from app.core.db import Database
 from app.synthetic.words import (
@@ -267,11 +267,9 @@ def generate(
         nonlocal pending_size
         if not pending:
             return
-        with db.write() as conn:
-            writer = ContentWriter(conn, actor=ACTOR)
+        with writing(db, ACTOR) as writer:
             for resource, items in pending:
                 writer.put_many(resource, items)
-            writer.finish()
         pending.clear()
         pending_size = 0
 
