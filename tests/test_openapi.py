@@ -30,6 +30,13 @@ def validator(schema: dict) -> Draft202012Validator:
     return Draft202012Validator({**schema, "components": SPEC.get("components", {})})
 
 
+def resolved(response: dict) -> dict:
+    """A response, or the shared one in components/responses it refers to."""
+    while "$ref" in response:
+        response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    return response
+
+
 def examples_of(media: dict) -> list:
     if "example" in media:
         return [media["example"]]
@@ -89,7 +96,7 @@ def test_the_success_response_has_an_example_that_matches_its_schema(path, metho
 
 @pytest.mark.parametrize(("path", "method", "operation"), OPERATIONS)
 def test_errors_are_documented_as_problem_json(path, method, operation):
-    errors = {code: r for code, r in operation["responses"].items() if code.startswith("4")}
+    errors = {code: resolved(r) for code, r in operation["responses"].items() if code.startswith("4")}
     assert errors, f"{method.upper()} {path} documents no client error"
     for code, response in errors.items():
         media = response.get("content", {}).get(PROBLEM_JSON)

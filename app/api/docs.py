@@ -15,6 +15,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, HTMLResponse
 
+from app.api import contract
 from app.core.errors import PROBLEM_JSON, PROBLEM_REF, Unauthorized, ValidationFailed
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -81,10 +82,22 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "properties": {
-                    "location": {"type": "string"},
-                    "field": {"type": ["string", "null"]},
-                    "message": {"type": "string"},
+                    "location": {
+                        "type": "string",
+                        "description": "Where the bad value is: `query`, `path`, `header` or `body`.",
+                    },
+                    "field": {
+                        "type": ["string", "null"],
+                        "description": "The parameter or field, dotted for nested ones; null when it is the "
+                        "whole query or body.",
+                    },
+                    "key": {
+                        "type": "string",
+                        "description": "For a write that names related records: the key of the record refused.",
+                    },
+                    "message": {"type": "string", "description": "What is wrong with it."},
                 },
+                "required": ["message"],
             },
         },
     },
@@ -195,7 +208,7 @@ def _restore_nulls(value: Any, schema: dict[str, Any], components: dict[str, Any
                 _restore_nulls(item, branch["items"], components)
 
 
-def refine(schema: dict[str, Any]) -> dict[str, Any]:
+def refine(schema: dict[str, Any], traits: dict[str, contract.Traits] | None = None) -> dict[str, Any]:
     """Document the errors the middleware and the validation handler answer with on any operation, as the
     problem+json they really are, and publish only the tags that group some operation."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -229,6 +242,7 @@ def refine(schema: dict[str, Any]) -> dict[str, Any]:
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
     schema["tags"] = [tag for tag in schema.get("tags", []) if tag["name"] in used]
+    contract.apply(schema, traits or {})
     return schema
 
 
@@ -240,7 +254,7 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = refine(FastAPI.openapi(app))
+            app.openapi_schema = refine(FastAPI.openapi(app), contract.route_traits(app))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -29,6 +29,13 @@ class ListPage(BaseModel, Generic[T]):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+def page_model(item: type[BaseModel]) -> type[BaseModel]:
+    """A page of `item`s as a named class (`ClaimPage`), so the document and generated clients get a clean
+    name rather than `ListPage_ClaimOut_`."""
+    name = item.__name__.removesuffix("Out") + "Page"
+    return type(name, (ListPage[item],), {"__module__": __name__, "__doc__": f"A page of {name[:-4].lower()}s."})
+
+
 class TherapyTypeOut(BaseModel):
     type: TherapyType
     description: str
@@ -126,7 +133,7 @@ def build_router() -> APIRouter:
             name=f"list_{spec.plural}",
             summary=f"List {spec.plural}",
             tags=[tag],
-            response_model=ListPage[spec.out_schema],  # type: ignore[name-defined]  # a page of this resource
+            response_model=page_model(spec.out_schema),
             description=(
                 f"{spec.description}\n\nPublished {spec.plural} in a stable order (oldest first), "
                 f'`limit` per page (default 20, at most 100); follow `next_cursor` or the `Link: rel="next"` '

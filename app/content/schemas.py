@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from app.content.vocab import (
     CodeSystem,
@@ -24,6 +24,8 @@ from app.content.vocab import (
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)]
 Language = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$", max_length=35)]
 IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:\d{2})?)?$")]
+# A server-made moment, RFC 3339 in UTC (`2026-01-05T10:00:00.000000Z`).
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
 
@@ -147,11 +149,14 @@ class Ref(BaseModel):
     type: TherapyType | None = None
 
 
+HIDDEN_REF = "Null while that record is not published: a draft or retracted record is not shown."
+
+
 class Meta(BaseModel):
     status: Status
     retraction_reason: str | None = None
-    created_at: str
-    updated_at: str
+    created_at: Timestamp
+    updated_at: Timestamp
     revision: int
 
 
@@ -206,7 +211,7 @@ class SourceOut(Meta, Reviewed):
 
 class TopicOut(Meta, Reviewed):
     slug: str
-    source: Ref
+    source: Ref | None = Field(description=HIDDEN_REF)
     title: str
     summary: str
     body: str
@@ -222,8 +227,8 @@ class TopicOut(Meta, Reviewed):
 
 class ClaimOut(Meta):
     id: str
-    topic: Ref
-    source: Ref
+    topic: Ref | None = Field(description=HIDDEN_REF)
+    source: Ref | None = Field(description=HIDDEN_REF)
     text: str
     source_excerpt: str
     conditions: list[Ref]
@@ -235,9 +240,9 @@ class ClaimOut(Meta):
 
 class QuoteOut(Meta):
     id: str
-    expert: Ref
-    topic: Ref
-    source: Ref
+    expert: Ref | None = Field(description=HIDDEN_REF)
+    topic: Ref | None = Field(description=HIDDEN_REF)
+    source: Ref | None = Field(description=HIDDEN_REF)
     text: str
     claims: list[Ref]
     specialty_fit: SpecialtyFit = Field(

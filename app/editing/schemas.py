@@ -9,14 +9,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from app.content.resources import RESOURCES, ResourceSpec
-from app.content.schemas import Slug
+from app.content.schemas import Slug, Timestamp
 from app.content.vocab import Status
 
 
 class RevisionOut(BaseModel):
     revision: int = Field(description="The record's revision number after this change (1 = created).")
     op: str = Field(description="`created`, `updated` or `deleted`.")
-    at: str = Field(description="When, RFC 3339 (UTC).")
+    at: Timestamp = Field(description="When, RFC 3339 (UTC).")
     actor: str = Field(description="The name of the key that made the change (or of the import).")
     data: dict[str, Any] = Field(
         description="The record's content after the change, in the write shape: a `PATCH` with it restores "
@@ -53,12 +53,21 @@ def create_schema(spec: ResourceSpec) -> type[BaseModel]:
     )
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 def patch_schema(spec: ResourceSpec) -> type[BaseModel]:
     """The PATCH body: every write field optional; only the fields sent change (a nested object such as
     `evidence` or `author`, and a list such as `conditions`, is replaced whole)."""
     fields: dict[str, Any] = {}
     for name, info in spec.write_schema.model_fields.items():
-        fields[name] = (info.rebuild_annotation() | None, Field(None, description=info.description))
+        # Optional but not nullable: left out means "keep". `null` is accepted only where the write shape
+        # takes it (it then clears the field); the document shows no default, since none is applied.
+        fields[name] = (
+            info.rebuild_annotation(),
+            Field(None, description=info.description, json_schema_extra=_no_default),
+        )
     return create_model(
         f"{_name(spec)}Patch",
         __config__=ConfigDict(extra="forbid"),

@@ -52,6 +52,13 @@ BAD_PARAMETER = BadParameter.openapi(
     errors=[{"location": "query", "field": "since", "message": "is not a cursor this list handed out"}],
 )
 UNAUTHORIZED = Unauthorized.openapi("The X-API-Key is unknown or revoked.", "The X-API-Key is unknown or revoked.")
+
+
+def schema_ref(name: str) -> dict[str, str]:
+    """The response model's component: a route answering a ready-made Response gets none from FastAPI."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 CONDITIONAL = (
     "Answers carry `ETag` and `Last-Modified`; send them back as `If-None-Match` or "
     "`If-Modified-Since` to get `304` when nothing changed."
@@ -104,7 +111,7 @@ async def _feed(request: Request, db, filters: Filters, page, media_type: str, o
     "Takes the topic list's filters (`condition` with codes and descendants, `therapy`, `therapy_type`, "
     "`source`, `lang`) and pages like it (`limit`, `cursor`; follow `next_url`). " + CONDITIONAL,
     responses={
-        200: {"content": {JSON_FEED: {"example": FEED_EXAMPLE}}},
+        200: {"content": {JSON_FEED: {"schema": schema_ref("JsonFeed"), "example": FEED_EXAMPLE}}},
         401: UNAUTHORIZED,
         422: BAD_PARAMETER,
     },
@@ -122,7 +129,11 @@ async def feed_json(request: Request, db: DatabaseDep, filters: TopicFilters, pa
     description="The same entries as `/v1/feed.json`, as an Atom feed (RFC 4287, "
     "`application/atom+xml`): content as escaped HTML, conditions and therapy types as categories, "
     'the next page as `<link rel="next">`. ' + CONDITIONAL,
-    responses={200: {"content": {ATOM: {"example": ATOM_EXAMPLE}}}, 401: UNAUTHORIZED, 422: BAD_PARAMETER},
+    responses={
+        200: {"content": {ATOM: {"schema": {"type": "string"}, "example": ATOM_EXAMPLE}}},
+        401: UNAUTHORIZED,
+        422: BAD_PARAMETER,
+    },
 )
 async def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, page: PageDep) -> Response:
     return await _feed(request, db, filters, page, ATOM, ("feed.json", JSON_FEED))
@@ -142,7 +153,7 @@ async def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, pa
     "resume, also when nothing is new. `resource` (repeatable) follows some resources only; the "
     "cursor of a whole-log page (or of the export) serves any selection. " + CONDITIONAL,
     responses={
-        200: {"content": {"application/json": {"example": CHANGE_EXAMPLE}}},
+        200: {"content": {"application/json": {"schema": schema_ref("ChangesPage"), "example": CHANGE_EXAMPLE}}},
         401: UNAUTHORIZED,
         422: BAD_PARAMETER,
     },
@@ -180,7 +191,7 @@ async def list_changes(
     "/export",
     summary="Download all published content",
     tags=SYNC_TAGS,
-    name="export",
+    name="download_export",
     response_class=Response,
     description="Every published record as gzip-compressed NDJSON, at this one URL that always means the "
     "latest. The first line is a header: `format`, `changes_cursor` (follow `/v1/changes?since=` from "

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from app.content.resources import RESOURCES
+from app.content.schemas import Timestamp
 
 if TYPE_CHECKING:  # a checker sees a string; the OpenAPI document, the registry's names
     ResourceName = str
@@ -20,7 +21,7 @@ class Change(BaseModel):
     op: Literal["upsert", "delete"] = Field(
         description="`upsert`: store `data` under (resource, key); `delete`: drop it (the record left public view)."
     )
-    at: str = Field(description="When the change was made (RFC 3339, UTC).")
+    at: Timestamp = Field(description="When the change was made (RFC 3339, UTC).")
     data: dict[str, Any] | None = Field(description="The record's document (relations by key), null for a delete.")
 
 
@@ -40,8 +41,8 @@ class FeedItem(BaseModel):
     title: str
     summary: str
     content_html: str
-    date_published: str
-    date_modified: str
+    date_published: Timestamp
+    date_modified: Timestamp
     authors: list[FeedAuthor]
     language: str
     tags: list[str] = Field(description="Slugs of the topic's conditions and its therapy types.")

@@ -1,0 +1,226 @@
+"""What every operation of the OpenAPI document promises beyond its own route: the `X-API-Key` security
+scheme, the answers the middleware gives on any path (401 for a bad key, 414 for a long URL, 422 for a NUL
+byte in the query, 429 past the rate limit, 503 when the worker is full, 304 to a conditional GET) and the
+headers that come with them. The route tables (which operations need an editor key, which paths the limits
+exempt) are read from the app and the middleware, so the document follows the code."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from app.api.deps import require_editor
+from app.core.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE
+from app.core.middleware import RequestsInFlightLimit
+from app.core.ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
+
+SCHEME = "ApiKey"
+SECURITY_SCHEMES = {
+    SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "A partner or editor key (`health-content keys create`). Reads are public: without a key "
+        "they are limited per address, with one per key, at a higher limit. Writes and revision histories need "
+        "an editor key. An unknown or revoked key is a `401` on any path.",
+    }
+}
+KEY_REQUIRED: list[dict[str, list[str]]] = [{SCHEME: []}]
+KEY_OPTIONAL: list[dict[str, list[str]]] = [{}, {SCHEME: []}]
+
+# A query value the server refuses (a NUL byte) must be one the document refuses too.
+NO_NUL = "^[^\\x00]*$"
+
+
+def _header(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "schema": schema}
+
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": _header(
+        "The representation's validator: send it back as `If-None-Match` to get `304` when nothing changed "
+        "(an editor's record tag also serves as `If-Match` for a write).",
+        {"type": "string"},
+    ),
+    "Last-Modified": _header(
+        "When the newest change this answer shows was made (an HTTP date); send it back as `If-Modified-Since`.",
+        {"type": "string"},
+    ),
+    "Link": _header('The next page, as `<URL>; rel="next"` (RFC 8288); absent on the last page.', {"type": "string"}),
+    "Cache-Control": _header("How long and by whom the answer may be kept.", {"type": "string"}),
+    "Location": _header("The URL of the record made.", {"type": "string", "format": "uri-reference"}),
+    "RateLimit-Limit": _header("Requests allowed per window for this caller.", {"type": "integer", "minimum": 0}),
+    "RateLimit-Remaining": _header("Requests left in the current window.", {"type": "integer", "minimum": 0}),
+    "RateLimit-Reset": _header("Seconds until the window starts again.", {"type": "integer", "minimum": 0}),
+    "RateLimit-Policy": _header("The limit and its window, as `LIMIT;w=SECONDS`.", {"type": "string"}),
+    "Retry-After": _header("Seconds to wait before trying again.", {"type": "integer", "minimum": 0}),
+    "WWW-Authenticate": _header('How to authenticate: `ApiKey header="X-API-Key"`.', {"type": "string"}),
+}
+RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy")
+
+
+def _refs(*names: str) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def _problem(description: str, status: int, title: str, slug: str, detail: str, **extra: Any) -> dict[str, Any]:
+    example = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}, "example": example}},
+    }
+
+
+TOO_MANY_REQUESTS = _problem(
+    "Past the rate limit of this key (or, without a key, of this address); `Retry-After` says when to try again.",
+    429,
+    "Too many requests",
+    "too-many-requests",
+    "This address may make 120 requests per 60 seconds; try again in 12 s.",
+)
+OVERLOADED = _problem(
+    "The worker is answering as many requests as it takes at once, or the database could not answer in time; "
+    "`Retry-After` says when to try again.",
+    503,
+    "Service unavailable",
+    "overloaded",
+    "This worker is answering 512 requests already; try again in a second.",
+)
+URI_TOO_LONG = _problem(
+    "The path and query together are over 8 KiB.",
+    414,
+    "URI too long",
+    "uri-too-long",
+    "The path and query may not exceed 8192 bytes.",
+)
+QUERY_REFUSED = _problem(
+    "The query string carries a NUL byte or is not UTF-8 (any parameter, known or not).",
+    422,
+    "Invalid parameter",
+    "invalid-parameter",
+    "Query parameters may not contain NUL bytes.",
+    errors=[{"location": "query", "field": "q", "message": "contains a NUL byte"}],
+)
+NOT_MODIFIED = {
+    "description": "Not modified: the `If-None-Match` sent still describes this answer.",
+    "headers": _refs("ETag", "Cache-Control"),
+}
+NOT_MODIFIED_DATED = {
+    "description": "Not modified: the `If-None-Match` or `If-Modified-Since` sent still describes this answer.",
+    "headers": _refs("ETag", "Cache-Control", "Last-Modified"),
+}
+# Shared by many operations, so kept once in components/responses.
+RESPONSES: dict[str, dict[str, Any]] = {
+    "NotModified": NOT_MODIFIED,
+    "NotModifiedDated": NOT_MODIFIED_DATED,
+    "UriTooLong": URI_TOO_LONG,
+    "QueryRefused": QUERY_REFUSED,
+    "TooManyRequests": {**TOO_MANY_REQUESTS, "headers": _refs("Retry-After", *RATE_LIMIT_HEADERS)},
+    "Overloaded": {**OVERLOADED, "headers": _refs("Retry-After")},
+}
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What the code makes of one operation."""
+
+    editor_only: bool
+    rate_limited: bool
+    may_be_overloaded: bool
+
+
+def _needs(dependant: Dependant, call: Any) -> bool:
+    return dependant.call is call or any(_needs(sub, call) for sub in dependant.dependencies)
+
+
+def route_traits(app: FastAPI) -> dict[str, Traits]:
+    """Each documented operation's traits, by operationId."""
+    found: dict[str, Traits] = {}
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            found[route.name] = Traits(
+                editor_only=_needs(route.dependant, require_editor),
+                rate_limited=route.path not in RATE_LIMIT_EXEMPT,
+                may_be_overloaded=route.path not in RequestsInFlightLimit.EXEMPT_PATHS,
+            )
+    return found
+
+
+def _restrict_text(schema: dict[str, Any]) -> None:
+    """Add the no-NUL pattern to every free-text string in a parameter's schema."""
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema and "$ref" not in schema:
+        schema["pattern"] = NO_NUL
+    for key in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(key, []):
+            _restrict_text(branch)
+    if isinstance(schema.get("items"), dict):
+        _restrict_text(schema["items"])
+
+
+def _add_headers(response: dict[str, Any], *names: str) -> None:
+    response.setdefault("headers", {}).update(_refs(*names))
+
+
+def apply(schema: dict[str, Any], traits: dict[str, Traits]) -> None:
+    """Add security, the middleware's answers and the response headers to every operation of `schema`."""
+    # Relative: the API is wherever this document is served from (behind a prefix, too).
+    schema.setdefault("servers", [{"url": "/", "description": "The host serving this document."}])
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
+    components["headers"] = copy.deepcopy(HEADERS)
+    components["responses"] = copy.deepcopy(RESPONSES)
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            trait = traits.get(operation.get("operationId", ""), Traits(False, True, True))
+            operation["security"] = copy.deepcopy(KEY_REQUIRED if trait.editor_only else KEY_OPTIONAL)
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") in ("query", "path"):
+                    _restrict_text(parameter.setdefault("schema", {}))
+            _document_answers(path, method, operation, trait)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def _document_answers(path: str, method: str, operation: dict[str, Any], trait: Traits) -> None:
+    responses: dict[str, Any] = operation["responses"]
+    conditional = method == "get" and path.startswith("/v1/")
+    dated = "Last-Modified" in operation.get("description", "")
+    parameters = operation.get("parameters", [])
+    paged = any(p.get("in") == "query" and p.get("name") in ("cursor", "since") for p in parameters)
+    responses.setdefault("414", _ref("UriTooLong"))
+    responses.setdefault("422", _ref("QueryRefused"))
+    if "401" in responses:
+        _add_headers(responses["401"], "WWW-Authenticate")
+    if trait.rate_limited:
+        responses.setdefault("429", _ref("TooManyRequests"))
+    if trait.may_be_overloaded:
+        if "503" in responses:  # the operation's own 503 (readiness) may also be the middleware's
+            own = responses["503"]
+            own.setdefault("content", {})[PROBLEM_JSON] = copy.deepcopy(OVERLOADED["content"][PROBLEM_JSON])
+            _add_headers(own, "Retry-After")
+        else:
+            responses["503"] = _ref("Overloaded")
+    if conditional:
+        responses.setdefault("304", _ref("NotModifiedDated" if dated else "NotModified"))
+    for code, response in responses.items():
+        if not code.startswith("2"):
+            continue
+        if trait.rate_limited:
+            _add_headers(response, *RATE_LIMIT_HEADERS)
+        if conditional:
+            _add_headers(response, "ETag", "Cache-Control", *(["Last-Modified"] if dated else []))
+            if paged:
+                _add_headers(response, "Link")
+        if code == "201":
+            _add_headers(response, "Location")
+        if method in ("post", "patch") and code in ("200", "201"):
+            _add_headers(response, "ETag")
