@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench bench-backends install install-test clean
+.PHONY: run test lint lint-openapi bench bench-backends install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,16 @@ lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Redocly's recommended rules on the exported OpenAPI document (redocly.yaml). Needs node and npm; the CLI
+# is installed into .ci/redocly (ignored by git) from the version pinned in .ci/redocly/package.json.
+REDOCLY := .ci/redocly/node_modules/.bin/redocly
+$(REDOCLY): .ci/redocly/package.json
+	cd .ci/redocly && npm install --no-save --no-audit --no-fund --loglevel=error
+	touch $(REDOCLY)
+
+lint-openapi: $(REDOCLY)
+	$(REDOCLY) lint docs/openapi.json --config redocly.yaml
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

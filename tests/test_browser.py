@@ -15,6 +15,7 @@ import time
 import httpx
 import pytest
 
+from app.auth.keys import Scope, create_key
 from app.content.schemas import ClaimIn, Evidence
 from app.content.store import ContentWriter
 from app.core.config import PROJECT_ROOT
@@ -29,6 +30,7 @@ try:
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # pragma: no cover - the test extras install it
     webdriver = None
@@ -50,6 +52,7 @@ if MISSING:
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 README_SHOTS = PROJECT_ROOT / "docs" / "screenshots"
 WAIT = 20
+EDITOR_KEY: dict[str, str] = {}  # the server's editor key, made with it
 HOSTILE = '<img src="x" onerror="document.title=\'pwned\'"> <b>bold?</b> & "quotes"'
 
 
@@ -86,6 +89,8 @@ def server(templates):
     settings = make_settings(url, rate_limit_anonymous="100000/minute")
     db = Database.from_settings(settings)
     add_hostile_claim(db)
+    with db.write() as conn:
+        EDITOR_KEY["key"] = create_key(conn, scope=Scope.editor, name="swagger-ui")
     import uvicorn
 
     sock = socket.socket()
@@ -191,6 +196,44 @@ def test_swagger_ui_lists_every_operation_and_runs_one(server, browser):
     browser.execute_script("arguments[0].scrollIntoView()", block)
     save(browser, "docs-try-it-out")
     assert_only_local_requests(browser, server)
+
+
+def test_swagger_ui_signs_in_with_a_key_and_writes(server, browser):
+    """The document's security scheme gives Swagger UI its Authorize button: an editor signs in with a key
+    and changes a topic from /docs; the key goes with the PATCH, which a request without one cannot do."""
+    summary = "Edited from Swagger UI with an editor key."
+    assert httpx.patch(server + "/v1/topics/introduction", json={"summary": summary}).status_code == 401
+    browser.get(server + "/docs")
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "button.authorize"), "no Authorize button")[0].click()
+    field = wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".auth-container input"), "no key field")[0]
+    field.send_keys(EDITOR_KEY["key"])
+    modal_button = "//div[contains(@class, 'auth-btn-wrapper')]//button[normalize-space()='{}']"
+    browser.find_element(By.XPATH, modal_button.format("Authorize")).click()
+    wait(browser, lambda d: d.find_elements(By.XPATH, modal_button.format("Logout")), "Swagger UI did not sign in")
+    save(browser, "docs-authorize")
+    browser.find_element(By.XPATH, modal_button.format("Close")).click()
+
+    block = browser.find_element(By.ID, "operations-topics-update_topic")
+    browser.execute_script("arguments[0].scrollIntoView()", block)
+    block.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    within = block.find_elements
+    wait(browser, lambda d: within(By.CSS_SELECTOR, ".try-out__btn"), "no Try it out button")[0].click()
+    slug = wait(browser, lambda d: within(By.CSS_SELECTOR, "tr[data-param-name='slug'] input"), "no slug field")[0]
+    slug.send_keys("introduction")
+    body = within(By.CSS_SELECTOR, "textarea.body-param__text")[0]
+    body.send_keys(Keys.CONTROL, "a")
+    body.send_keys(Keys.DELETE)
+    body.send_keys(json.dumps({"summary": summary}))
+    within(By.CSS_SELECTOR, "button.execute")[0].click()
+    live = ".live-responses-table tr.response"
+    status = wait(
+        browser, lambda d: within(By.CSS_SELECTOR, f"{live} .response-col_status"), "Execute showed no response"
+    )
+    answer = block.find_element(By.CSS_SELECTOR, f"{live} .response-col_description pre").text
+    save(browser, "docs-authorized-patch")
+    assert status[0].text.strip().startswith("200"), answer
+    assert json.loads(answer)["summary"] == summary
+    assert httpx.get(server + "/v1/topics/introduction").json()["summary"] == summary
 
 
 def test_redoc_renders_the_operations(server, browser):
