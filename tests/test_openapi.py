@@ -144,3 +144,101 @@ def test_the_cli_prints_the_same_document():
     result = CliRunner().invoke(cli, ["openapi"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == SPEC
+
+
+def is_editor_only(path: str, method: str) -> bool:
+    return method != "get" or path.endswith("/revisions")
+
+
+def test_the_key_is_a_security_scheme_required_by_writes_and_optional_for_reads():
+    scheme = SPEC["components"]["securitySchemes"]["ApiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
+    for path, method, operation in (p.values for p in OPERATIONS):
+        expected = [{"ApiKey": []}] if is_editor_only(path, method) else [{}, {"ApiKey": []}]
+        assert operation.get("security") == expected, f"{method.upper()} {path}"
+
+
+def test_every_operation_documents_what_the_middleware_can_answer():
+    for path, method, operation in (p.values for p in OPERATIONS):
+        codes = set(operation["responses"])
+        where = f"{method.upper()} {path}"
+        assert {"401", "414", "422"} <= codes, where
+        assert ("429" in codes) == (path not in ("/healthz", "/readyz", "/metrics")), where
+        assert ("503" in codes) == (path not in ("/healthz", "/metrics")), where
+        assert ("304" in codes) == (method == "get" and path.startswith("/v1/")), where
+        assert PROBLEM_JSON in resolved(operation["responses"].get("503", {})).get("content", {PROBLEM_JSON: 1})
+        limited = resolved(operation["responses"].get("429", {"headers": {"Retry-After": 1}}))
+        assert "Retry-After" in limited["headers"], where
+
+
+def test_schema_names_are_clean():
+    for name in SPEC["components"]["schemas"]:
+        assert re.fullmatch(r"[A-Z][A-Za-z0-9]*", name), f"schema name {name!r} would make a poor class name"
+
+
+def properties(schema: dict):
+    for name, value in schema.get("properties", {}).items():
+        yield name, value
+        yield from properties(value)
+    for key in ("items", "anyOf", "oneOf", "allOf"):
+        inner = schema.get(key)
+        for sub in inner if isinstance(inner, list) else [inner] if isinstance(inner, dict) else []:
+            yield from properties(sub)
+
+
+def test_every_timestamp_is_a_date_time():
+    timestamps = {"created_at", "updated_at", "at", "date_published", "date_modified"}
+    found = 0
+    for schema in SPEC["components"]["schemas"].values():
+        for name, value in properties(schema):
+            if name in timestamps:
+                found += 1
+                assert value.get("format") == "date-time", name
+    assert found >= 6
+
+
+def nullable(schema: dict) -> bool:
+    return schema.get("type") == "null" or any(s.get("type") == "null" for s in schema.get("anyOf", []))
+
+
+def test_patch_fields_are_nullable_only_where_null_means_something():
+    schemas = SPEC["components"]["schemas"]
+    patches = [name for name in schemas if name.endswith("Patch")]
+    assert len(patches) == 7
+    for name in patches:
+        create = schemas[name.removesuffix("Patch") + "Create"]["properties"]
+        for field, value in schemas[name]["properties"].items():
+            assert "default" not in value, f"{name}.{field} documents a default no patch applies"
+            assert nullable(value) == nullable(create[field]), f"{name}.{field}"
+
+
+def test_free_text_parameters_refuse_what_the_server_refuses():
+    checked = 0
+    for path, method, operation in (p.values for p in OPERATIONS):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] not in ("query", "path"):
+                continue
+            schema = parameter["schema"]
+            strings = [
+                s for s in [schema, schema.get("items", {})] + schema.get("anyOf", []) if s.get("type") == "string"
+            ]
+            strings += [s["items"] for s in schema.get("anyOf", []) if s.get("items", {}).get("type") == "string"]
+            for string in strings:
+                if "enum" in string:
+                    continue
+                checked += 1
+                assert "pattern" in string, f"{method.upper()} {path} {parameter['name']}"
+                assert not re.search(string["pattern"], "a\x00b"), f"{method.upper()} {path} {parameter['name']}"
+    assert checked > 50
+
+
+def test_documented_not_modified_answers_happen(client):
+    """Every list-like GET that documents 304 answers it to its own ETag."""
+    for path, method, operation in (p.values for p in OPERATIONS):
+        required = [p for p in operation.get("parameters", []) if p.get("required")]
+        if "304" not in operation["responses"] or required or is_editor_only(path, method):
+            continue
+        first = client.get(path)
+        assert first.status_code == 200, path
+        again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304, path

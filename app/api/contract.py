@@ -18,6 +18,7 @@ from app.api.deps import require_editor
 from app.core.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE
 from app.core.middleware import RequestsInFlightLimit
 from app.core.ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
+from app.ops.routing import iter_routes
 
 SCHEME = "ApiKey"
 SECURITY_SCHEMES = {
@@ -141,12 +142,12 @@ def _needs(dependant: Dependant, call: Any) -> bool:
 def route_traits(app: FastAPI) -> dict[str, Traits]:
     """Each documented operation's traits, by operationId."""
     found: dict[str, Traits] = {}
-    for route in app.routes:
+    for path, _, route in iter_routes(app.router.routes):
         if isinstance(route, APIRoute) and route.include_in_schema:
             found[route.name] = Traits(
                 editor_only=_needs(route.dependant, require_editor),
-                rate_limited=route.path not in RATE_LIMIT_EXEMPT,
-                may_be_overloaded=route.path not in RequestsInFlightLimit.EXEMPT_PATHS,
+                rate_limited=path not in RATE_LIMIT_EXEMPT,
+                may_be_overloaded=path not in RequestsInFlightLimit.EXEMPT_PATHS,
             )
     return found
 
@@ -178,7 +179,7 @@ def apply(schema: dict[str, Any], traits: dict[str, Traits]) -> None:
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            trait = traits.get(operation.get("operationId", ""), Traits(False, True, True))
+            trait = traits[operation["operationId"]]
             operation["security"] = copy.deepcopy(KEY_REQUIRED if trait.editor_only else KEY_OPTIONAL)
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") in ("query", "path"):

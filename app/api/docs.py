@@ -242,7 +242,8 @@ def refine(schema: dict[str, Any], traits: dict[str, contract.Traits] | None = N
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
     schema["tags"] = [tag for tag in schema.get("tags", []) if tag["name"] in used]
-    contract.apply(schema, traits or {})
+    if traits is not None:
+        contract.apply(schema, traits)
     return schema
 
 
