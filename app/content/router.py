@@ -33,7 +33,8 @@ def page_model(item: type[BaseModel]) -> type[BaseModel]:
     """A page of `item`s as a named class (`ClaimPage`), so the document and generated clients get a clean
     name rather than `ListPage_ClaimOut_`."""
     name = item.__name__.removesuffix("Out") + "Page"
-    return type(name, (ListPage[item],), {"__module__": __name__, "__doc__": f"A page of {name[:-4].lower()}s."})
+    page = ListPage[item]  # type: ignore[valid-type]  # the item type is chosen at run time
+    return type(name, (page,), {"__module__": __name__, "__doc__": f"A page of {name[:-4].lower()}s."})
 
 
 class TherapyTypeOut(BaseModel):
