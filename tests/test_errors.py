@@ -79,6 +79,10 @@ def documented_problems():
                 media = response.get("content", {}).get(PROBLEM_JSON)
                 if media and "example" in media:
                     yield f"{method} {path} {code}", code, media
+    for name, response in spec["components"].get("responses", {}).items():  # answers many operations share
+        media = response.get("content", {}).get(PROBLEM_JSON)
+        if media and "example" in media:
+            yield f"components/responses/{name}", str(media["example"]["status"]), media
 
 
 DOCUMENTED = list(documented_problems())

@@ -15,7 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from app.api.deps import require_editor
-from app.core.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE
+from app.core.errors import PROBLEM_JSON, InvalidQuery, Overloaded, TooManyRequests, UriTooLong
 from app.core.middleware import RequestsInFlightLimit
 from app.core.ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
 from app.ops.routing import iter_routes
@@ -69,41 +69,20 @@ def _refs(*names: str) -> dict[str, Any]:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
-def _problem(description: str, status: int, title: str, slug: str, detail: str, **extra: Any) -> dict[str, Any]:
-    example = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
-    return {
-        "description": description,
-        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}, "example": example}},
-    }
-
-
-TOO_MANY_REQUESTS = _problem(
+TOO_MANY_REQUESTS = TooManyRequests.openapi(
     "Past the rate limit of this key (or, without a key, of this address); `Retry-After` says when to try again.",
-    429,
-    "Too many requests",
-    "too-many-requests",
     "This address may make 120 requests per 60 seconds; try again in 12 s.",
 )
-OVERLOADED = _problem(
+OVERLOADED = Overloaded.openapi(
     "The worker is answering as many requests as it takes at once, or the database could not answer in time; "
     "`Retry-After` says when to try again.",
-    503,
-    "Service unavailable",
-    "overloaded",
     "This worker is answering 512 requests already; try again in a second.",
 )
-URI_TOO_LONG = _problem(
-    "The path and query together are over 8 KiB.",
-    414,
-    "URI too long",
-    "uri-too-long",
-    "The path and query may not exceed 8192 bytes.",
+URI_TOO_LONG = UriTooLong.openapi(
+    "The path and query together are over 8 KiB.", "The path and query may not exceed 8192 bytes."
 )
-QUERY_REFUSED = _problem(
+QUERY_REFUSED = InvalidQuery.openapi(
     "The query string carries a NUL byte or is not UTF-8 (any parameter, known or not).",
-    422,
-    "Invalid parameter",
-    "invalid-parameter",
     "Query parameters may not contain NUL bytes.",
     errors=[{"location": "query", "field": "q", "message": "contains a NUL byte"}],
 )
