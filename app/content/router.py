@@ -1,15 +1,18 @@
-"""Read routes of the content resources, one list and one detail route per resource, made from the
-registry so every resource behaves alike. The routes parse and delegate; queries live in
+"""Read routes of the content resources: one list and one detail route per resource (`list_claims`,
+`get_claim`, ...), each parsing its parameters and delegating to `list_records` or `get_record`, so every
+resource behaves alike; `build_router` documents them from the registry. Queries live in
 app.content.queries."""
 
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 from starlette.responses import Response
 
-from app.api.deps import DatabaseDep, PageDep, PrincipalDep
+from app.api.deps import DatabaseDep, PageDep, PageParams, PrincipalDep
 from app.api.examples import DETAIL_EXAMPLES, EXAMPLES
 from app.content import jsonld, queries
 from app.content.documents import record_etag_of
@@ -17,9 +20,11 @@ from app.content.params import StatusesDep, filters_dependency
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
-from app.core.caching import cached_read_async
+from app.core.caching import Built, cached_read_async
+from app.core.db import Database
 from app.core.errors import BadParameter, NotFoundError
 from app.core.pagination import decode_cursor, encode_cursor, next_link
+from app.core.principal import Principal
 
 T = TypeVar("T")
 
@@ -57,12 +62,14 @@ def not_found(spec: ResourceSpec) -> dict[str, Any]:
     )
 
 
-async def list_response(
-    request: Request, db, spec: ResourceSpec, filters: Filters, page, statuses, public: bool
+async def list_records(
+    request: Request, db: Database, spec: ResourceSpec, filters: Filters, page: PageParams, statuses: tuple[str, ...]
 ) -> Response:
+    """A page of `spec`'s records: public (cached, shared) when only published ones are listed."""
+    public = statuses == (Status.published.value,)
     after = decode_cursor(spec.plural, page.cursor)
 
-    def build(conn):
+    def build(conn: Connection) -> Built:
         result = queries.list_page(conn, spec, filters, after=after, limit=page.limit, statuses=statuses)
         next_cursor = encode_cursor(spec.plural, result.last_position) if result.last_position else None
         headers = next_link(request, next_cursor)
@@ -71,65 +78,136 @@ async def list_response(
     return await cached_read_async(request, db, build, public=public, max_age=request.app.state.settings.cache_max_age)
 
 
-def _list_route(spec: ResourceSpec):
-    filters_dep = filters_dependency(spec)
-
-    async def endpoint(
-        request: Request,
-        db: DatabaseDep,
-        principal: PrincipalDep,
-        page: PageDep,
-        statuses: StatusesDep,
-        filters: Annotated[Filters, Depends(filters_dep)],
-    ) -> Response:
-        public = statuses == (Status.published.value,)
-        return await list_response(request, db, spec, filters, page, statuses, public)
-
-    return endpoint
-
-
-def _detail_route(spec: ResourceSpec):
-    async def endpoint(
-        request: Request,
-        db: DatabaseDep,
-        principal: PrincipalDep,
-        key: Annotated[str, Path(alias=spec.key_field, max_length=200)],
-    ) -> Response:
-        statuses = tuple(s.value for s in Status) if principal.is_editor else (Status.published.value,)
-        if jsonld.wanted(request.headers.get("accept")):  # the same record as schema.org JSON-LD
-            base = str(request.base_url)
-            return await cached_read_async(
-                request,
-                db,
-                lambda conn: (
-                    jsonld.document(spec.name, queries.get_one(conn, spec, key, statuses=statuses), base),
-                    {},
-                ),
-                public=not principal.is_editor,
-                media_type=jsonld.MEDIA_TYPE,
-                max_age=request.app.state.settings.cache_max_age,
-            )
-
+async def get_record(request: Request, db: Database, principal: Principal, spec: ResourceSpec, key: str) -> Response:
+    """One record of `spec`; editors also see drafts and retracted ones, tagged by their revision."""
+    statuses = tuple(s.value for s in Status) if principal.is_editor else (Status.published.value,)
+    if jsonld.wanted(request.headers.get("accept")):  # the same record as schema.org JSON-LD
+        base = str(request.base_url)
         return await cached_read_async(
             request,
             db,
-            lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
+            lambda conn: (jsonld.document(spec.name, queries.get_one(conn, spec, key, statuses=statuses), base), {}),
             public=not principal.is_editor,
+            media_type=jsonld.MEDIA_TYPE,
             max_age=request.app.state.settings.cache_max_age,
-            etag_of=functools.partial(record_etag_of, spec) if principal.is_editor else None,
         )
+    return await cached_read_async(
+        request,
+        db,
+        lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
+        public=not principal.is_editor,
+        max_age=request.app.state.settings.cache_max_age,
+        etag_of=functools.partial(record_etag_of, spec) if principal.is_editor else None,
+    )
 
-    return endpoint
+
+# ---- the routes, one list and one detail per resource; build_router gives them their documentation ----
+
+CONDITION, THERAPY, EXPERT, SOURCE, TOPIC, CLAIM, QUOTE = (
+    RESOURCES[name] for name in ("condition", "therapy", "expert", "source", "topic", "claim", "quote")
+)
+SlugPath = Annotated[str, Path(alias="slug", max_length=200)]
+IdPath = Annotated[str, Path(alias="id", max_length=200)]
+ConditionFilters = Annotated[Filters, Depends(filters_dependency(CONDITION))]
+TherapyFilters = Annotated[Filters, Depends(filters_dependency(THERAPY))]
+ExpertFilters = Annotated[Filters, Depends(filters_dependency(EXPERT))]
+SourceFilters = Annotated[Filters, Depends(filters_dependency(SOURCE))]
+TopicFilters = Annotated[Filters, Depends(filters_dependency(TOPIC))]
+ClaimFilters = Annotated[Filters, Depends(filters_dependency(CLAIM))]
+QuoteFilters = Annotated[Filters, Depends(filters_dependency(QUOTE))]
+
+
+async def list_conditions(
+    request: Request, db: DatabaseDep, page: PageDep, statuses: StatusesDep, filters: ConditionFilters
+) -> Response:
+    return await list_records(request, db, CONDITION, filters, page, statuses)
+
+
+async def get_condition(request: Request, db: DatabaseDep, principal: PrincipalDep, key: SlugPath) -> Response:
+    return await get_record(request, db, principal, CONDITION, key)
+
+
+async def list_therapies(
+    request: Request, db: DatabaseDep, page: PageDep, statuses: StatusesDep, filters: TherapyFilters
+) -> Response:
+    return await list_records(request, db, THERAPY, filters, page, statuses)
+
+
+async def get_therapy(request: Request, db: DatabaseDep, principal: PrincipalDep, key: SlugPath) -> Response:
+    return await get_record(request, db, principal, THERAPY, key)
+
+
+async def list_experts(
+    request: Request, db: DatabaseDep, page: PageDep, statuses: StatusesDep, filters: ExpertFilters
+) -> Response:
+    return await list_records(request, db, EXPERT, filters, page, statuses)
+
+
+async def get_expert(request: Request, db: DatabaseDep, principal: PrincipalDep, key: SlugPath) -> Response:
+    return await get_record(request, db, principal, EXPERT, key)
+
+
+async def list_sources(
+    request: Request, db: DatabaseDep, page: PageDep, statuses: StatusesDep, filters: SourceFilters
+) -> Response:
+    return await list_records(request, db, SOURCE, filters, page, statuses)
+
+
+async def get_source(request: Request, db: DatabaseDep, principal: PrincipalDep, key: SlugPath) -> Response:
+    return await get_record(request, db, principal, SOURCE, key)
+
+
+async def list_topics(
+    request: Request, db: DatabaseDep, page: PageDep, statuses: StatusesDep, filters: TopicFilters
+) -> Response:
+    return await list_records(request, db, TOPIC, filters, page, statuses)
+
+
+async def get_topic(request: Request, db: DatabaseDep, principal: PrincipalDep, key: SlugPath) -> Response:
+    return await get_record(request, db, principal, TOPIC, key)
+
+
+async def list_claims(
+    request: Request, db: DatabaseDep, page: PageDep, statuses: StatusesDep, filters: ClaimFilters
+) -> Response:
+    return await list_records(request, db, CLAIM, filters, page, statuses)
+
+
+async def get_claim(request: Request, db: DatabaseDep, principal: PrincipalDep, key: IdPath) -> Response:
+    return await get_record(request, db, principal, CLAIM, key)
+
+
+async def list_quotes(
+    request: Request, db: DatabaseDep, page: PageDep, statuses: StatusesDep, filters: QuoteFilters
+) -> Response:
+    return await list_records(request, db, QUOTE, filters, page, statuses)
+
+
+async def get_quote(request: Request, db: DatabaseDep, principal: PrincipalDep, key: IdPath) -> Response:
+    return await get_record(request, db, principal, QUOTE, key)
+
+
+ROUTES: dict[str, tuple[Callable[..., Awaitable[Response]], Callable[..., Awaitable[Response]]]] = {
+    "condition": (list_conditions, get_condition),
+    "therapy": (list_therapies, get_therapy),
+    "expert": (list_experts, get_expert),
+    "source": (list_sources, get_source),
+    "topic": (list_topics, get_topic),
+    "claim": (list_claims, get_claim),
+    "quote": (list_quotes, get_quote),
+}
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1")
+    assert ROUTES.keys() == RESOURCES.keys(), "every resource has its list and detail route"
     for spec in RESOURCES.values():
+        list_route, detail_route = ROUTES[spec.name]
         tag = spec.plural
         filters = ", ".join(f"`{name}`" for name in spec.filters) or "none"
         router.add_api_route(
             f"/{spec.plural}",
-            _list_route(spec),
+            list_route,
             methods=["GET"],
             name=f"list_{spec.plural}",
             summary=f"List {spec.plural}",
@@ -150,7 +228,7 @@ def build_router() -> APIRouter:
         )
         router.add_api_route(
             f"/{spec.plural}/{{{spec.key_field}}}",
-            _detail_route(spec),
+            detail_route,
             methods=["GET"],
             name=f"get_{spec.name}",
             summary=f"Get one {spec.name}",
