@@ -242,3 +242,53 @@ def test_documented_not_modified_answers_happen(client):
         assert first.status_code == 200, path
         again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
         assert again.status_code == 304, path
+
+
+WATCHED = {"etag", "last-modified", "link", "location", "retry-after", "www-authenticate"} | {
+    f"ratelimit-{part}" for part in ("limit", "remaining", "reset", "policy")
+}
+
+
+def documented_headers(path: str, method: str, status: int) -> set[str]:
+    response = resolved(SPEC["paths"][path][method]["responses"][str(status)])
+    return {name.lower() for name in response.get("headers", {})}
+
+
+def test_the_headers_an_answer_carries_are_documented(seeded_db):
+    """Real answers of each kind of operation: every header of the watched set they carry is in the
+    document for that operation and status."""
+    from app.auth.keys import Scope, create_key
+    from tests.conftest import client_for
+
+    with seeded_db.write() as conn:
+        key = create_key(conn, scope=Scope.editor, name="headers")
+    editor = {"X-API-Key": key}
+    calls = [
+        ("/v1/claims", "get", "/v1/claims?limit=2", {}, None),
+        ("/v1/claims/{id}", "get", "/v1/claims/gut-microbiome-influences-health-beyond-digestion", {}, None),
+        ("/v1/feed.json", "get", "/v1/feed.json?limit=1", {}, None),
+        ("/v1/feed.atom", "get", "/v1/feed.atom?limit=1", {}, None),
+        ("/v1/changes", "get", "/v1/changes?limit=1", {}, None),
+        ("/v1/export", "get", "/v1/export", {}, None),
+        ("/v1/search", "get", "/v1/search?q=microbiome&limit=1", {}, None),
+        ("/v1/topics/{slug}/revisions", "get", "/v1/topics/introduction/revisions?limit=1", editor, None),
+        ("/v1/conditions", "post", "/v1/conditions", editor, {"slug": "header-check", "name": "Header check"}),
+        ("/v1/conditions/{slug}", "patch", "/v1/conditions/header-check", editor, {"name": "Checked"}),
+        ("/v1/conditions", "get", "/v1/conditions", {"X-API-Key": "hck_unknown_0000"}, None),
+        ("/healthz", "get", "/healthz", {}, None),
+    ]
+    seen: set[str] = set()
+    with client_for(seeded_db, rate_limit_anonymous="20/minute") as client:
+        for path, method, url, headers, body in calls:
+            answer = client.request(method.upper(), url, headers=headers, json=body)
+            carried = {name.lower() for name in answer.headers} & WATCHED
+            seen |= carried
+            missing = carried - documented_headers(path, method, answer.status_code)
+            assert not missing, f"{method.upper()} {url} {answer.status_code} carries undocumented {missing}"
+        for _ in range(20):  # past the anonymous limit: a 429 with its headers
+            limited = client.get("/v1/topics")
+        assert limited.status_code == 429
+        carried = {name.lower() for name in limited.headers} & WATCHED
+        assert carried - documented_headers("/v1/topics", "get", 429) == set()
+        seen |= carried
+    assert seen == WATCHED, f"no call above showed {WATCHED - seen}"
