@@ -7,8 +7,7 @@ import logging
 import tempfile
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 
 from app import __version__
@@ -16,11 +15,12 @@ from app.api import docs, ops
 from app.auth import keys
 from app.content import router as content
 from app.content.store import add_write_hook
+from app.api.strict_query import reject_unknown_query_parameters
 from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
 from app.core.errors import install_error_handlers
-from app.core.middleware import ApiKeyAuth, BodySizeLimit, RequestsInFlightLimit, SecurityHeaders
+from app.core.middleware import ApiKeyAuth, BodySizeLimit, ProblemCORSMiddleware, RequestsInFlightLimit, SecurityHeaders
 from app.core.ratelimit import RateLimit
 from app.editing import router as editing
 from app.ops import metrics as ops_metrics
@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         redoc_url=None,
         openapi_tags=docs.OPENAPI_TAGS,
         license_info={"name": "MIT", "identifier": "MIT"},
+        # A query parameter no route reads is a 422, never silently ignored (see app.api.strict_query).
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     app.state.settings = settings
     app.state.db = db
@@ -93,7 +95,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestsInFlightLimit, limit=settings.max_requests_in_flight)
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_allow_origins.split(",")],
         allow_methods=["GET", "HEAD", "OPTIONS"],
         allow_headers=["X-API-Key", "If-None-Match", "If-Modified-Since", "Accept"],

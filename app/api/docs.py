@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, HTMLResponse
 
 from app.api import contract
+from app.api.strict_query import accepts_extra_query_parameters
 from app.core.errors import PROBLEM_JSON, PROBLEM_REF, Unauthorized, ValidationFailed
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -160,6 +161,7 @@ def redoc(request: Request) -> HTMLResponse:
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
+@accepts_extra_query_parameters  # the page's own script reads its query (the selection), the server does not
 def explorer() -> FileResponse:
     return FileResponse(
         STATIC_DIR / "index.html",

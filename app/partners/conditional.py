@@ -5,7 +5,7 @@ feed readers send."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
 import anyio
@@ -22,8 +22,18 @@ def _instant(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def http_date(stamp: str) -> str:
-    return format_datetime(_instant(stamp).replace(microsecond=0), usegmt=True)
+def _second(stamp: str) -> datetime:
+    """The instant of a change as an HTTP date carries it: whole seconds."""
+    return _instant(stamp).replace(microsecond=0)
+
+
+def http_date(stamp: str, now: datetime | None = None) -> str:
+    """The `Last-Modified` of a response showing the change made at `stamp`: its whole second, but never
+    one that had not yet ended when the response was made (`now`). An HTTP date cannot tell two changes in
+    one second apart, so a response made in the second of its newest change is dated a second earlier:
+    sent back as `If-Modified-Since`, it can then never hide a change made later in that second."""
+    made = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    return format_datetime(min(_second(stamp), made - timedelta(seconds=1)), usegmt=True)
 
 
 def _if_modified_since(request: Request) -> datetime | None:
@@ -53,7 +63,7 @@ def bulk_read(
     since = _if_modified_since(request)
     current = public_etag(request, version, media_type)
     if etag_matches(request.headers.get("if-none-match"), current) or (
-        since and newest and _instant(newest[1]) <= since
+        since and newest and _second(newest[1]) <= since
     ):
         return not_modified(current, public=True, max_age=max_age)
     seq, as_of, body, headers = produce(version)
@@ -69,8 +79,9 @@ def _not_modified_since(
 ) -> Response | None:
     with db.read() as conn:
         newest = newest_change(conn)
-    # Full precision against whole seconds: a change later in the same second is never missed.
-    if newest and _instant(newest[1]) <= since:
+    # Whole seconds against whole seconds, as HTTP dates are: the exact `Last-Modified` sent back is a 304
+    # (and `http_date` never dates a response to a second in which a later change could still be made).
+    if newest and _second(newest[1]) <= since:
         response = not_modified(public_etag(request, newest[0], media_type), public=True, max_age=max_age)
         response.headers["Last-Modified"] = http_date(newest[1])
         return response
