@@ -105,7 +105,8 @@ def test_json_feed_validates_and_carries_each_topic_with_its_claims_and_quotes(c
     assert fmt["title"] == topic["title"] and fmt["summary"] == topic["summary"]
     assert fmt["language"] == "en" and fmt["authors"] and fmt["authors"][0]["name"]
     assert rfc3339(fmt["date_published"]) <= rfc3339(fmt["date_modified"])
-    assert "autoimmune-disorders" in fmt["tags"] and "microbiota-transplant" in fmt["tags"]
+    assert "Autoimmune disorders" in fmt["tags"] and "microbiota transplant" in fmt["tags"]  # names, not slugs
+    assert "autoimmune-disorders" in fmt["_health_content"]["conditions"]
     claim = client.get(f"/v1/claims/{topic['claims'][0]['id']}").json()
     quote = client.get(f"/v1/quotes/{topic['quotes'][0]['id']}").json()
     html = fmt["content_html"]
@@ -137,7 +138,7 @@ def test_atom_feed_is_well_formed_with_the_required_elements(client):
     assert [e.id for e in parsed.entries] == [i["id"] for i in json_items]
     first = parsed.entries[0]
     assert first.content[0].type == "text/html" and first.content[0].value == json_items[0]["content_html"]
-    assert {t.term for t in first.tags} == set(json_items[0]["tags"])
+    assert {t.label for t in first.tags} == set(json_items[0]["tags"])
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,8 @@ from anyio import to_thread
 from sqlalchemy import Connection
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import Overloaded, PayloadTooLarge, Unauthorized
@@ -50,6 +52,30 @@ class SecurityHeaders:
             return
 
         await self.app(scope, receive, adding_headers(send, SECURITY_HEADERS, override=False))
+
+
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as a problem document (it answers plain text)
+    that says what was refused and what is allowed."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
+        allowed = {
+            "origin": "this origin is not allowed",
+            "method": f"the method is not allowed (allowed: {', '.join(sorted(self.allow_methods))})",
+            "headers": f"a requested header is not allowed (allowed: {', '.join(sorted(self.allow_headers))})",
+            "private-network": "private network access is not allowed",
+        }
+        detail = "The cross-origin request is refused: " + "; ".join(allowed.get(r, r) for r in refused) + "."
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name.lower() not in ("content-type", "content-length")
+        }
+        return problem(400, "CORS request refused", detail, slug="cors-refused", headers=headers)
 
 
 class BodyTooLarge(HTTPException):

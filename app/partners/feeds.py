@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 from sqlalchemy import Connection, select
 
 from app import __version__
 from app.content.documents import expand, load_documents, pks_by_key
-from app.content.queries import Filters, list_page
+from app.content.queries import Filters, list_page, resolve_conditions
 from app.content.resources import RESOURCES
 from app.content.vocab import Status
 from app.partners.changes import newest_change
@@ -73,6 +75,37 @@ class FeedPage:
     entries: list[Entry]
     last_position: int | None
     updated: str
+    title: str = FEED_TITLE
+
+
+def _published_labels(conn: Connection, resource: str, keys: list[str]) -> dict[str, str]:
+    """The names of the published records among `keys` (an unpublished one is never named in public)."""
+    spec = RESOURCES[resource]
+    table = spec.table
+    rows = conn.execute(
+        select(table.c.key, table.c[spec.label]).where(table.c.key.in_(keys), table.c.status == Status.published.value)
+    ).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def feed_title(conn: Connection, filters: Filters) -> str:
+    """ "Health topics", or for a filtered feed what it is filtered by: "Health topics: Rheumatoid arthritis".
+    Values of one filter are joined by "or", different filters by ";", as the filters combine."""
+    parts = []
+    for name, values in filters.given().items():
+        if name == "condition":
+            slugs = {value: resolve_conditions(conn, [value]) for value in values}
+            names = _published_labels(conn, "condition", [s for found in slugs.values() for s in found])
+            labels = [" or ".join(names.get(s, s) for s in slugs[value]) or value for value in values]
+        elif name in ("therapy", "source", "topic", "expert"):
+            names = _published_labels(conn, name, list(values))
+            labels = [names.get(value, value) for value in values]
+        elif name == "therapy_type":
+            labels = [value.replace("-", " ") for value in values]
+        else:
+            labels = [f"language {value}" for value in values]
+        parts.append(" or ".join(labels))
+    return f"{FEED_TITLE}: {'; '.join(parts)}" if parts else FEED_TITLE
 
 
 def _published_children(conn: Connection, resource: str, topic_pks: list[int]) -> list[dict[str, Any]]:
@@ -121,7 +154,12 @@ def feed_page(conn: Connection, filters: Filters, *, after: int, limit: int) -> 
         for topic in page.items
     ]
     newest = newest_change(conn)
-    return FeedPage(entries=entries, last_position=page.last_position, updated=newest[1] if newest else EPOCH)
+    return FeedPage(
+        entries=entries,
+        last_position=page.last_position,
+        updated=newest[1] if newest else EPOCH,
+        title=feed_title(conn, filters),
+    )
 
 
 # ---- what an entry says ------------------------------------------------------------------------------
@@ -192,7 +230,7 @@ def _tags(entry: Entry) -> list[tuple[str, str, str]]:
     """(vocabulary, term, label) for the topic's conditions and therapy types."""
     tags = [("conditions", c["slug"], c["name"]) for c in entry.topic["conditions"]]
     types = dict.fromkeys(t["type"] for t in entry.topic["therapies"] if t.get("type"))
-    tags += [("therapy-types", str(kind), str(kind)) for kind in types]
+    tags += [("therapy-types", str(kind), str(kind).replace("-", " ")) for kind in types]
     return tags
 
 
@@ -217,7 +255,7 @@ def json_feed(page: FeedPage, filters: Filters, links: Links) -> dict[str, Any]:
             "date_modified": entry.modified,
             "authors": _authors(entry),
             "language": topic["language"],
-            "tags": [term for _, term, _ in _tags(entry)],
+            "tags": [label for _, _, label in _tags(entry)],  # names a reader shows; slugs are below
             "_health_content": {
                 "topic": topic["slug"],
                 "source": (topic["source"] or {}).get("slug"),
@@ -232,15 +270,15 @@ def json_feed(page: FeedPage, filters: Filters, links: Links) -> dict[str, Any]:
         items.append(item)
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
-        "title": FEED_TITLE,
-        "home_page_url": f"{links.base}/docs",
+        "title": page.title,
+        "home_page_url": f"{links.base}/",  # the explorer page, where a person browses the same topics
         "feed_url": links.first_url,
         "description": "Published health topics, each with its claims (and their evidence) and its quotes.",
         "authors": [{"name": FEED_AUTHOR}],
         "items": items,
     }
-    if filters.lang:
-        feed["language"] = filters.lang[0]
+    if language := _language(page, filters):
+        feed["language"] = language
     if links.next_url:
         feed["next_url"] = links.next_url
     return feed
@@ -253,10 +291,43 @@ def _when(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
 
 
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+class _NoFeedExtension(BaseExtension):
+    pass
+
+
+class _EntryLinksAndLanguage(BaseEntryExtension):
+    """Writes an entry's links and `xml:lang` itself. feedgen 1.0's `atom_entry` reuses its loop variable
+    for the element it makes, so the `rel` and `type` given to `entry.link()` never reach the XML (readers
+    then take every link for `rel="alternate" type="text/html"`)."""
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+        self.lang: str | None = None
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        for link in self.links:
+            etree.SubElement(entry, "link", link)
+        if self.lang:
+            entry.set(XML_LANG, self.lang)
+        return entry
+
+
+def _language(page: FeedPage, filters: Filters) -> str | None:
+    """The feed's language: the one asked for, or the one all its entries share."""
+    if filters.lang:
+        return filters.lang[0]
+    languages = {entry.topic["language"] for entry in page.entries}
+    return languages.pop() if len(languages) == 1 else None
+
+
 def atom_feed(page: FeedPage, filters: Filters, links: Links) -> bytes:
     generator = FeedGenerator()
+    generator.register_extension("entry_links", _NoFeedExtension, _EntryLinksAndLanguage, atom=True, rss=False)
     generator.id(feed_tag(filters))
-    generator.title(FEED_TITLE)
+    generator.title(page.title)
     generator.subtitle("Published health topics, each with its claims (and their evidence) and its quotes.")
     generator.updated(_when(page.updated))
     generator.author({"name": FEED_AUTHOR})
@@ -266,14 +337,18 @@ def atom_feed(page: FeedPage, filters: Filters, links: Links) -> bytes:
     generator.link(href=links.alternate_url, rel="alternate", type="application/feed+json")
     if links.next_url:
         generator.link(href=links.next_url, rel="next", type="application/atom+xml")
-    if filters.lang:
-        generator.language(filters.lang[0])
+    if language := _language(page, filters):
+        generator.language(language)  # feedgen writes it as the feed's `xml:lang`
     for entry in page.entries:
         topic = entry.topic
         item = generator.add_entry(order="append")
         item.id(topic_tag(topic["slug"]))
         item.title(topic["title"])
-        item.link(href=_topic_url(links, topic["slug"]), rel="alternate", type="application/json")
+        extra = item.entry_links
+        extra.links.append({"rel": "alternate", "type": "application/json", "href": _topic_url(links, topic["slug"])})
+        if entry.source and entry.source.get("url"):  # the published piece the topic comes from, a web page
+            extra.links.append({"rel": "related", "type": "text/html", "href": entry.source["url"]})
+        extra.lang = topic["language"]
         item.published(_when(topic["created_at"]))
         item.updated(_when(entry.modified))
         item.summary(topic["summary"])
