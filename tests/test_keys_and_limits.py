@@ -126,18 +126,33 @@ def test_anonymous_callers_are_limited_per_address_and_health_checks_are_exempt(
         assert other.get("/v1/conditions").status_code == 200
 
 
-def test_every_response_says_where_the_caller_stands(client):
+def test_every_response_says_where_the_caller_stands(client, seeded_db):
+    """All four headers on what only this caller gets (errors, keyed answers); on a public answer, which
+    shared caches replay to other callers, only the budget's size, never this caller's count."""
     etag = client.get("/v1/topics").headers["etag"]
     for response in (
         client.get("/v1/topics/nope"),
         client.get("/v1/claims", params={"limit": 0}),
         client.get("/nowhere"),
-        client.get("/v1/topics", headers={"If-None-Match": etag}),
-        client.get("/v1/feed.atom"),
-        client.get("/v1/export"),
     ):
         for name in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"):
             assert response.headers[name].isdigit(), (response.status_code, name)
+    key = {"X-API-Key": new_key(seeded_db)}
+    for path in ("/v1/topics", "/v1/feed.atom", "/v1/export", "/v1/changes"):
+        public = client.get(path)
+        revalidated = client.get(path, headers={"If-None-Match": public.headers["etag"]})
+        keyed = client.get(path, headers=key)
+        assert revalidated.status_code == 304
+        for response in (public, revalidated):
+            assert response.headers["cache-control"].startswith("public")
+            assert response.headers["ratelimit-limit"].isdigit() and response.headers["ratelimit-policy"]
+            assert "ratelimit-remaining" not in response.headers and "ratelimit-reset" not in response.headers
+        assert keyed.headers["cache-control"].startswith("private"), path
+        for name in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"):
+            assert keyed.headers[name].isdigit(), (path, name)
+    assert (
+        client.get("/v1/topics", headers={"If-None-Match": etag, **key}).headers["cache-control"].startswith("private")
+    )
 
 
 def _redis_reachable() -> bool:

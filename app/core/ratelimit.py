@@ -1,8 +1,16 @@
 """Rate limits as pure ASGI middleware, with the `limits` library's sliding window counter: per key for partners and
-editors, per client address for anonymous callers. Every response says where the caller stands
+editors, per client address for anonymous callers. Responses say where the caller stands
 (`RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`); past the limit the answer is a 429 with
-`Retry-After`. The counters live in the storage `RATE_LIMIT_STORAGE_URL` names: in the process by default,
-in Redis when several workers must share one budget."""
+`Retry-After`.
+
+What a shared cache (a CDN, nginx) may store must be true for every caller it is replayed to. So a
+response to a keyed request is `private` whatever the route said (its budget is that key's), and a public
+response, which a shared cache keeps and replays to other callers, carries only the budget's size
+(`RateLimit-Limit`, `RateLimit-Policy`: the same for every anonymous caller), never one caller's
+`RateLimit-Remaining` and `RateLimit-Reset`.
+
+The counters live in the storage `RATE_LIMIT_STORAGE_URL` names: in the process by default, in Redis
+when several workers must share one budget."""
 
 from __future__ import annotations
 
@@ -16,11 +24,11 @@ from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
 from app.core.errors import TooManyRequests
-from app.core.middleware import adding_headers
 from app.core.principal import ANONYMOUS, Principal
 from app.core.principal import Scope as KeyScope
 
@@ -93,4 +101,23 @@ class RateLimit:
             await response(scope, receive, send)
             return
 
-        await self.app(scope, receive, adding_headers(send, headers))
+        await self.app(scope, receive, _for_caller(send, headers, keyed=who.startswith("key:")))
+
+
+SHARED_HEADERS = ("RateLimit-Limit", "RateLimit-Policy")  # the same for every caller of a kind
+
+
+def _for_caller(send: Send, headers: dict[str, str], *, keyed: bool) -> Send:
+    async def send_for_caller(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            response_headers = MutableHeaders(scope=message)
+            cache_control = response_headers.get("cache-control", "")
+            shared = cache_control.startswith("public")
+            if shared and keyed:
+                response_headers["Cache-Control"] = "private" + cache_control.removeprefix("public")
+                shared = False
+            for name in SHARED_HEADERS if shared else headers:
+                response_headers[name] = headers[name]
+        await send(message)
+
+    return send_for_caller
