@@ -5,6 +5,7 @@ so the feeds take the same filters and cursors behave the same way."""
 from __future__ import annotations
 
 import html
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ FEED_TITLE = "Health topics"
 FEED_AUTHOR = "Health-content API"
 EPOCH = "1970-01-01T00:00:00Z"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")  # BCP 47's shape
 
 
 def topic_tag(slug: str) -> str:
@@ -102,9 +104,10 @@ def feed_title(conn: Connection, filters: Filters) -> str:
             labels = [names.get(value, value) for value in values]
         elif name == "therapy_type":
             labels = [value.replace("-", " ") for value in values]
-        else:
-            labels = [f"language {value}" for value in values]
-        parts.append(" or ".join(labels))
+        else:  # `lang` is not checked against a list: only a well-formed tag is repeated in a title
+            labels = [f"language {value}" for value in values if LANGUAGE_TAG.fullmatch(value)]
+        if labels:
+            parts.append(" or ".join(labels))
     return f"{FEED_TITLE}: {'; '.join(parts)}" if parts else FEED_TITLE
 
 
@@ -318,7 +321,7 @@ class _EntryLinksAndLanguage(BaseEntryExtension):
 def _language(page: FeedPage, filters: Filters) -> str | None:
     """The feed's language: the one asked for, or the one all its entries share."""
     if filters.lang:
-        return filters.lang[0]
+        return filters.lang[0] if LANGUAGE_TAG.fullmatch(filters.lang[0]) else None
     languages = {entry.topic["language"] for entry in page.entries}
     return languages.pop() if len(languages) == 1 else None
 
