@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
+from starlette_compress import CompressMiddleware
 
 from app import __version__
 from app.api import docs, ops
@@ -16,6 +17,7 @@ from app.auth import keys
 from app.content import router as content
 from app.content.store import add_write_hook
 from app.api.strict_query import reject_unknown_query_parameters
+from app.core import compression
 from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
@@ -89,6 +91,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     docs.install(app)
 
     # Outermost last: headers on everything, then CORS, then the size limit and the key check.
+    # Routes' answers are compressed on the way out; kept answers were compressed once, when kept.
+    app.add_middleware(CompressMiddleware, **compression.middleware_options())
     app.add_middleware(ServeKept, cache=app.state.response_cache, db=db)  # inside the rate limit: it is counted
     app.add_middleware(RateLimit, settings=settings)  # inside ApiKeyAuth: it needs the caller
     app.add_middleware(ApiKeyAuth, authenticate=keys.authenticate)

@@ -14,7 +14,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -26,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import __version__
+from app.core import compression
 from app.core.db import Database, content_version
 
 Built = tuple[Any, dict[str, str]]  # payload, extra headers
@@ -63,7 +64,8 @@ class PreparedResponse(Response):
 
 @dataclass(slots=True)
 class Kept:
-    """A public response as sent, with the 304 that revalidates it, valid while `version` is current."""
+    """A public response as sent, with the 304 that revalidates it, valid while `version` is current.
+    A body worth compressing is compressed once per encoding a client asks for, and kept that way too."""
 
     etag: str
     version: int
@@ -72,6 +74,8 @@ class Kept:
     not_modified_headers: list[tuple[bytes, bytes]]
     salted: bool  # it depends on more than the content version (the date), so only its route can reuse it
     route: Any  # the route that made it, named in metrics and logs when it is served without routing
+    compressible: bool = False
+    encoded: dict[str | None, tuple[list[tuple[bytes, bytes]], bytes]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, response: Response, etag: str, version: int, *, salted: bool, route: Any, max_age: int) -> Kept:
@@ -85,12 +89,40 @@ class Kept:
             not_modified(etag, public=True, max_age=max_age).raw_headers,
             salted,
             route,
+            compression.compressible(response.media_type, len(response.body)),
         )
 
     def response(self, if_none_match: str | None) -> Response:
+        """As the route made it (compression, if any, is left to the middleware the route's answers pass)."""
         if etag_matches(if_none_match, self.etag):
             return PreparedResponse(304, self.not_modified_headers, b"")
         return PreparedResponse(200, self.ok_headers, self.body)
+
+    def served(self, if_none_match: str | None, accept_encoding: str | None) -> Response:
+        """As sent where no middleware compresses it: in the encoding negotiated, made once and kept."""
+        if not self.compressible:
+            return self.response(if_none_match)
+        if etag_matches(if_none_match, self.etag):
+            return PreparedResponse(304, self.not_modified_headers, b"")
+        encoding = compression.negotiate(accept_encoding)
+        variant = self.encoded.get(encoding)
+        if variant is None:  # two requests may both make it; both make the same bytes
+            variant = self.encoded[encoding] = self._encode(encoding)
+        return PreparedResponse(200, *variant)
+
+    def _encode(self, encoding: str | None) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        body = compression.compress(encoding, self.body) if encoding else self.body
+        headers = []
+        for name, value in self.ok_headers:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                value = str(len(body)).encode()
+            elif lowered == b"vary":
+                value += b", Accept-Encoding"
+            headers.append((name, value))
+        if encoding:
+            headers.append((b"content-encoding", encoding.encode()))
+        return headers, body
 
 
 class ResponseCache:
@@ -275,7 +307,8 @@ class ServeKept:
     """Pure ASGI, just outside the router: a GET for a public response kept at the current content version
     is answered here (or its 304), without routing, parameter parsing or a thread. Only a response its route
     made for the same URL and `Accept` is served, so what was valid there is valid here; editors, who may
-    see more, and `If-Modified-Since`, which only the route answers, always go to the route."""
+    see more, and `If-Modified-Since`, which only the route answers, always go to the route. It sits outside
+    the compression middleware and serves each encoding as kept (`Kept.served`)."""
 
     def __init__(self, app: ASGIApp, cache: ResponseCache, db: Database) -> None:
         self.app = app
@@ -290,7 +323,8 @@ class ServeKept:
                 headers = Headers(scope=scope)
                 if "if-modified-since" not in headers and kept.version == self.db.peek_content_version():
                     scope["route"] = kept.route
-                    await kept.response(headers.get("if-none-match"))(scope, receive, send)
+                    answer = kept.served(headers.get("if-none-match"), headers.get("accept-encoding"))
+                    await answer(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
