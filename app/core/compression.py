@@ -18,12 +18,13 @@ MIN_BYTES = 1024  # below this, the headers and the codec's framing eat most of 
 # Server preference, best first; the same order `CompressMiddleware` applies.
 ENCODINGS = ("zstd", "br", "gzip")
 
-# Levels for what is made once and kept: a little slower to make than the middleware's per-request
-# defaults (4), smaller to send every time after.
+# One set of levels for the middleware and for kept answers, so the same answer is the same bytes whichever
+# of the two compressed it (gzip aside: its header carries the time it was made).
+LEVELS = {"zstd": 4, "br": 4, "gzip": 4}
 _KEPT_CODECS: dict[str, Callable[[bytes], bytes]] = {
-    "zstd": zstandard.ZstdCompressor(level=9).compress,
-    "br": lambda body: brotli.compress(body, quality=6),
-    "gzip": lambda body: gzip.compress(body, compresslevel=6, mtime=0),
+    "zstd": zstandard.ZstdCompressor(level=LEVELS["zstd"]).compress,
+    "br": lambda body: brotli.compress(body, quality=LEVELS["br"]),
+    "gzip": lambda body: gzip.compress(body, compresslevel=LEVELS["gzip"], mtime=0),
 }
 
 # The library's list of compressible types lacks these two of ours.
@@ -47,7 +48,12 @@ COMPRESSIBLE = frozenset(
 
 
 def middleware_options() -> dict[str, int]:
-    return {"minimum_size": MIN_BYTES}
+    return {
+        "minimum_size": MIN_BYTES,
+        "zstd_level": LEVELS["zstd"],
+        "brotli_quality": LEVELS["br"],
+        "gzip_level": LEVELS["gzip"],
+    }
 
 
 def negotiate(accept_encoding: str | None) -> str | None:
