@@ -174,8 +174,13 @@ def test_changes_answer_conditional_requests(client, seeded_db):
     first = client.get("/v1/changes")
     assert first.headers["etag"] and first.headers["last-modified"]
     assert client.get("/v1/changes", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    whole = client.get("/v1/changes", params={"limit": 100})
+    assert whole.json()["items"] and not whole.headers.get("link")  # it reaches the newest change
     put_changed(seeded_db, "condition", "rheumatoid-arthritis", description="Changed.")
-    assert client.get("/v1/changes", headers={"If-None-Match": first.headers["etag"]}).status_code == 200
+    # The first page shows the same changes as before (the new one is further on): still current.
+    assert client.get("/v1/changes", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    changed = client.get("/v1/changes", params={"limit": 100}, headers={"If-None-Match": whole.headers["etag"]})
+    assert changed.status_code == 200 and changed.json()["items"][-1]["key"] == "rheumatoid-arthritis"
 
 
 def test_an_import_that_drops_a_record_from_data_deletes_it(client, seeded_db, tmp_path):

@@ -148,3 +148,22 @@ def test_a_date_never_hides_a_change_made_after_the_response(change, made_after,
     assert newer > stamp
     if made.replace(microsecond=0) > change.replace(microsecond=0):
         assert stamp == change.replace(microsecond=0)  # dated exactly once its second is over
+
+
+def test_an_edit_elsewhere_still_revalidates_with_304(client, seeded_db):
+    """A response's tag comes from what it shows: an edit to an expert leaves the conditions list and a
+    claim by no one as they were (304), an edit to a condition changes the list (200, a new tag)."""
+    from tests.test_changes import put_changed
+
+    paths = ["/v1/conditions?limit=100", "/v1/therapies?limit=100", "/v1/therapy-types"]
+    first = {path: client.get(path) for path in paths}
+    put_changed(seeded_db, "expert", client.get("/v1/experts").json()["items"][0]["slug"], job_title="Changed")
+    for path, response in first.items():
+        again = client.get(path, headers={"If-None-Match": response.headers["etag"]})
+        assert again.status_code == 304 and again.headers["etag"] == response.headers["etag"], path
+        assert client.get(path).headers["etag"] == response.headers["etag"]  # and as kept again
+    put_changed(seeded_db, "condition", "rheumatoid-arthritis", description="Described anew.")
+    changed = client.get(paths[0], headers={"If-None-Match": first[paths[0]].headers["etag"]})
+    assert changed.status_code == 200 and changed.headers["etag"] != first[paths[0]].headers["etag"]
+    assert "Described anew." in changed.text
+    assert client.get(paths[1], headers={"If-None-Match": first[paths[1]].headers["etag"]}).status_code == 304

@@ -126,3 +126,22 @@ def test_a_shared_cache_never_stores_keyed_answers_or_replays_a_callers_count(be
 
         after = cdn.get("/v1/topics")  # the keyed answers did not replace the public copy
         assert after.headers["x-cache-status"] == "HIT" and "ratelimit-remaining" not in after.headers
+
+
+def test_a_shared_cache_revalidates_after_an_edit_elsewhere_and_refetches_after_one_here(behind_nginx):
+    from tests.test_changes import put_changed
+
+    base, db, _ = behind_nginx
+    with httpx.Client(base_url=base, timeout=10) as cdn:
+        first = cdn.get("/v1/conditions?limit=100")
+        assert first.headers["x-cache-status"] == "MISS"
+        expert = cdn.get("/v1/experts").json()["items"][0]["slug"]
+        put_changed(db, "expert", expert, job_title="Changed")
+        time.sleep(2.1)  # past max-age (1 s here; nginx counts whole seconds): the cache must ask the origin
+        after_elsewhere = cdn.get("/v1/conditions?limit=100")
+        assert after_elsewhere.headers["x-cache-status"] == "REVALIDATED"  # the origin said 304
+        assert after_elsewhere.content == first.content
+        put_changed(db, "condition", "rheumatoid-arthritis", description="Described anew.")
+        time.sleep(2.1)
+        after_here = cdn.get("/v1/conditions?limit=100")
+        assert after_here.headers["x-cache-status"] == "EXPIRED" and "Described anew." in after_here.text

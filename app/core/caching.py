@@ -1,11 +1,12 @@
-"""Conditional GET. Public content is a function of the newest change-log sequence number, so a public
-response's ETag is that number (plus the URL, the representation asked for and the code's version),
-known before any content query runs: a revalidation costs one indexed lookup and returns 304.
-Responses made for an editor (who may see drafts) are tagged by a hash of their bytes instead.
+"""Conditional GET. A response's ETag is derived from what it shows: a hash of its bytes. So it changes
+only when the response would, and an edit elsewhere in the store still revalidates with 304.
 
-For the same reason a public response can be kept and served again while the content version it was
-made at is current: `ResponseCache` is keyed by the public ETag, so an entry can never outlive the
-content it shows, and workers that each keep their own can never disagree with one another."""
+Public content is a function of the newest change-log sequence number, so a public response can be kept
+and served again while the content version it was made at is current: `ResponseCache` entries are stamped
+with that number, so an entry can never outlive the content it shows, and workers that each keep their
+own can never disagree with one another. A revalidation against a kept response costs one indexed lookup;
+after a change anywhere, the first request for a URL builds it again, and if its bytes are the same, so
+is its tag (and the client gets its 304)."""
 
 from __future__ import annotations
 
@@ -72,13 +73,13 @@ class Kept:
     body: bytes
     ok_headers: list[tuple[bytes, bytes]]
     not_modified_headers: list[tuple[bytes, bytes]]
-    salted: bool  # it depends on more than the content version (the date), so only its route can reuse it
+    salt: str  # what else it depends on (the date, for `?review=overdue`), so only its route can reuse it
     route: Any  # the route that made it, named in metrics and logs when it is served without routing
     compressible: bool = False
     encoded: dict[str | None, tuple[list[tuple[bytes, bytes]], bytes]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, response: Response, etag: str, version: int, *, salted: bool, route: Any, max_age: int) -> Kept:
+    def of(cls, response: Response, etag: str, version: int, *, salt: str, route: Any, max_age: int) -> Kept:
         # A copy: the response is about to be sent, and middleware further out adds its caller's headers (a
         # request id, CORS for an origin); the kept list must not depend on whether that edits it in place.
         return cls(
@@ -87,7 +88,7 @@ class Kept:
             bytes(response.body),
             list(response.raw_headers),
             not_modified(etag, public=True, max_age=max_age).raw_headers,
-            salted,
+            salt,
             route,
             compression.compressible(response.media_type, len(response.body)),
         )
@@ -156,6 +157,8 @@ class ResponseCache:
             old = self._entries.pop(signature, None)
             if old is not None:
                 self._size -= len(old.body)
+                if old.etag == kept.etag and old.ok_headers == kept.ok_headers and old.body == kept.body:
+                    kept.encoded = old.encoded  # made again after a change elsewhere: same bytes, same encodings
             self._entries[signature] = kept
             self._size += len(kept.body)
             while len(self._entries) > self.max_entries or self._size > self.max_bytes:
@@ -173,10 +176,17 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def public_etag(request: Request, version: int, media_type: str) -> str:
-    # `etag_salt`: what else a response depends on (the date, for `?review=overdue`), set by a dependency.
-    salt = getattr(request.state, "etag_salt", "")
-    basis = f"{__version__}|{request.url.path}?{request.url.query}|{media_type}|{salt}".encode()
+    """A tag for a representation of the whole store at `version` (the export), known before it is made."""
+    basis = f"{__version__}|{request.url.path}?{request.url.query}|{media_type}".encode()
     return f'W/"{version}-{hashlib.blake2b(basis, digest_size=8).hexdigest()}"'
+
+
+def shown_etag(request: Request, media_type: str, body: bytes) -> str:
+    """A public response's tag, from its bytes (and its URL and type: a tag names one resource's state).
+    Weak: the same content in another encoding keeps it."""
+    digest = hashlib.blake2b(f"{request.url.path}?{request.url.query}|{media_type}|".encode(), digest_size=12)
+    digest.update(body)
+    return f'W/"{digest.hexdigest()}"'
 
 
 def body_etag(body: bytes) -> str:
@@ -207,31 +217,21 @@ def cached_read(
     with db.read() as conn:
         if public:
             version = content_version(conn)
-            etag = public_etag(request, version, media_type)
-            if etag_matches(if_none_match, etag):
-                return not_modified(etag, public=True, max_age=max_age)
-            if (kept := _kept(request, etag)) is not None:
+            if (kept := kept_for(request, version)) is not None:
                 return kept.response(if_none_match)
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
-    if not public:
-        etag = etag_of(payload) if etag_of else body_etag(body)
-        if etag_matches(if_none_match, etag):
-            return not_modified(etag, public=False, max_age=max_age)
+    # Public: from the bytes, so the tag changes only when they do. An editor's: a record's revision, or bytes.
+    etag = shown_etag(request, media_type, body) if public else (etag_of(payload) if etag_of else body_etag(body))
     response = Response(body, media_type=media_type, headers=headers)
     set_validators(response, etag, public=public, max_age=max_age)
     if public and (cache := _cache(request)) is not None:
-        cache.put(
-            request_signature(request.scope),
-            Kept.of(
-                response,
-                etag,
-                version,
-                salted=bool(getattr(request.state, "etag_salt", "")),
-                route=request.scope.get("route"),
-                max_age=max_age,
-            ),
-        )
+        salt = getattr(request.state, "etag_salt", "")
+        route = request.scope.get("route")
+        kept = Kept.of(response, etag, version, salt=salt, route=route, max_age=max_age)
+        cache.put(request_signature(request.scope), kept)
+    if etag_matches(if_none_match, etag):
+        return not_modified(etag, public=public, max_age=max_age)
     return response
 
 
@@ -258,10 +258,13 @@ def _cache(request: Request) -> ResponseCache | None:
     return cache if cache is not None and cache.max_entries > 0 else None
 
 
-def _kept(request: Request, etag: str) -> Kept | None:
-    """The kept response for this request, if it was made under the same public ETag."""
+def kept_for(request: Request, version: int) -> Kept | None:
+    """The kept response for this request, if it was made at content `version` (and on the same date, for
+    what depends on it)."""
     kept = cache.get(request_signature(request.scope)) if (cache := _cache(request)) is not None else None
-    return kept if kept is not None and kept.etag == etag else None
+    if kept is None or kept.version != version or kept.salt != getattr(request.state, "etag_salt", ""):
+        return None
+    return kept
 
 
 async def cached_read_async(
@@ -284,16 +287,13 @@ async def cached_read_async(
     version = db.peek_content_version() if public else None
     if version is None:
         return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
-    etag = public_etag(request, version, media_type)
     if_none_match = request.headers.get("if-none-match")
-    if etag_matches(if_none_match, etag):
-        return not_modified(etag, public=True, max_age=max_age)
-    key = (etag, request_signature(request.scope))
+    key = (version, getattr(request.state, "etag_salt", ""), request_signature(request.scope))
     while (running := builds._running.get(key)) is not None:  # the same response is being built
         await running.wait()
-        if (kept := _kept(request, etag)) is not None:
+        if (kept := kept_for(request, version)) is not None:
             return kept.response(if_none_match)
-    if (kept := _kept(request, etag)) is not None:
+    if (kept := kept_for(request, version)) is not None:
         return kept.response(if_none_match)
     builds._running[key] = done = anyio.Event()
     try:
@@ -319,7 +319,7 @@ class ServeKept:
         if scope["type"] == "http" and scope["method"] == "GET" and self.cache.max_entries > 0:
             principal = scope.get("state", {}).get("principal")
             kept = None if principal is not None and principal.is_editor else self.cache.get(request_signature(scope))
-            if kept is not None and not kept.salted:
+            if kept is not None and not kept.salt:
                 headers = Headers(scope=scope)
                 if "if-modified-since" not in headers and kept.version == self.db.peek_content_version():
                     scope["route"] = kept.route
@@ -333,13 +333,14 @@ def cache_control(public: bool, max_age: int) -> str:
     return f"public, max-age={max_age}, stale-while-revalidate={max_age * 5}" if public else "private, no-cache"
 
 
-def set_validators(response: Response, etag: str, *, public: bool, max_age: int) -> None:
-    response.headers["ETag"] = etag
+def set_validators(response: Response, etag: str | None, *, public: bool, max_age: int) -> None:
+    if etag is not None:
+        response.headers["ETag"] = etag
     response.headers["Cache-Control"] = cache_control(public, max_age)
     response.headers["Vary"] = "Accept, X-API-Key"
 
 
-def not_modified(etag: str, *, public: bool, max_age: int) -> Response:
+def not_modified(etag: str | None, *, public: bool, max_age: int) -> Response:
     response = Response(status_code=304)
     set_validators(response, etag, public=public, max_age=max_age)
     return response

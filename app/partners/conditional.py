@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.core.caching import Built, cached_read_async, etag_matches, not_modified, public_etag, set_validators
+from app.core.caching import Built, cached_read_async, etag_matches, kept_for, not_modified, public_etag, set_validators
 from app.core.db import Database, content_version
 from app.partners.changes import newest_change
 
@@ -82,7 +82,9 @@ def _not_modified_since(
     # Whole seconds against whole seconds, as HTTP dates are: the exact `Last-Modified` sent back is a 304
     # (and `http_date` never dates a response to a second in which a later change could still be made).
     if newest and _second(newest[1]) <= since:
-        response = not_modified(public_etag(request, newest[0], media_type), public=True, max_age=max_age)
+        # The tag of the response the client holds is known only if it is kept (it is made from its bytes).
+        kept = kept_for(request, newest[0])
+        response = not_modified(kept.etag if kept else None, public=True, max_age=max_age)
         response.headers["Last-Modified"] = http_date(newest[1])
         return response
     return None
