@@ -13,10 +13,10 @@ from starlette_compress import CompressMiddleware
 
 from app import __version__
 from app.api import docs, ops
+from app.api.strict_query import reject_unknown_query_parameters
 from app.auth import keys
 from app.content import router as content
 from app.content.store import add_write_hook
-from app.api.strict_query import reject_unknown_query_parameters
 from app.core import compression
 from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings
