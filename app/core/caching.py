@@ -93,6 +93,13 @@ class Kept:
             compression.compressible(response.media_type, len(response.body)),
         )
 
+    def to_route(self, if_none_match: str | None, accept_encoding: str | None) -> Response:
+        """For a route to answer with: an encoding as kept (the compression middleware passes an encoded
+        answer as it is), or the body as is, which the middleware then marks `Vary: Accept-Encoding`."""
+        if self.compressible and compression.negotiate(accept_encoding) is not None:
+            return self.served(if_none_match, accept_encoding)
+        return self.response(if_none_match)
+
     def response(self, if_none_match: str | None) -> Response:
         """As the route made it (compression, if any, is left to the middleware the route's answers pass)."""
         if etag_matches(if_none_match, self.etag):
@@ -218,7 +225,7 @@ def cached_read(
         if public:
             version = content_version(conn)
             if (kept := kept_for(request, version)) is not None:
-                return kept.response(if_none_match)
+                return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
     # Public: from the bytes, so the tag changes only when they do. An editor's: a record's revision, or bytes.
@@ -292,9 +299,9 @@ async def cached_read_async(
     while (running := builds._running.get(key)) is not None:  # the same response is being built
         await running.wait()
         if (kept := kept_for(request, version)) is not None:
-            return kept.response(if_none_match)
+            return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
     if (kept := kept_for(request, version)) is not None:
-        return kept.response(if_none_match)
+        return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
     builds._running[key] = done = anyio.Event()
     try:
         return await anyio.to_thread.run_sync(run, limiter=builds.limiter)

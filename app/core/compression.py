@@ -63,6 +63,7 @@ def negotiate(accept_encoding: str | None) -> str | None:
         return None
     accepted: set[str] = set()
     refused: set[str] = set()
+    wildcard = False  # as the middleware reads it: a `*` accepted anywhere stays accepted
     for item in accept_encoding.lower().split(","):  # in order: a later refusal withdraws an acceptance
         coding, _, params = item.partition(";")
         coding = coding.strip()
@@ -70,10 +71,11 @@ def negotiate(accept_encoding: str | None) -> str | None:
             continue
         if _quality(params) > 0:
             accepted.add(coding)
+            wildcard = wildcard or coding == "*"
         else:
             refused.add(coding)
             accepted.discard(coding)
-    if "*" in accepted:
+    if wildcard:
         accepted |= set(ENCODINGS) - refused
     return next((encoding for encoding in ENCODINGS if encoding in accepted), None)
 
