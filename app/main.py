@@ -92,7 +92,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     # Outermost last: headers on everything, then CORS, then the size limit and the key check.
     # Routes' answers are compressed on the way out; kept answers were compressed once, when kept.
-    app.add_middleware(CompressMiddleware, **compression.middleware_options())
+    app.add_middleware(
+        CompressMiddleware,
+        minimum_size=compression.MIN_BYTES,
+        zstd_level=compression.LEVELS["zstd"],
+        brotli_quality=compression.LEVELS["br"],
+        gzip_level=compression.LEVELS["gzip"],
+    )
     app.add_middleware(ServeKept, cache=app.state.response_cache, db=db)  # inside the rate limit: it is counted
     app.add_middleware(RateLimit, settings=settings)  # inside ApiKeyAuth: it needs the caller
     app.add_middleware(ApiKeyAuth, authenticate=keys.authenticate)

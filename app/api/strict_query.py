@@ -60,17 +60,17 @@ class UnknownQueryParameters(ApiError):
 
 def accepted_query_parameters(route: APIRoute) -> frozenset[str] | None:
     """The query parameter names `route` reads (None: it takes any), worked out once per route."""
-    accepted = getattr(route, _ACCEPTED, False)
-    if accepted is False:
+    if not hasattr(route, _ACCEPTED):
         opted_out = getattr(route.endpoint, OPT_OUT, False)
-        accepted = None if opted_out else frozenset(_query_names(route.dependant))
-        setattr(route, _ACCEPTED, accepted)
+        setattr(route, _ACCEPTED, None if opted_out else frozenset(_query_names(route.dependant)))
+    accepted: frozenset[str] | None = getattr(route, _ACCEPTED)
     return accepted
 
 
 def _query_names(dependant: Dependant) -> set[str]:
     """The query parameters a route's dependency tree declares, by the name clients send (the alias)."""
-    names, pending = set(), [dependant]
+    names: set[str] = set()
+    pending = [dependant]
     while pending:
         current = pending.pop()
         names.update(field.alias for field in current.query_params)

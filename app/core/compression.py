@@ -47,15 +47,6 @@ COMPRESSIBLE = frozenset(
 )
 
 
-def middleware_options() -> dict[str, int]:
-    return {
-        "minimum_size": MIN_BYTES,
-        "zstd_level": LEVELS["zstd"],
-        "brotli_quality": LEVELS["br"],
-        "gzip_level": LEVELS["gzip"],
-    }
-
-
 def negotiate(accept_encoding: str | None) -> str | None:
     """The encoding to send, from an `Accept-Encoding` value: the first of `ENCODINGS` it accepts (a
     q-value of 0 refuses; `*` accepts any not named), or None for the body as is."""

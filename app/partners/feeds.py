@@ -87,7 +87,7 @@ def _published_labels(conn: Connection, resource: str, keys: list[str]) -> dict[
     rows = conn.execute(
         select(table.c.key, table.c[spec.label]).where(table.c.key.in_(keys), table.c.status == Status.published.value)
     ).all()
-    return dict(rows)  # type: ignore[arg-type]
+    return {key: label for key, label in rows}
 
 
 def feed_title(conn: Connection, filters: Filters) -> str:
