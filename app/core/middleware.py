@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import Overloaded, PayloadTooLarge, Unauthorized
+from app.core.errors import ApiError, Overloaded, PayloadTooLarge, Unauthorized
 from app.core.principal import ANONYMOUS, Principal
 
 SECURITY_HEADERS = {
@@ -54,6 +54,12 @@ class SecurityHeaders:
         await self.app(scope, receive, adding_headers(send, SECURITY_HEADERS, override=False))
 
 
+class CorsRefused(ApiError):
+    status = 400
+    title = "CORS request refused"
+    slug = "cors-refused"
+
+
 class ProblemCORSMiddleware(CORSMiddleware):
     """Starlette's CORS, with a refused preflight answered as a problem document (it answers plain text)
     that says what was refused and what is allowed."""
@@ -75,7 +81,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
             for name, value in response.headers.items()
             if name.lower() not in ("content-type", "content-length")
         }
-        return problem(400, "CORS request refused", detail, slug="cors-refused", headers=headers)
+        return CorsRefused(detail, headers=headers).response()
 
 
 class BodyTooLarge(HTTPException):
