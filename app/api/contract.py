@@ -56,8 +56,15 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Cache-Control": _header("How long and by whom the answer may be kept.", {"type": "string"}),
     "Location": _header("The URL of the record made.", {"type": "string", "format": "uri-reference"}),
     "RateLimit-Limit": _header("Requests allowed per window for this caller.", {"type": "integer", "minimum": 0}),
-    "RateLimit-Remaining": _header("Requests left in the current window.", {"type": "integer", "minimum": 0}),
-    "RateLimit-Reset": _header("Seconds until the window starts again.", {"type": "integer", "minimum": 0}),
+    "RateLimit-Remaining": _header(
+        "Requests left in the current window. Absent from public answers (`Cache-Control: public`), which a shared "
+        "cache may replay to other callers.",
+        {"type": "integer", "minimum": 0},
+    ),
+    "RateLimit-Reset": _header(
+        "Seconds until the window frees a request. Absent from public answers, as `RateLimit-Remaining` is.",
+        {"type": "integer", "minimum": 0},
+    ),
     "RateLimit-Policy": _header("The limit and its window, as `LIMIT;w=SECONDS`.", {"type": "string"}),
     "Retry-After": _header("Seconds to wait before trying again.", {"type": "integer", "minimum": 0}),
     "WWW-Authenticate": _header('How to authenticate: `ApiKey header="X-API-Key"`.', {"type": "string"}),
