@@ -53,6 +53,39 @@ def serve(
     serving.run(host, port, workers, settings.log_level)
 
 
+@cli.command()
+def deliver(
+    once: Annotated[bool, typer.Option(help="Send what is due now, then stop.")] = False,
+) -> None:
+    """Run a webhook delivery worker on its own (several may run at once; `serve` also runs one unless
+    WEBHOOK_WORKER=false)."""
+    import asyncio
+    import signal
+
+    from app.webhooks.delivery import Worker, new_client
+
+    settings = get_settings()
+    db = _db()
+    worker = Worker(db, settings)
+
+    async def main() -> None:
+        if once:
+            async with new_client() as client:
+                while await worker.run_once(client):
+                    pass
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await worker.run(stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        db.dispose()
+
+
 @db_cli.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import tempfile
@@ -16,7 +17,7 @@ from app.api import docs, ops
 from app.api.strict_query import reject_unknown_query_parameters
 from app.auth import keys
 from app.content import router as content
-from app.content.store import add_write_hook
+from app.content.store import add_change_hook, add_write_hook
 from app.core import compression
 from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings
@@ -30,6 +31,9 @@ from app.ops.requests import RequestContext, configure_access_log
 from app.partners import router as partners
 from app.search import index as search_index
 from app.search import router as search
+from app.webhooks import outbox as webhook_outbox
+from app.webhooks import router as webhooks
+from app.webhooks.delivery import Worker as WebhookWorker
 
 DESCRIPTION = """Structured health-topic content (topics, claims with their evidence, experts and their quotes,
 conditions with ICD-10-CM, MeSH and SNOMED CT codes, therapies by type), queried by condition and by therapy
@@ -47,9 +51,11 @@ def configure_logging() -> None:
 
 
 def install_write_hooks() -> None:
-    """The derived state every write keeps in step in its own transaction, besides facets: the search
-    index. Everything that writes (the app, the CLI, scripts and tests) calls this first."""
+    """What every write keeps in step in its own transaction, besides facets: the search index, and the
+    webhook outbox (a delivery row per matching webhook for each change-log entry). Everything that writes
+    (the app, the CLI, scripts and tests) calls this first."""
     add_write_hook(search_index.on_write)
+    add_change_hook(webhook_outbox.on_changes)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -61,7 +67,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log_database_version(db)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(WebhookWorker(db, settings).run(stop)) if settings.webhook_worker else None
         yield
+        stop.set()
+        if worker is not None:
+            try:
+                await asyncio.wait_for(worker, timeout=settings.webhook_timeout_seconds + 5)
+            except TimeoutError:
+                worker.cancel()
         db.dispose()
 
     app = FastAPI(
@@ -88,6 +102,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(editing.build_router())
     app.include_router(partners.router)
     app.include_router(search.router)
+    app.include_router(webhooks.router)
     docs.install(app)
 
     # Outermost last: headers on everything, then CORS, then the size limit and the key check.

@@ -62,6 +62,11 @@ OPENAPI_TAGS: list[dict[str, str]] = [
     },
     {"name": "feeds", "description": "JSON Feed and Atom feeds of topics, filtered like the lists."},
     {"name": "changes", "description": "The change log partners replay to keep an exact copy."},
+    {
+        "name": "webhooks",
+        "description": "Push: each change POSTed to a partner's URL as it commits, signed as Standard Webhooks "
+        "says, at least once and in order, with the change log's seq and cursor to resume from.",
+    },
     {"name": "revisions", "description": "Every saved version of a record, drafts included (editors)."},
     {"name": "editing", "description": "Creating, changing and deleting content; needs an editor key."},
     {"name": "operations", "description": "Liveness and readiness for orchestrators and load balancers."},

@@ -32,11 +32,24 @@ WriteHook = Callable[[Connection, dict[str, set[int]], dict[str, set[int]]], Non
 # on import: `app.main.install_write_hooks` adds the search index's, and the app and the CLI call it.
 after_write_hooks: list[WriteHook] = []
 
+ChangeHook = Callable[[Connection, list[dict[str, Any]]], None]
+
+# Hooks run at the end of every write transaction, first (before facets are refreshed, so a deleted record's
+# facet rows are still there), with the change-log entries it wrote in seq order: each entry's columns
+# (`seq`, `resource`, `key`, `op`, `at`, `data`) and `record_pk`. `install_write_hooks` adds the webhook outbox's.
+change_hooks: list[ChangeHook] = []
+
 
 def add_write_hook(hook: WriteHook) -> None:
     """Run `hook(conn, touched, removed)` at the end of every write transaction (once, however often added)."""
     if hook not in after_write_hooks:
         after_write_hooks.append(hook)
+
+
+def add_change_hook(hook: ChangeHook) -> None:
+    """Run `hook(conn, changes)` with every write transaction's change-log entries (once, however often added)."""
+    if hook not in change_hooks:
+        change_hooks.append(hook)
 
 
 def new_id() -> str:
@@ -78,6 +91,7 @@ class ContentWriter:
     touched: dict[str, set[int]] = field(default_factory=dict)
     removed: dict[str, set[int]] = field(default_factory=dict)
     reshaped: dict[str, set[int]] = field(default_factory=dict)  # records whose change moves others' facets
+    logged: list[dict[str, Any]] = field(default_factory=list)  # change-log entries written, for change_hooks
 
     # ---- writing ------------------------------------------------------------------------------------
 
@@ -134,7 +148,7 @@ class ContentWriter:
         if to_update:
             changed = [(pk, wanted[key]) for key, pk, _ in to_update]
             self._write_children(spec, changed, resolved, replace=True)
-        log.write(self.conn)
+        log.write(self.conn, self.logged)
         if to_update:
             self._refuse_cycles(spec, [pk for _, pk, _ in to_update])
         return results
@@ -190,16 +204,20 @@ class ContentWriter:
             key = doc[spec.key_field]
             log.revision(self, spec, key, "deleted", doc | {"revision": doc["revision"] + 1})
             if doc["status"] == Status.published:
-                log.change(self, resource, key, "delete", None)
+                log.change(self, resource, key, "delete", None, pk)
             self.removed.setdefault(resource, set()).add(pk)
             self.touched.get(resource, set()).discard(pk)
             results.append(WriteResult(resource, key, "deleted", None))
-        log.write(self.conn)
+        log.write(self.conn, self.logged)
         return results
 
     def finish(self) -> None:
-        """Bring derived state (facets, hooks such as search) in step with the writes made so far; a second
-        call has nothing left to do."""
+        """Bring derived state (facets, hooks such as search and the webhook outbox) in step with the writes
+        made so far; a second call has nothing left to do."""
+        if self.logged:
+            for change_hook in change_hooks:
+                change_hook(self.conn, self.logged)
+            self.logged = []
         facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
         for hook in after_write_hooks:
             hook(self.conn, self.touched, self.removed)
@@ -291,9 +309,9 @@ class ContentWriter:
     ) -> None:
         log.revision(self, spec, key, op, doc)
         if doc["status"] == Status.published:
-            log.change(self, spec.name, key, "upsert", doc)
+            log.change(self, spec.name, key, "upsert", doc, pk)
         elif was_public:
-            log.change(self, spec.name, key, "delete", None)
+            log.change(self, spec.name, key, "delete", None, pk)
         self.touched.setdefault(spec.name, set()).add(pk)
 
     def _refuse_cycles(self, spec: ResourceSpec, pks: list[int]) -> None:
@@ -348,6 +366,7 @@ class _LogRows:
 
     revisions: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
+    record_pks: list[int] = field(default_factory=list)
 
     def revision(self, writer: ContentWriter, spec: ResourceSpec, key: str, op: str, doc: dict) -> None:
         self.revisions.append(
@@ -362,12 +381,19 @@ class _LogRows:
             }
         )
 
-    def change(self, writer: ContentWriter, resource: str, key: str, op: str, data: dict | None) -> None:
+    def change(self, writer: ContentWriter, resource: str, key: str, op: str, data: dict | None, pk: int) -> None:
         self.changes.append({"resource": resource, "key": key, "op": op, "at": writer.now, "data": data})
+        self.record_pks.append(pk)
 
-    def write(self, conn: Connection) -> None:
+    def write(self, conn: Connection, logged: list[dict[str, Any]]) -> None:
+        """Write the rows; with change hooks registered, also note each change with its seq in `logged`."""
         if self.revisions:
             conn.execute(insert(REVISIONS), self.revisions)
-        if self.changes:
+        if self.changes and change_hooks:
+            statement = insert(CHANGES).returning(CHANGES.c.seq, sort_by_parameter_order=True)
+            seqs = conn.execute(statement, self.changes).scalars().all()
+            for row, seq, pk in zip(self.changes, seqs, self.record_pks, strict=True):
+                logged.append({"seq": seq, **row, "record_pk": pk})
+        elif self.changes:
             conn.execute(insert(CHANGES), self.changes)
-        self.revisions, self.changes = [], []
+        self.revisions, self.changes, self.record_pks = [], [], []

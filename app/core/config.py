@@ -41,6 +41,19 @@ class Settings(BaseSettings):
         default="memory://", description="limits storage URI; redis://host:6379 shares one budget."
     )
     cors_allow_origins: str = Field(default="*", description="Origins allowed to read; writes allow none.")
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Let webhook targets be plain http and loopback or private addresses (tests, private networks).",
+    )
+    webhook_worker: bool = Field(default=True, description="Run the webhook delivery worker inside `serve`.")
+    webhook_timeout_seconds: float = Field(default=10.0, description="Longest one webhook send may take.")
+    webhook_retry_scale: float = Field(
+        default=1.0, description="Multiplies the retry schedule (5 s ... 10 h); tests make it small."
+    )
+    webhook_poll_seconds: float = Field(default=1.0, description="How often an idle delivery worker looks for work.")
+    webhook_secret_grace_seconds: int = Field(
+        default=86400, description="How long a rotated-out signing secret still signs beside the new one."
+    )
     log_level: str = "info"
 
 

@@ -22,6 +22,7 @@ from app.models.content import (
     TopicTherapy,
 )
 from app.models.system import ApiKey, Change, Facet, Revision
+from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
 
@@ -51,6 +52,8 @@ __all__ = [
     "Topic",
     "TopicCondition",
     "TopicTherapy",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
     "table_of",
 ]

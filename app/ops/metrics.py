@@ -30,6 +30,17 @@ DURATION = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 IN_FLIGHT = Gauge("http_requests_in_flight", "Requests being answered now.", multiprocess_mode="livesum")
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_deliveries",
+    "Webhook send attempts, by outcome: success, retry (failed, tried again later), failed (the last retry "
+    "failed, the subscription is disabled), gone (410: disabled).",
+    ["outcome"],
+)
+WEBHOOK_LAG = Histogram(
+    "webhook_delivery_lag_seconds",
+    "From the write that made an event to its receipt acknowledged by the target (2xx).",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0, 36000.0),
+)
 
 router = APIRouter(tags=["operations"])
 
@@ -52,8 +63,9 @@ def exposition() -> bytes:
     summary="Prometheus metrics",
     name="metrics",
     response_class=Response,
-    description="Request counts, durations and requests in flight, by route template, in the Prometheus "
-    "text format. Holds no content and no keys.",
+    description="Request counts, durations and requests in flight, by route template, and webhook "
+    "deliveries (`webhook_deliveries_total` by outcome, `webhook_delivery_lag_seconds` from write to "
+    "acknowledged receipt), in the Prometheus text format. Holds no content and no keys.",
     responses={200: {"content": {"text/plain": {"example": EXAMPLE}}}},
 )
 def metrics() -> Response:
