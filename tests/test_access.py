@@ -1,5 +1,5 @@
-"""Who may do what: every write needs an editor key, partners never see drafts, revoked keys are refused,
-keys are compared in constant time and never written to a log."""
+"""Who may do what: every write of content needs an editor key (a webhook, any key), partners never see
+drafts, revoked keys are refused, keys are compared in constant time and never written to a log."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.conftest import client_for
 from tests.test_hostile_input import NO_LIMITS, fill, routes
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
+WEBHOOKS = "/v1/webhooks"  # a partner's own subscriptions: any key may write them, no key may not
 DRAFT_ID = "draft-claim-quokka"
 DRAFT_TEXT = "Quokkas cure everything, says an unpublished draft."
 
@@ -35,7 +36,12 @@ def api(seeded_db):
 
 def test_every_write_route_needs_an_editor_key(api, seeded_db):
     partner = make_key(seeded_db, Scope.partner)
-    unsafe = [(method, path) for path, methods in routes(api.app) for method in sorted(methods - SAFE)]
+    unsafe = [
+        (method, path)
+        for path, methods in routes(api.app)
+        for method in sorted(methods - SAFE)
+        if not path.startswith(WEBHOOKS)
+    ]
     assert unsafe, "the app has write routes"
     for method, path in unsafe:
         url = fill(path, "fecal-microbiota-transplantation")
@@ -46,6 +52,20 @@ def test_every_write_route_needs_an_editor_key(api, seeded_db):
         forbidden = api.request(method, url, json={}, headers={"X-API-Key": partner})
         assert forbidden.status_code == 403, f"{method} {path} with a partner key: {forbidden.status_code}"
         assert forbidden.headers["content-type"] == "application/problem+json"
+
+
+def test_every_webhook_route_needs_a_key(api):
+    webhook_routes = [
+        (method, path)
+        for path, methods in routes(api.app)
+        if path.startswith(WEBHOOKS)
+        for method in sorted((methods - SAFE) | (methods & {"GET"}))
+    ]
+    assert len(webhook_routes) >= 9
+    for method, path in webhook_routes:
+        anonymous = api.request(method, fill(path, "wh_0000"), json={})
+        assert anonymous.status_code == 401, f"{method} {path} without a key: {anonymous.status_code}"
+        assert "www-authenticate" in anonymous.headers
 
 
 def test_history_routes_are_for_editors_only(api, seeded_db):

@@ -1,5 +1,5 @@
 """A webhook receiver for tests: an HTTP server on 127.0.0.1 that records every request and answers as
-told (a status per request, in order, then 204; optional delay and Location)."""
+told (a status and a delay per request, in order, then 204 at once; optional Location)."""
 
 from __future__ import annotations
 
@@ -30,14 +30,18 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answers to the first requests; then `default`
     default: int = 204
     delay: float = 0.0
+    delays: list[float] = field(default_factory=list)  # per request, in order; then `delay`
     location: str | None = None
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    in_flight: dict[str, int] = field(default_factory=dict)  # requests being answered, per path
+    most_in_flight: dict[str, int] = field(default_factory=dict)  # the most at once, per path
 
-    def answer(self) -> int:
+    def answer(self) -> tuple[int, float]:
         with self.lock:
-            return self.statuses.pop(0) if self.statuses else self.default
+            status = self.statuses.pop(0) if self.statuses else self.default
+            return status, self.delays.pop(0) if self.delays else self.delay
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
         deadline = time.monotonic() + timeout
@@ -61,11 +65,15 @@ def receiver(**options) -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (the http.server API)
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            status = state.answer()
-            if state.delay:
-                time.sleep(state.delay)
-            with state.lock:
+            status, delay = state.answer()
+            with state.lock:  # recorded on arrival: a request still being answered counts as received
                 state.received.append(Received(self.path, dict(self.headers.items()), body, time.time()))
+                now = state.in_flight[self.path] = state.in_flight.get(self.path, 0) + 1
+                state.most_in_flight[self.path] = max(now, state.most_in_flight.get(self.path, 0))
+            if delay:
+                time.sleep(delay)
+            with state.lock:
+                state.in_flight[self.path] -= 1
             self.send_response(status)
             if state.location:
                 self.send_header("Location", state.location)

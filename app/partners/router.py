@@ -151,7 +151,9 @@ async def feed_atom(request: Request, db: DatabaseDep, filters: TopicFilters, pa
     "was deleted, or moved to draft or retracted). Without `since` it starts at the beginning, so "
     "replaying it from there gives an exact copy. `next_cursor` is always present: it is where to "
     "resume, also when nothing is new. `resource` (repeatable) follows some resources only; the "
-    "cursor of a whole-log page (or of the export) serves any selection. " + CONDITIONAL,
+    "cursor of a whole-log page (or of the export) serves any selection. Webhook events (`/v1/webhooks`) carry "
+    "each change's `seq` (its place in this log, which is commit order) and `cursor` (the `since` that resumes "
+    "right after it), so a receiver can order events and catch up here after an outage. " + CONDITIONAL,
     responses={
         200: {"content": {"application/json": {"schema": schema_ref("ChangesPage"), "example": CHANGE_EXAMPLE}}},
         401: UNAUTHORIZED,
