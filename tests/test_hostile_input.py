@@ -302,8 +302,18 @@ def test_a_streamed_20mb_body_is_refused_before_it_is_read(seeded_db, editor_key
                 pass
 
         app, targets = BodySizeLimit(reader, max_bytes=1024 * 1024), [("POST", "/anything")]
+    paths = app.openapi()["paths"] if hasattr(app, "openapi") else {}
+    bodiless = {
+        (m.upper(), fill(p, "fecal-microbiota-transplantation"))
+        for p, item in paths.items()
+        for m, op in item.items()
+        if "requestBody" not in op
+    }
     for method, path in targets:
         status, _, pulled = drive(app, method, path, chunks=chunks, chunk=chunk, headers=headers)
+        if (method, path) in bodiless:  # a route that takes no body (a webhook's ping) must not read one at all
+            assert pulled == 0, f"{method} {path}: read {pulled} chunks of a body it does not take"
+            continue
         assert status == 413 and pulled <= 17, f"{method} {path}: {status} after {pulled} of {chunks} chunks"
         declared = headers + [(b"content-length", str(len(chunk) * chunks).encode())]
         status, _, pulled = drive(app, method, path, chunks=chunks, chunk=chunk, headers=declared)

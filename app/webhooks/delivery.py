@@ -17,7 +17,6 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ from app.core.db import Database
 from app.ops.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LAG
 from app.webhooks import outbox
 from app.webhooks.sender import Attempt, send
-from app.webhooks.ssrf import UnsafeTarget, check_url
+from app.webhooks.ssrf import Target, UnsafeTarget, check_url
 
 log = logging.getLogger("app.webhooks")
 
@@ -75,18 +74,13 @@ def signing_secrets(subscription: dict[str, Any], now: float) -> list[str]:
     return found
 
 
-@dataclass
-class Job:
-    subscription: dict[str, Any]
-    delivery: dict[str, Any]
-
-
 class Worker:
     def __init__(self, db: Database, settings: Settings, *, name: str | None = None, batch: int = 32) -> None:
         self.db = db
         self.settings = settings
         self.name = name or f"worker-{secrets.token_hex(4)}"
         self.batch = batch
+        self.per_pass = 100  # deliveries of one subscription read (and recorded) at a time
         self.timeout = settings.webhook_timeout_seconds
         self.lease = 3 * self.timeout + 5
         self.wake = asyncio.Event()
@@ -126,8 +120,9 @@ class Worker:
                 )
         return ids
 
-    def head(self, subscription_id: str, now: float) -> Job | None:
-        """The subscription's oldest pending delivery, if it is due and the lease is still this worker's."""
+    def due(self, subscription_id: str, now: float) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The subscription and its oldest pending deliveries, in order, up to the first not yet due, while
+        the lease is still this worker's."""
         with self.db.engine.connect() as conn:
             subscription = (
                 conn.execute(
@@ -142,23 +137,25 @@ class Worker:
             )
             if subscription is None:
                 return None
-            delivery = (
+            rows = (
                 conn.execute(
                     select(DELIVERIES)
                     .where(DELIVERIES.c.subscription_id == subscription_id, DELIVERIES.c.status == PENDING)
                     .order_by(DELIVERIES.c.id)
-                    .limit(1)
+                    .limit(self.per_pass)
                 )
                 .mappings()
-                .first()
+                .all()
             )
-        if delivery is None or delivery["next_attempt_at"] > now:
-            return None
-        return Job(dict(subscription), dict(delivery))
+        deliveries = []
+        for row in rows:
+            if row["next_attempt_at"] > now:
+                break
+            deliveries.append(dict(row))
+        return (dict(subscription), deliveries) if deliveries else None
 
-    def record(self, job: Job, attempt: Attempt, now: float) -> str:
-        """Store an attempt's outcome; returns it (success, retry, failed or gone)."""
-        delivery, subscription = job.delivery, job.subscription
+    def outcome_of(self, delivery: dict[str, Any], attempt: Attempt, now: float) -> tuple[str, dict, str | None]:
+        """(outcome, the delivery's new values, why to disable the webhook or None)."""
         attempts = delivery["attempts"] + 1
         values: dict[str, Any] = {
             "attempts": attempts,
@@ -166,42 +163,43 @@ class Worker:
             "last_status_code": attempt.status_code,
             "last_error": attempt.error,
         }
-        disable: str | None = None
         if attempt.ok:
-            outcome = "success"
-            values |= {"status": SUCCEEDED, "delivered_at": now}
-        elif attempt.status_code == 410:
-            outcome = "gone"
-            values["status"] = FAILED
-            disable = f"The target answered 410 Gone at {iso(now)} (delivery {delivery['msg_id']})."
-        else:
-            delay = retry_delay(attempts, self.settings.webhook_retry_scale)
-            if delay is None:
-                outcome = "failed"
-                values["status"] = FAILED
-                disable = (
-                    f"Delivery {delivery['msg_id']} failed {attempts} times, the last at {iso(now)}: "
-                    f"{attempt.describe()}. Fix the target, then set active to true and redeliver."
-                )
-            else:
-                outcome = "retry"
-                values["next_attempt_at"] = now + delay
+            return "success", values | {"status": SUCCEEDED, "delivered_at": now}, None
+        if attempt.status_code == 410:
+            reason = f"The target answered 410 Gone at {iso(now)} (delivery {delivery['msg_id']})."
+            return "gone", values | {"status": FAILED}, reason
+        delay = retry_delay(attempts, self.settings.webhook_retry_scale)
+        if delay is None:
+            reason = (
+                f"Delivery {delivery['msg_id']} failed {attempts} times, the last at {iso(now)}: "
+                f"{attempt.describe()}. Fix the target, then set active to true and redeliver."
+            )
+            return "failed", values | {"status": FAILED}, reason
+        return "retry", values | {"next_attempt_at": now + delay}, None
+
+    def record(self, subscription_id: str, results: list[tuple[dict[str, Any], Attempt, float]]) -> list[str]:
+        """Store a pass's attempts in one transaction; returns their outcomes."""
+        outcomes = []
         with write_transaction(self.db) as conn:
-            changed = conn.execute(
-                update(DELIVERIES)
-                .where(DELIVERIES.c.id == delivery["id"], DELIVERIES.c.status == PENDING)
-                .values(**values)
-            ).rowcount
-            if changed and disable:
-                conn.execute(
-                    update(SUBSCRIPTIONS)
-                    .where(SUBSCRIPTIONS.c.id == subscription["id"])
-                    .values(active=False, disabled_reason=disable, updated_at=iso(now))
-                )
-        WEBHOOK_DELIVERIES.labels(outcome).inc()
-        if attempt.ok and delivery["seq"] is not None:
-            WEBHOOK_LAG.observe(max(0.0, now - delivery["created_at"]))
-        return outcome
+            for delivery, attempt, now in results:
+                outcome, values, disable = self.outcome_of(delivery, attempt, now)
+                changed = conn.execute(
+                    update(DELIVERIES)
+                    .where(DELIVERIES.c.id == delivery["id"], DELIVERIES.c.status == PENDING)
+                    .values(**values)
+                ).rowcount
+                if changed and disable:
+                    conn.execute(
+                        update(SUBSCRIPTIONS)
+                        .where(SUBSCRIPTIONS.c.id == subscription_id)
+                        .values(active=False, disabled_reason=disable, updated_at=iso(now))
+                    )
+                outcomes.append(outcome)
+        for (delivery, attempt, now), outcome in zip(results, outcomes, strict=True):
+            WEBHOOK_DELIVERIES.labels(outcome).inc()
+            if attempt.ok and delivery["seq"] is not None:
+                WEBHOOK_LAG.observe(max(0.0, now - delivery["created_at"]))
+        return outcomes
 
     def release(self, subscription_id: str) -> None:
         with write_transaction(self.db) as conn:
@@ -213,37 +211,46 @@ class Worker:
 
     # ---- sending ------------------------------------------------------------------------------------
 
-    async def attempt(self, client: httpx.AsyncClient, job: Job) -> Attempt:
+    async def check(self, url: str) -> Target | Attempt:
+        """The target, checked now (its name resolved again), or a refused attempt."""
         allow = self.settings.webhook_allow_private_targets
-        url = job.subscription["url"]
         try:
-            target = await to_thread.run_sync(lambda: check_url(url, allow_private=allow))
+            return await to_thread.run_sync(lambda: check_url(url, allow_private=allow))
         except UnsafeTarget as exc:
             return Attempt(status_code=None, error=f"refused: the URL {exc}")
-        now = time.time()
-        return await send(
-            client,
-            url,
-            target,
-            signing_secrets(job.subscription, now),
-            job.delivery["msg_id"],
-            job.delivery["payload"],
-            timeout=self.timeout,
-        )
 
     async def drain(self, client: httpx.AsyncClient, subscription_id: str, claimed_at: float) -> int:
-        """Send one leased subscription's due deliveries in order until one fails or the lease runs low."""
+        """Send one leased subscription's due deliveries in order until one fails or the lease runs low. Each
+        pass checks the target once and sends only to the addresses it checked."""
         sent = 0
         deadline = claimed_at + self.lease - self.timeout - 2
         try:
             while time.time() < deadline:
-                job = await to_thread.run_sync(self.head, subscription_id, time.time())
-                if job is None:
+                found = await to_thread.run_sync(self.due, subscription_id, time.time())
+                if found is None:
                     break
-                attempt = await self.attempt(client, job)
-                outcome = await to_thread.run_sync(self.record, job, attempt, time.time())
-                sent += 1
-                if outcome != "success":
+                subscription, deliveries = found
+                target = await self.check(subscription["url"])
+                results: list[tuple[dict[str, Any], Attempt, float]] = []
+                for delivery in deliveries:
+                    if isinstance(target, Attempt):
+                        attempt = target
+                    else:
+                        attempt = await send(
+                            client,
+                            subscription["url"],
+                            target,
+                            signing_secrets(subscription, time.time()),
+                            delivery["msg_id"],
+                            delivery["payload"],
+                            timeout=self.timeout,
+                        )
+                    results.append((delivery, attempt, time.time()))
+                    if not attempt.ok or time.time() >= deadline:
+                        break
+                outcomes = await to_thread.run_sync(self.record, subscription_id, results)
+                sent += len(outcomes)
+                if outcomes[-1] != "success":
                     break
         finally:
             await to_thread.run_sync(self.release, subscription_id)
