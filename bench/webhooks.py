@@ -128,6 +128,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase (at most 300)")
     parser.add_argument("--readers", type=int, default=4, help="reader connections")
     parser.add_argument("--postgres", help="a PostgreSQL URL to use instead of a temp SQLite file")
+    parser.add_argument(
+        "--worker",
+        choices=["embedded", "separate"],
+        default="embedded",
+        help="the worker inside `serve` (default), or `serve` with WEBHOOK_WORKER=false and one `deliver` process",
+    )
     args = parser.parse_args()
     seconds = min(args.seconds, 300.0)
 
@@ -156,12 +162,18 @@ def main() -> None:
                 text=True,
             )
             keys[scope] = {"X-API-Key": made.stdout.split()[-1]}
+        separate = args.worker == "separate"
         server = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port)],
             cwd=ROOT,
-            env=env,
+            env={**env, "WEBHOOK_WORKER": "false" if separate else "true"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+        )
+        worker = (
+            subprocess.Popen([sys.executable, "-m", "app", "deliver"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+            if separate
+            else None
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -191,11 +203,14 @@ def main() -> None:
             while receiver.count < expected and time.monotonic() < drain_deadline:
                 time.sleep(0.2)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in (server, worker):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=30)
 
     lags = receiver.lags
-    print(f"backend: {'postgresql' if args.postgres else 'sqlite'}; one serve process with its embedded worker")
+    where = "a separate deliver process" if separate else "its embedded worker"
+    print(f"backend: {'postgresql' if args.postgres else 'sqlite'}; one serve process, deliveries by {where}")
     print(f"phase A (no webhooks): {writes_a} writes, {reads_a} reads in {seconds:.0f} s = {reads_a / seconds:.0f}/s")
     print(
         f"phase B ({args.webhooks} webhooks): {writes_b} writes, {reads_b} reads in {seconds:.0f} s = "

@@ -219,3 +219,27 @@ def test_metrics_count_deliveries_and_lag(app_client, editor, partner):
     text = app_client.get("/metrics").text
     assert 'webhook_deliveries_total{outcome="success"}' in text
     assert "webhook_delivery_lag_seconds_count" in text
+
+
+def test_delete_events_say_why_and_filters_still_match_a_record_deleted_for_good(app_client, editor, partner):
+    with receiver() as target:
+        filtered = {"url": target.url + "/ms", "filters": {"condition": ["multiple-sclerosis"]}, "events": ["delete"]}
+        assert app_client.post("/v1/webhooks", json=filtered, headers=partner).status_code == 201
+        everything = {"url": target.url + "/all", "events": ["delete"], "resources": ["claim"]}
+        assert app_client.post("/v1/webhooks", json=everything, headers=partner).status_code == 201
+        drafted = publish(app_client, editor, "multiple-sclerosis", "Back to draft.")
+        deleted = publish(app_client, editor, "multiple-sclerosis", "Deleted for good.")
+        unrelated = publish(app_client, editor, "rheumatoid-arthritis", "Deleted, not about MS.")
+        assert app_client.patch(f"/v1/claims/{drafted}", json={"status": "draft"}, headers=editor).status_code == 200
+        for key in (deleted, unrelated):
+            assert app_client.delete(f"/v1/claims/{key}", headers=editor).status_code == 204
+        target.wait_for(5)
+        time.sleep(0.3)
+        received = {(r.path, r.event["data"]["key"]): r.event["data"]["reason"] for r in target.received}
+    assert received == {
+        ("/hook/ms", drafted): "unpublished",
+        ("/hook/ms", deleted): "deleted",
+        ("/hook/all", drafted): "unpublished",
+        ("/hook/all", deleted): "deleted",
+        ("/hook/all", unrelated): "deleted",
+    }

@@ -73,13 +73,19 @@ def event_payload(change: dict[str, Any], reason: str | None) -> dict[str, Any]:
 class _RecordFacts:
     """Facets and status of the records a batch of changes is about, looked up once per resource."""
 
-    def __init__(self, conn: Connection, changes: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, conn: Connection, changes: Iterable[dict[str, Any]], *, filtered: bool) -> None:
+        """Facets are looked up only when some subscription filters (`filtered`); otherwise only the status
+        of deleted records (for the event's `reason`)."""
         self.facets: dict[tuple[str, int], set[str]] = defaultdict(set)
         self.status: dict[tuple[str, int], str] = {}
         wanted: dict[str, set[int]] = defaultdict(set)
         for change in changes:
-            if change["resource"] in FACETED and change.get("record_pk") is not None:
+            if change.get("record_pk") is None or (not filtered and change["op"] != "delete"):
+                continue
+            if change["resource"] in FACETED:
                 wanted[change["resource"]].add(change["record_pk"])
+            else:
+                self._status_of(conn, change)
         for resource, pks in wanted.items():
             for row in facets.compute(conn, resource, sorted(pks)):  # the records as they are now
                 self.facets[(resource, row["record_pk"])].add(row["facet"])
@@ -91,6 +97,12 @@ class _RecordFacts:
                 )
                 for pk, facet in conn.execute(query):
                     self.facets[(resource, pk)].add(facet)
+
+    def _status_of(self, conn: Connection, change: dict[str, Any]) -> None:
+        table = RESOURCES[change["resource"]].table
+        status = conn.execute(select(table.c.status).where(table.c.pk == change["record_pk"])).scalar()
+        if status is not None:
+            self.status[(change["resource"], change["record_pk"])] = status
 
     def of(self, change: dict[str, Any]) -> set[str]:
         return self.facets.get((change["resource"], change.get("record_pk")), set())
@@ -119,7 +131,7 @@ def write_deliveries(
     """Delivery rows for each (change, subscription) that matches, in seq order; returns how many."""
     if not subscriptions or not changes:
         return 0
-    facts = _RecordFacts(conn, changes)
+    facts = _RecordFacts(conn, changes, filtered=any(s["facet_groups"] for s in subscriptions))
     rows = []
     for change in changes:
         record_facets = facts.of(change)
