@@ -5,7 +5,7 @@ so an import made late to dodge a cycle is still one.
     models        the tables (and the package root: its version)
     core          settings, database and content version, the error family, paging and links, clock
     HTTP layer    dependencies, docs, operations routes, request plumbing (api, ops)
-    domains       content, auth, editing, partners, search, importer, synthetic
+    domains       content, auth, editing, partners, search, importer, synthetic, webhooks
     wiring        main.py and cli.py: the only places that wire things together
 
 A package may import from its own layer or any below it; within a layer, the package graph has no cycle."""
@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"app", "models"},
     {"core"},
     {"api", "ops"},
-    {"content", "auth", "editing", "partners", "search", "importer", "synthetic"},
+    {"content", "auth", "editing", "partners", "search", "importer", "synthetic", "webhooks"},
     {"main", "cli", "__main__"},
 ]
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}

@@ -12,8 +12,8 @@ from fastapi.security import APIKeyHeader
 from starlette.responses import Response
 
 from app.api.deps import DatabaseDep, PageDep, PrincipalDep
-from app.auth.keys import Principal
 from app.core.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE, Unauthorized
+from app.core.principal import Principal
 from app.webhooks import service
 from app.webhooks.delivery import new_client, signing_secrets
 from app.webhooks.schemas import (

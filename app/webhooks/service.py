@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from app.content.queries import Filters, content_version, facet_groups
-from app.content.store import utc_now
+from app.content.queries import Filters, facet_groups
 from app.content.vocab import TherapyType
+from app.core.clock import utc_now
 from app.core.config import Settings
-from app.core.db import Database
+from app.core.db import Database, content_version
 from app.core.errors import ApiError, BadParameter, NotFoundError
 from app.core.pagination import decode_cursor, encode_cursor
 from app.partners.changes import decode_since
