@@ -18,14 +18,14 @@ from sqlalchemy import Connection, event, insert, select
 from app.content import facets
 from app.content.documents import pks_by_key
 from app.content.resources import FACETED, RESOURCES
-from app.models import Change, Facet, WebhookDelivery, WebhookSubscription
+from app.models import Change, Facet, WebhookDelivery, WebhookSubscription, table_of
 from app.partners.changes import encode_position
 from app.webhooks.signing import new_message_id
 
-SUBSCRIPTIONS = WebhookSubscription.__table__
-DELIVERIES = WebhookDelivery.__table__
-CHANGES = Change.__table__
-FACETS = Facet.__table__
+SUBSCRIPTIONS = table_of(WebhookSubscription)
+DELIVERIES = table_of(WebhookDelivery)
+CHANGES = table_of(Change)
+FACETS = table_of(Facet)
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 RESOURCE_NAMES = tuple(RESOURCES)
@@ -76,8 +76,8 @@ class _RecordFacts:
     def __init__(self, conn: Connection, changes: Iterable[dict[str, Any]], *, filtered: bool) -> None:
         """Facets are looked up only when some subscription filters (`filtered`); otherwise only the status
         of deleted records (for the event's `reason`)."""
-        self.facets: dict[tuple[str, int], set[str]] = defaultdict(set)
-        self.status: dict[tuple[str, int], str] = {}
+        self.facets: dict[tuple[str, int | None], set[str]] = defaultdict(set)
+        self.status: dict[tuple[str, int | None], str] = {}
         wanted: dict[str, set[int]] = defaultdict(set)
         for change in changes:
             if change.get("record_pk") is None or (not filtered and change["op"] != "delete"):

@@ -4,6 +4,8 @@ parse and delegate; the work is in app.webhooks.service, .outbox and .delivery."
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from enum import Enum
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
@@ -13,9 +15,8 @@ from starlette.responses import Response
 
 from app.api.deps import DatabaseDep, PageDep, PrincipalDep
 from app.core.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE, Unauthorized
-from app.core.principal import Principal
 from app.webhooks import service
-from app.webhooks.delivery import new_client, signing_secrets
+from app.webhooks.delivery import iso, new_client, signing_secrets
 from app.webhooks.schemas import (
     EXAMPLE_CREATED,
     EXAMPLE_DELIVERY,
@@ -37,7 +38,7 @@ from app.webhooks.sender import send
 from app.webhooks.signing import new_message_id
 from app.webhooks.ssrf import UnsafeTarget, check_url
 
-TAGS = ["webhooks"]
+TAGS: list[str | Enum] = ["webhooks"]
 API_KEY = APIKeyHeader(
     name="X-API-Key",
     scheme_name="ApiKey",
@@ -70,19 +71,27 @@ BAD_BODY = _problem(
     "The body is invalid; `errors` names the field (a target that is not https or not public is `url`).",
     errors=[{"location": "body", "field": "url", "message": "resolves to 127.0.0.1, which is not a public address"}],
 )
-COMMON = {401: NEEDS_KEY, 404: NOT_YOURS}
+COMMON: dict[int | str, dict[str, Any]] = {401: NEEDS_KEY, 404: NOT_YOURS}
 
 
-async def require_key(principal: PrincipalDep, _: Annotated[str | None, Security(API_KEY)] = None) -> Principal:
+@dataclass(frozen=True)
+class Owner:
+    """The key a webhook belongs to: its public prefix, and the name it was made for."""
+
+    prefix: str
+    name: str
+
+
+async def require_key(principal: PrincipalDep, _: Annotated[str | None, Security(API_KEY)] = None) -> Owner:
     if principal.scope is None or principal.prefix is None:
         raise Unauthorized(
             "Webhooks need an X-API-Key (a partner's or an editor's).",
             headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
         )
-    return principal
+    return Owner(principal.prefix, principal.name or "")
 
 
-KeyDep = Annotated[Principal, Depends(require_key)]
+KeyDep = Annotated[Owner, Depends(require_key)]
 router = APIRouter(prefix="/v1/webhooks", tags=TAGS)
 
 
@@ -105,7 +114,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=TAGS)
 )
 def create_webhook(request: Request, db: DatabaseDep, principal: KeyDep, body: WebhookIn) -> Response:
     settings = request.app.state.settings
-    made = service.create(db, settings, principal.prefix, principal.name or "", body)
+    made = service.create(db, settings, principal.prefix, principal.name, body)
     return Response(WebhookCreated(**made).model_dump_json(), 201, media_type="application/json", headers=NO_STORE)
 
 
@@ -260,7 +269,7 @@ async def ping_webhook(webhook_id: str, request: Request, db: DatabaseDep, princ
         )
     except UnsafeTarget as exc:
         return {"delivered": False, "status_code": None, "error": f"refused: the URL {exc}", "duration_ms": 0.0}
-    payload = {"type": "webhook.ping", "timestamp": service.iso(time.time()), "data": {"webhook": webhook_id}}
+    payload = {"type": "webhook.ping", "timestamp": iso(time.time()), "data": {"webhook": webhook_id}}
     async with new_client() as client:
         attempt = await send(
             client,

@@ -6,9 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.content.resources import RESOURCES
+from app.partners.schemas import ResourceName
 
-ResourceName = Literal[tuple(RESOURCES)]  # type: ignore[valid-type]
 EventName = Literal["upsert", "delete"]
 FilterName = Literal["condition", "therapy", "therapy_type", "topic", "source", "expert", "lang"]
 FilterValues = list[str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
@@ -50,7 +50,7 @@ def check_target(url: str, settings: Settings) -> None:
 
 
 def _selection(
-    conn: Connection, resources: list[str] | None, filters: dict[str, list[str]]
+    conn: Connection, resources: list[str] | None, filters: dict[Any, list[str]]
 ) -> tuple[list[str], dict[str, list[str]], list[list[str]]]:
     """Resources, filters as given (deduplicated) and the filters as facet groups; 422 for what is unknown."""
     filters = {name: list(dict.fromkeys(values)) for name, values in filters.items() if values}
@@ -64,7 +64,7 @@ def _selection(
                 except ValueError:
                     raise InvalidWebhook(f"filters.{name}", f"names no known therapy type: {value!r}") from None
     try:
-        groups = facet_groups(conn, Filters(**filters))
+        groups = facet_groups(conn, Filters(**cast(dict[str, Any], filters)))
     except BadParameter as exc:
         error = (exc.errors or [{}])[0]
         raise InvalidWebhook(f"filters.{error.get('field')}", error.get("message", "is invalid")) from None
