@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader
 from starlette.responses import Response
 
 from app.api.deps import DatabaseDep, PageDep, PrincipalDep
-from app.core.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE, Unauthorized
+from app.core.errors import NotFoundError, Unauthorized
 from app.webhooks import service
 from app.webhooks.delivery import iso, new_client, signing_secrets
 from app.webhooks.schemas import (
@@ -35,6 +35,7 @@ from app.webhooks.schemas import (
     WebhookPatch,
 )
 from app.webhooks.sender import send
+from app.webhooks.service import InvalidWebhook
 from app.webhooks.signing import new_message_id
 from app.webhooks.ssrf import UnsafeTarget, check_url
 
@@ -48,27 +49,13 @@ API_KEY = APIKeyHeader(
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _problem(status: int, title: str, slug: str, detail: str, description: str, **extra: Any) -> dict[str, Any]:
-    example = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
-    return {"description": description, "content": {PROBLEM_JSON: {"example": example}}}
-
-
-NEEDS_KEY = _problem(
-    401,
-    "Unauthorized",
-    "unauthorized",
-    "Webhooks need an X-API-Key (a partner's or an editor's).",
-    "No key, or an unknown or revoked one.",
+NEEDS_KEY = Unauthorized.openapi(
+    "No key, or an unknown or revoked one.", "Webhooks need an X-API-Key (a partner's or an editor's)."
 )
-NOT_YOURS = _problem(
-    404, "Not found", "not-found", f"You have no webhook {WEBHOOK_ID!r}.", "No webhook of this key has that id."
-)
-BAD_BODY = _problem(
-    422,
-    "Validation failed",
-    "validation-failed",
-    "The body field 'url' resolves to 127.0.0.1, which is not a public address.",
+NOT_YOURS = NotFoundError.openapi("No webhook of this key has that id.", f"You have no webhook {WEBHOOK_ID!r}.")
+BAD_BODY = InvalidWebhook.openapi(
     "The body is invalid; `errors` names the field (a target that is not https or not public is `url`).",
+    "The body field 'url' resolves to 127.0.0.1, which is not a public address.",
     errors=[{"location": "body", "field": "url", "message": "resolves to 127.0.0.1, which is not a public address"}],
 )
 COMMON: dict[int | str, dict[str, Any]] = {401: NEEDS_KEY, 404: NOT_YOURS}

@@ -14,7 +14,7 @@ from app.content.vocab import TherapyType
 from app.core.clock import utc_now
 from app.core.config import Settings
 from app.core.db import Database, content_version
-from app.core.errors import ApiError, BadParameter, NotFoundError
+from app.core.errors import BadParameter, NotFoundError, ValidationFailed
 from app.core.pagination import decode_cursor, encode_cursor
 from app.partners.changes import decode_since
 from app.webhooks import outbox
@@ -29,10 +29,8 @@ FILTERED_RESOURCES = ("claim", "topic", "quote")
 DELIVERY_SCOPE = "webhook-deliveries"
 
 
-class InvalidWebhook(ApiError):
-    status = 422
-    title = "Validation failed"
-    slug = "validation-failed"
+class InvalidWebhook(ValidationFailed):
+    """A 422 naming the body field at fault."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(
