@@ -147,3 +147,27 @@ def client(seeded_db) -> Iterator[TestClient]:
 def empty_client(empty_db) -> Iterator[TestClient]:
     with client_for(empty_db) as test_client:
         yield test_client
+
+
+@pytest.fixture(autouse=True)
+def loopback_only_network(monkeypatch):
+    """Tests reach loopback only: no host name goes to a real resolver (only `localhost` resolves; a test
+    that needs a name resolves it with its own stub), and a webhook send to any address that is not
+    loopback is refused before a connection is made, whatever the app's address guard decided."""
+    import ipaddress
+
+    from app.webhooks import delivery, router, sender, ssrf
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host == "localhost":
+            return ["127.0.0.1"]
+        raise OSError(f"tests resolve no names ({host})")
+
+    async def send_to_loopback_only(client, url, target, *args, **kwargs):
+        if not all(ipaddress.ip_address(address).is_loopback for address in target.addresses):
+            return sender.Attempt(None, f"tests send to loopback only, not {target.addresses}")
+        return await sender.send(client, url, target, *args, **kwargs)
+
+    monkeypatch.setattr(ssrf, "resolve", resolve)
+    monkeypatch.setattr(delivery, "send", send_to_loopback_only)
+    monkeypatch.setattr(router, "send", send_to_loopback_only)

@@ -74,6 +74,20 @@ DELIBERATE = [
         "stored status) that generated clients cannot use, so it is in the descriptions instead.",
     ),
     Deliberate(
+        "ST202",
+        422,
+        r"The body field 'url' ",
+        "A webhook's URL must be https and resolve to public addresses only: what a name resolves to is the "
+        "network's state, not the schema's (and in tests no name resolves at all).",
+    ),
+    Deliberate(
+        "ST202",
+        422,
+        r"cannot be filtered|`since` must be given",
+        "Rules across fields of a webhook body (filters apply to claims, topics and quotes; a redelivery names "
+        "one delivery or a cursor): in the descriptions, as JSON Schema would make them unreadable.",
+    ),
+    Deliberate(
         "ST201",
         414,
         r"may not exceed 8192 bytes",

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from app.api.deps import require_editor
+from app.api.deps import require_editor, require_key
 from app.core.errors import PROBLEM_JSON, InvalidQuery, Overloaded, TooManyRequests, UriTooLong
 from app.core.middleware import RequestsInFlightLimit
 from app.core.ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
@@ -28,7 +28,8 @@ SECURITY_SCHEMES = {
         "name": "X-API-Key",
         "description": "A partner or editor key (`health-content keys create`). Reads are public: without a key "
         "they are limited per address, with one per key, at a higher limit. Writes and revision histories need "
-        "an editor key. An unknown or revoked key is a `401` on any path.",
+        "an editor key; webhooks need a key of either scope and belong to it. An unknown or revoked key is a "
+        "`401` on any path.",
     }
 }
 KEY_REQUIRED: list[dict[str, list[str]]] = [{SCHEME: []}]
@@ -117,6 +118,7 @@ class Traits:
     """What the code makes of one operation."""
 
     editor_only: bool
+    keyed: bool  # needs a key of either scope, and answers about that key only: never kept or revalidated
     rate_limited: bool
     may_be_overloaded: bool
 
@@ -132,6 +134,7 @@ def route_traits(app: FastAPI) -> dict[str, Traits]:
         if isinstance(route, APIRoute) and route.include_in_schema:
             found[route.name] = Traits(
                 editor_only=_needs(route.dependant, require_editor),
+                keyed=_needs(route.dependant, require_key),
                 rate_limited=path not in RATE_LIMIT_EXEMPT,
                 may_be_overloaded=path not in RequestsInFlightLimit.EXEMPT_PATHS,
             )
@@ -166,7 +169,8 @@ def apply(schema: dict[str, Any], traits: dict[str, Traits]) -> None:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             trait = traits[operation["operationId"]]
-            operation["security"] = copy.deepcopy(KEY_REQUIRED if trait.editor_only else KEY_OPTIONAL)
+            needs_key = trait.editor_only or trait.keyed
+            operation["security"] = copy.deepcopy(KEY_REQUIRED if needs_key else KEY_OPTIONAL)
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") in ("query", "path"):
                     _restrict_text(parameter.setdefault("schema", {}))
@@ -179,7 +183,7 @@ def _ref(name: str) -> dict[str, str]:
 
 def _document_answers(path: str, method: str, operation: dict[str, Any], trait: Traits) -> None:
     responses: dict[str, Any] = operation["responses"]
-    conditional = method == "get" and path.startswith("/v1/")
+    conditional = method == "get" and path.startswith("/v1/") and not trait.keyed
     dated = "Last-Modified" in operation.get("description", "")
     parameters = operation.get("parameters", [])
     paged = any(p.get("in") == "query" and p.get("name") in ("cursor", "since") for p in parameters)

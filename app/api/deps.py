@@ -41,6 +41,19 @@ def require_editor(principal: PrincipalDep) -> Principal:
 EditorDep = Annotated[Principal, Depends(require_editor)]
 
 
+def require_key(principal: PrincipalDep) -> Principal:
+    """Any key, a partner's or an editor's: for what belongs to the key itself (its webhooks)."""
+    if principal.scope is None or principal.prefix is None:
+        raise Unauthorized(
+            "This operation needs an X-API-Key (a partner's or an editor's).",
+            headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
+        )
+    return principal
+
+
+KeyDep = Annotated[Principal, Depends(require_key)]
+
+
 @dataclass
 class PageParams:
     limit: int

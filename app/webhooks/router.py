@@ -9,11 +9,10 @@ from enum import Enum
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from app.api.deps import DatabaseDep, PageDep, PrincipalDep
+from app.api.deps import DatabaseDep, KeyDep, PageDep
 from app.core.errors import NotFoundError, Unauthorized
 from app.webhooks import service
 from app.webhooks.delivery import iso, new_client, signing_secrets
@@ -32,7 +31,7 @@ from app.webhooks.schemas import (
     WebhookCreated,
     WebhookIn,
     WebhookList,
-    WebhookPatch,
+    WebhookUpdate,
 )
 from app.webhooks.sender import send
 from app.webhooks.service import InvalidWebhook
@@ -40,17 +39,11 @@ from app.webhooks.signing import new_message_id
 from app.webhooks.ssrf import UnsafeTarget, check_url
 
 TAGS: list[str | Enum] = ["webhooks"]
-API_KEY = APIKeyHeader(
-    name="X-API-Key",
-    scheme_name="ApiKey",
-    description="A partner's or editor's key. Webhooks belong to the key that made them.",
-    auto_error=False,
-)
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 NEEDS_KEY = Unauthorized.openapi(
-    "No key, or an unknown or revoked one.", "Webhooks need an X-API-Key (a partner's or an editor's)."
+    "No key, or an unknown or revoked one.", "This operation needs an X-API-Key (a partner's or an editor's)."
 )
 NOT_YOURS = NotFoundError.openapi("No webhook of this key has that id.", f"You have no webhook {WEBHOOK_ID!r}.")
 BAD_BODY = InvalidWebhook.openapi(
@@ -69,16 +62,12 @@ class Owner:
     name: str
 
 
-async def require_key(principal: PrincipalDep, _: Annotated[str | None, Security(API_KEY)] = None) -> Owner:
-    if principal.scope is None or principal.prefix is None:
-        raise Unauthorized(
-            "Webhooks need an X-API-Key (a partner's or an editor's).",
-            headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
-        )
+async def key_owner(principal: KeyDep) -> Owner:
+    assert principal.prefix is not None  # require_key saw to it
     return Owner(principal.prefix, principal.name or "")
 
 
-KeyDep = Annotated[Owner, Depends(require_key)]
+OwnerDep = Annotated[Owner, Depends(key_owner)]
 router = APIRouter(prefix="/v1/webhooks", tags=TAGS)
 
 
@@ -99,7 +88,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=TAGS)
     "answer holds the signing secret, the only time it is shown.",
     responses={201: {"content": {"application/json": {"example": EXAMPLE_CREATED}}}, 401: NEEDS_KEY, 422: BAD_BODY},
 )
-def create_webhook(request: Request, db: DatabaseDep, principal: KeyDep, body: WebhookIn) -> Response:
+def create_webhook(request: Request, db: DatabaseDep, principal: OwnerDep, body: WebhookIn) -> Response:
     settings = request.app.state.settings
     made = service.create(db, settings, principal.prefix, principal.name, body)
     return Response(WebhookCreated(**made).model_dump_json(), 201, media_type="application/json", headers=NO_STORE)
@@ -113,7 +102,7 @@ def create_webhook(request: Request, db: DatabaseDep, principal: KeyDep, body: W
     description="The webhooks made with this key (never another key's), oldest first, without secrets.",
     responses={200: {"content": {"application/json": {"example": {"items": [EXAMPLE_WEBHOOK]}}}}, 401: NEEDS_KEY},
 )
-def list_webhooks(db: DatabaseDep, principal: KeyDep, response: Response) -> dict[str, Any]:
+def list_webhooks(db: DatabaseDep, principal: OwnerDep, response: Response) -> dict[str, Any]:
     response.headers.update(NO_STORE)
     return {"items": service.list_owned(db, principal.prefix)}
 
@@ -126,7 +115,7 @@ def list_webhooks(db: DatabaseDep, principal: KeyDep, response: Response) -> dic
     description="One of your webhooks: what it follows, whether it is active, and why it was disabled if it was.",
     responses={200: {"content": {"application/json": {"example": EXAMPLE_WEBHOOK}}}, **COMMON},
 )
-def get_webhook(webhook_id: str, db: DatabaseDep, principal: KeyDep, response: Response) -> dict[str, Any]:
+def get_webhook(webhook_id: str, db: DatabaseDep, principal: OwnerDep, response: Response) -> dict[str, Any]:
     response.headers.update(NO_STORE)
     return service.get(db, principal.prefix, webhook_id)
 
@@ -142,7 +131,7 @@ def get_webhook(webhook_id: str, db: DatabaseDep, principal: KeyDep, response: R
     responses={200: {"content": {"application/json": {"example": EXAMPLE_WEBHOOK}}}, **COMMON, 422: BAD_BODY},
 )
 def update_webhook(
-    webhook_id: str, request: Request, db: DatabaseDep, principal: KeyDep, body: WebhookPatch, response: Response
+    webhook_id: str, request: Request, db: DatabaseDep, principal: OwnerDep, body: WebhookUpdate, response: Response
 ) -> dict[str, Any]:
     response.headers.update(NO_STORE)
     return service.change(db, request.app.state.settings, principal.prefix, webhook_id, body)
@@ -156,7 +145,7 @@ def update_webhook(
     description="The webhook and its pending and past deliveries are gone; nothing more is sent.",
     responses={204: {"description": "Deleted."}, **COMMON},
 )
-def delete_webhook(webhook_id: str, db: DatabaseDep, principal: KeyDep) -> Response:
+def delete_webhook(webhook_id: str, db: DatabaseDep, principal: OwnerDep) -> Response:
     service.remove(db, principal.prefix, webhook_id)
     return Response(status_code=204)
 
@@ -183,7 +172,7 @@ def delete_webhook(webhook_id: str, db: DatabaseDep, principal: KeyDep) -> Respo
         **COMMON,
     },
 )
-def rotate_webhook_secret(webhook_id: str, request: Request, db: DatabaseDep, principal: KeyDep) -> Response:
+def rotate_webhook_secret(webhook_id: str, request: Request, db: DatabaseDep, principal: OwnerDep) -> Response:
     made = service.rotate(db, request.app.state.settings, principal.prefix, webhook_id)
     return Response(NewSecret(**made).model_dump_json(), media_type="application/json", headers=NO_STORE)
 
@@ -203,7 +192,7 @@ def rotate_webhook_secret(webhook_id: str, request: Request, db: DatabaseDep, pr
 def list_webhook_deliveries(
     webhook_id: str,
     db: DatabaseDep,
-    principal: KeyDep,
+    principal: OwnerDep,
     page: PageDep,
     response: Response,
     status: Literal["pending", "succeeded", "failed"] | None = None,
@@ -225,7 +214,7 @@ def list_webhook_deliveries(
     "starts a fresh retry schedule; they go in seq order.",
     responses={200: {"content": {"application/json": {"example": {"queued": 3}}}}, **COMMON, 422: BAD_BODY},
 )
-def redeliver_webhook(webhook_id: str, db: DatabaseDep, principal: KeyDep, body: RedeliverIn) -> dict[str, int]:
+def redeliver_webhook(webhook_id: str, db: DatabaseDep, principal: OwnerDep, body: RedeliverIn) -> dict[str, int]:
     return {"queued": service.redeliver(db, principal.prefix, webhook_id, body)}
 
 
@@ -247,7 +236,7 @@ def redeliver_webhook(webhook_id: str, db: DatabaseDep, principal: KeyDep, body:
         **COMMON,
     },
 )
-async def ping_webhook(webhook_id: str, request: Request, db: DatabaseDep, principal: KeyDep) -> dict[str, Any]:
+async def ping_webhook(webhook_id: str, request: Request, db: DatabaseDep, principal: OwnerDep) -> dict[str, Any]:
     settings = request.app.state.settings
     row = await to_thread.run_sync(service.ping_job, db, principal.prefix, webhook_id)
     try:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Len
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.content.schemas import Timestamp
 from app.partners.schemas import ResourceName
 
 EventName = Literal["upsert", "delete"]
 FilterName = Literal["condition", "therapy", "therapy_type", "topic", "source", "expert", "lang"]
-FilterValues = list[str]
+FilterValues = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Len(0, 50)]
 
 WEBHOOK_ID = "wh_3f9c2a7d41b84e0f9a1c"
 
@@ -26,7 +28,7 @@ class WebhookIn(BaseModel):
         description="Which resources (singular, as in the change log). Default: all; with `filters`, "
         "`claim`, `topic` and `quote`, the resources filters apply to.",
     )
-    filters: dict[FilterName, list[str]] = Field(
+    filters: dict[FilterName, FilterValues] = Field(
         default={},
         description="As the lists take them (`condition` also by code and with its descendants, "
         "`therapy_type`, ...): values of one name match any, names combine with AND.",
@@ -38,13 +40,13 @@ class WebhookIn(BaseModel):
     )
 
 
-class WebhookPatch(BaseModel):
+class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     active: bool | None = Field(default=None, description="`false` pauses; `true` resumes (also after a disable).")
     url: str | None = Field(default=None, max_length=2000)
     events: list[EventName] | None = Field(default=None, min_length=1)
     resources: list[ResourceName] | None = None
-    filters: dict[FilterName, list[str]] | None = None
+    filters: dict[FilterName, FilterValues] | None = None
 
 
 class Webhook(BaseModel):
@@ -57,9 +59,9 @@ class Webhook(BaseModel):
     disabled_reason: str | None = Field(
         description="Why deliveries stopped, when they stopped on their own (410, or the last retry failed)."
     )
-    created_at: str
-    updated_at: str
-    previous_secret_valid_until: str | None = Field(
+    created_at: Timestamp
+    updated_at: Timestamp
+    previous_secret_valid_until: Timestamp | None = Field(
         description="During a rotation: until when the previous secret still signs beside the new one."
     )
 
@@ -75,7 +77,7 @@ class WebhookList(BaseModel):
 class NewSecret(BaseModel):
     id: str
     secret: str = Field(description="The new signing secret; shown only in this answer.")
-    previous_secret_valid_until: str
+    previous_secret_valid_until: Timestamp
 
 
 class Delivery(BaseModel):
@@ -87,10 +89,10 @@ class Delivery(BaseModel):
     attempts: int
     last_status_code: int | None
     last_error: str | None
-    last_attempt_at: str | None
-    next_attempt_at: str | None = Field(description="When it is tried next (pending only).")
-    delivered_at: str | None
-    queued_at: str
+    last_attempt_at: Timestamp | None
+    next_attempt_at: Timestamp | None = Field(description="When it is tried next (pending only).")
+    delivered_at: Timestamp | None
+    queued_at: Timestamp
 
 
 class DeliveryPage(BaseModel):

@@ -19,7 +19,7 @@ from app.core.pagination import decode_cursor, encode_cursor
 from app.partners.changes import decode_since
 from app.webhooks import outbox
 from app.webhooks.delivery import iso
-from app.webhooks.schemas import RedeliverIn, WebhookIn, WebhookPatch
+from app.webhooks.schemas import RedeliverIn, WebhookIn, WebhookUpdate
 from app.webhooks.signing import new_secret
 from app.webhooks.ssrf import UnsafeTarget, check_url
 
@@ -108,7 +108,7 @@ def create(db: Database, settings: Settings, owner: str, owner_name: str, body: 
     try:
         after = decode_since(body.since) if body.since else None
     except BadParameter:
-        raise InvalidWebhook("since", "is not a cursor of /v1/changes") from None
+        raise InvalidWebhook("since", "is not a cursor this list handed out (one of /v1/changes)") from None
     now = utc_now()
     with db.write() as conn:  # serialised with content writes: no change falls between `since` and now
         resources, filters, groups = _selection(conn, body.resources, body.filters)
@@ -147,7 +147,7 @@ def get(db: Database, owner: str, webhook_id: str) -> dict[str, Any]:
         return public_view(_owned(conn, owner, webhook_id))
 
 
-def change(db: Database, settings: Settings, owner: str, webhook_id: str, body: WebhookPatch) -> dict[str, Any]:
+def change(db: Database, settings: Settings, owner: str, webhook_id: str, body: WebhookUpdate) -> dict[str, Any]:
     given = body.model_dump(exclude_unset=True)
     if given.get("url") is not None:
         check_target(given["url"], settings)
@@ -245,7 +245,7 @@ def redeliver(db: Database, owner: str, webhook_id: str, body: RedeliverIn) -> i
             try:
                 after = decode_since(body.since)
             except BadParameter:
-                raise InvalidWebhook("since", "is not a cursor of /v1/changes") from None
+                raise InvalidWebhook("since", "is not a cursor this list handed out (one of /v1/changes)") from None
             query = query.where(DELIVERIES.c.seq > after)
         now = time.time()
         return conn.execute(
