@@ -26,8 +26,11 @@ from app.core.errors import install_error_handlers
 from app.core.middleware import ApiKeyAuth, BodySizeLimit, ProblemCORSMiddleware, RequestsInFlightLimit, SecurityHeaders
 from app.core.ratelimit import RateLimit
 from app.editing import router as editing
+from app.infobutton import icd10cm
+from app.infobutton import router as infobutton
 from app.ops import metrics as ops_metrics
 from app.ops.requests import RequestContext, configure_access_log
+from app.pages import router as pages
 from app.partners import router as partners
 from app.search import index as search_index
 from app.search import router as search
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log_database_version(db)
+        icd10cm.warm()  # the code tables take seconds to load: not on the first request's time
         stop = asyncio.Event()
         worker = asyncio.create_task(WebhookWorker(db, settings).run(stop)) if settings.webhook_worker else None
         yield
@@ -103,6 +107,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(partners.router)
     app.include_router(search.router)
     app.include_router(webhooks.router)
+    app.include_router(infobutton.router)
+    app.include_router(pages.router)
     docs.install(app)
 
     # Outermost last: headers on everything, then CORS, then the size limit and the key check.

@@ -67,6 +67,11 @@ OPENAPI_TAGS: list[dict[str, str]] = [
         "description": "Push: each change POSTed to a partner's URL as it commits, signed as Standard Webhooks "
         "says, at least once and in order, with the change log's seq and cursor to resume from.",
     },
+    {
+        "name": "health records",
+        "description": "The HL7 Infobutton knowledge resource electronic health records call with a problem's code.",
+    },
+    {"name": "pages", "description": "Topics as pages a person can read, for links typed `text/html`."},
     {"name": "revisions", "description": "Every saved version of a record, drafts included (editors)."},
     {"name": "editing", "description": "Creating, changing and deleting content; needs an editor key."},
     {"name": "operations", "description": "Liveness and readiness for orchestrators and load balancers."},

@@ -1,0 +1,1 @@
+"""Pages a person can read: server-rendered HTML for topics (`/topics/{slug}`) and the Infobutton answer."""
