@@ -358,3 +358,56 @@ def test_no_script_error_was_logged(server, browser):
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock"), "Swagger UI did not render")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
+
+
+def test_a_topic_page_reads_on_a_phone_with_no_script_and_nothing_from_elsewhere(server, browser):
+    slug = "fecal-microbiota-transplantation"
+    topic = httpx.get(f"{server}/v1/topics/{slug}").json()
+    browser.get_log("browser")
+    requested_urls(browser)
+    browser.set_window_size(390, 844)
+    try:
+        browser.get(f"{server}/topics/{slug}")
+        heading = wait(browser, lambda d: d.find_elements(By.TAG_NAME, "h1"), "the topic page has no heading")
+        assert heading[0].text == topic["title"]
+        assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        claims = browser.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=claims] li")
+        assert len(claims) == len(topic["claims"])
+        assert browser.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=quotes] figure")
+        ld = browser.find_element(By.CSS_SELECTOR, "script[type='application/ld+json']").get_attribute("textContent")
+        assert json.loads(ld)["@type"] == "MedicalWebPage"
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the topic page scrolls sideways by {overflow}px at phone width"
+        save(browser, "topic-page")
+        assert_only_local_requests(browser, server)
+        assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    finally:
+        browser.set_window_size(1280, 1000)
+
+
+def test_an_infobutton_html_answer_opens_and_links_to_the_topic_page(server, browser):
+    query = (
+        "mainSearchCriteria.v.cs=2.16.840.1.113883.6.90&mainSearchCriteria.v.c=G35.A"
+        "&informationRecipient.languageCode.c=es&knowledgeResponseType=text/html"
+    )
+    requested_urls(browser)
+    browser.get(f"{server}/v1/infobutton?{query}")
+    entries = wait(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, "ol.entries > li"), "the answer listed no entries"
+    )
+    assert "ancestor-code" in entries[0].text and "G35" in entries[0].text
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Health-content API")
+    link = entries[0].find_element(By.CSS_SELECTOR, "h2 a")
+    assert link.get_attribute("hreflang") == "en"
+    title = link.text
+    save(browser, "infobutton-answer")
+    assert_only_local_requests(browser, server)
+    link.click()
+    wait(
+        browser,
+        lambda d: d.find_elements(By.TAG_NAME, "h1") and d.find_element(By.TAG_NAME, "h1").text == title,
+        "the entry's link did not open its topic page",
+    )
+    assert "/topics/" in browser.current_url

@@ -67,7 +67,9 @@ class Answer:
         for criterion in self.request.criteria:
             if criterion.code:
                 system = SYSTEM_NAMES.get(criterion.system or "", f"code system {criterion.system}")
-                parts.append(f"{system} {criterion.code}" + (f" ({criterion.display_name})" if criterion.display_name else ""))
+                parts.append(
+                    f"{system} {criterion.code}" + (f" ({criterion.display_name})" if criterion.display_name else "")
+                )
             else:
                 parts.append(" / ".join(criterion.texts))
         return "; ".join(parts)

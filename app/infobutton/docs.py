@@ -26,7 +26,7 @@ DESCRIPTION = (
     "and original text through condition names and synonyms (`synonym`) and full-text search (`text`). "
     + MATCH_SCHEME_DOC
     + "\n\nUsed: the criteria, `informationRecipient.languageCode.c` (content in that language first; we hold "
-    "English, so a Spanish request is answered in English with `xml:lang=\"en\"`), `subTopic.v.c` (MeSH "
+    'English, so a Spanish request is answered in English with `xml:lang="en"`), `subTopic.v.c` (MeSH '
     "qualifiers `Q000628` therapy, `Q000188` drug therapy, `Q000178` diet therapy narrow to content about "
     "therapies of those types; others are ignored), `knowledgeResponseType`. Accepted and echoed but not used "
     "(the content has no audience, age or sex applicability to filter by): `informationRecipient`, "
@@ -69,9 +69,7 @@ PARAMETERS = [
     ),
     _parameter("mainSearchCriteria.v.dn", "The code's display name: the free-text fallback.", "Rheumatoid arthritis"),
     _parameter("mainSearchCriteria.v.ot", "The original text the clinician saw: the free-text fallback."),
-    _parameter(
-        "informationRecipient.languageCode.c", "The language wanted (`en`, `es`, ...; default `en`).", "en"
-    ),
+    _parameter("informationRecipient.languageCode.c", "The language wanted (`en`, `es`, ...; default `en`).", "en"),
     _parameter("informationRecipient", "`PAT` (a patient) or `PROV` (a provider): echoed.", "PAT"),
     _parameter("taskContext.c.c", "The task, e.g. `PROBLISTREV`: echoed."),
     _parameter("subTopic.v.c", "A MeSH qualifier: `Q000628` therapy narrows to therapy content."),

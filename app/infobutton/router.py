@@ -48,7 +48,9 @@ async def _answer(request: Request, db, parsed: InfobuttonRequest) -> Response:
         if parsed.response_type == JSON:
             return orjson.dumps(render.json_feed(answer)), {}
         if parsed.response_type == HTML:
-            page = render_page("infobutton.html", answer=answer, lang=answer.language, base=base, page_title=answer.title)
+            page = render_page(
+                "infobutton.html", answer=answer, lang=answer.language, base=base, page_title=answer.title
+            )
             return page, {"Content-Security-Policy": PAGE_CSP}
         return render.atom(answer), {}
 

@@ -21,7 +21,7 @@ HTML_EXAMPLE = (
     '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
     "<title>Fecal microbiota transplantation</title>\n"
     '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "MedicalWebPage", ...}'
-    "</script>\n</head>\n<body>\n<main id=\"main\">\n<article lang=\"en\">\n"
+    '</script>\n</head>\n<body>\n<main id="main">\n<article lang="en">\n'
     "<h1>Fecal microbiota transplantation</h1>\n...\n</article>\n</main>\n</body>\n</html>"
 )
 
@@ -38,7 +38,10 @@ HTML_EXAMPLE = (
     "from elsewhere, readable on a phone. The feeds, the Infobutton answers and the explorer link here. "
     "`ETag` and `304` like every public read.",
     responses={
-        200: {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}, "example": HTML_EXAMPLE}}},
+        200: {
+            "description": "The page.",
+            "content": {"text/html": {"schema": {"type": "string"}, "example": HTML_EXAMPLE}},
+        },
         404: {
             "description": "No published topic has this slug.",
             "content": {
