@@ -203,7 +203,9 @@ def test_call_sequences_keep_the_contract(seeded_db):
                 snapshot.backup(live)
             client.app.state.response_cache.clear()  # its entries were made from content now gone
 
-        schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+        # Read-only operations that feed no other call (the Infobutton answers, the topic pages) only dilute
+        # the sequences; the test above fuzzes them.
+        schema = schemathesis.openapi.from_asgi("/openapi.json", client.app).exclude(tag=["health records", "pages"])
         machine = schema.as_state_machine()
         assert schema.statistic.transitions.total > 50  # links were inferred, so sequences really chain
         answered: Counter[tuple[str, int]] = Counter()
@@ -236,7 +238,9 @@ def test_call_sequences_keep_the_contract(seeded_db):
         Sequences.run(
             settings=settings(
                 max_examples=max(10, EXAMPLES * 3),
-                stateful_step_count=10,
+                # Long enough that a created record is also edited and deleted in some sequence: with 10
+                # steps, whether any delete met a current If-Match depended on the order of generation.
+                stateful_step_count=20,
                 derandomize=True,
                 database=None,
                 deadline=None,

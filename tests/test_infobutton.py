@@ -419,6 +419,12 @@ def test_a_form_post_answers_like_the_get(client):
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert other.status_code == 200 and other.headers["etag"] != posted.headers["etag"]
+    repeated = client.post(  # a POST is never a 304, whatever it sends
+        "/v1/infobutton",
+        content=urlencode({"mainSearchCriteria.v.cs": ICD10CM, "mainSearchCriteria.v.c": "A04.7"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "If-None-Match": other.headers["etag"]},
+    )
+    assert repeated.status_code == 200 and repeated.content == other.content
     assert "fecal-microbiota-transplantation" in other.text
     wrong = client.post("/v1/infobutton", json=params)
     assert wrong.status_code == 415 and wrong.headers["content-type"] == "application/problem+json"

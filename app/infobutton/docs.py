@@ -159,7 +159,7 @@ POST_DOC: dict[str, Any] = {
     "description": "The same request as `GET /v1/infobutton`, its parameters sent as an "
     "`application/x-www-form-urlencoded` body, for requests too long for a URL. " + MATCH_SCHEME_DOC,
     "responses": {
-        **RESPONSES,
+        **{code: response for code, response in RESPONSES.items() if code != 304},
         415: {
             "description": "The body is not `application/x-www-form-urlencoded`.",
             **_problem(

@@ -14,7 +14,6 @@ from app.infobutton.answer import AUTHOR, MATCH_SCHEME, Answer, Entry
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
-ET.register_namespace("", ATOM_NS)
 
 
 def rfc3339(stamp: str) -> str:
@@ -86,7 +85,9 @@ def atom(answer: Answer) -> bytes:
         _el(item, "updated", rfc3339(entry.updated))
         _el(item, "summary", entry.summary_html, type="html")
         _el(item, "category", **_match_category(entry))
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    # The default namespace given here, not registered: registering it would change every other user of
+    # ElementTree in the process.
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True, default_namespace=ATOM_NS)
 
 
 # ---- JSON --------------------------------------------------------------------------------------------

@@ -77,4 +77,7 @@ async def infobutton_form(request: Request, db: DatabaseDep) -> Response:
     parsed = parse([*request.query_params.multi_items(), *items])
     # The answer depends on the body, which the URL does not name: it goes into the ETag.
     request.state.etag_salt = hashlib.blake2b(parsed.canonical().encode(), digest_size=12).hexdigest()
+    # A POST is never answered 304 (RFC 9110 13.1.2 allows that for GET and HEAD only).
+    request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"if-none-match"]
+    request = Request(request.scope, request.receive)
     return await _answer(request, db, parsed)
