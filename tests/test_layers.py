@@ -25,7 +25,7 @@ LAYERS: list[set[str]] = [
     {"app", "models"},
     {"core"},
     {"api", "ops"},
-    {"content", "auth", "editing", "partners", "search", "importer", "synthetic", "webhooks"},
+    {"content", "auth", "editing", "partners", "search", "importer", "synthetic", "webhooks", "infobutton", "pages"},
     {"main", "cli", "__main__"},
 ]
 RANK = {package: rank for rank, packages in enumerate(LAYERS) for package in packages}
