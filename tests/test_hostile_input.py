@@ -24,6 +24,7 @@ NO_LIMITS = {
     "rate_limit_partner": "1000000/minute",
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH"}
+READ_POSTS = {("POST", "/v1/infobutton")}  # the Infobutton request as a form: a read, with its own tests
 
 
 def routes(app) -> list[tuple[str, set[str]]]:
@@ -198,7 +199,12 @@ def test_head_answers_like_get_without_a_body(api):
 
 
 def write_routes(app) -> list[tuple[str, str]]:
-    found = [(method, path) for path, methods in routes(app) for method in sorted(methods & WRITE_METHODS)]
+    found = [
+        (method, path)
+        for path, methods in routes(app)
+        for method in sorted(methods & WRITE_METHODS)
+        if (method, path) not in READ_POSTS
+    ]
     if not found:
         pytest.skip("the app has no write routes yet")
     return found
@@ -292,9 +298,7 @@ def test_a_streamed_20mb_body_is_refused_before_it_is_read(seeded_db, editor_key
     )
     headers = [(b"content-type", b"application/json"), (b"x-api-key", editor_key.encode())]
     chunk, chunks = b" " * 65536, 20 * 16  # 20 MiB in 64 KiB pieces
-    targets = [
-        (m, fill(p, "fecal-microbiota-transplantation")) for p, ms in routes(app) for m in sorted(ms & WRITE_METHODS)
-    ]
+    targets = [(m, fill(p, "fecal-microbiota-transplantation")) for m, p in write_routes(app)]
     if not targets:  # still prove the middleware on its own
 
         async def reader(scope, receive, send):

@@ -434,6 +434,14 @@ def test_a_form_post_answers_like_the_get(client):
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "mainSearchCriteria.v.c"
 
 
+def test_a_form_post_over_the_body_limit_is_a_413(client):
+    body = urlencode({"mainSearchCriteria.v.dn": "RA", "performer": "x" * (1024 * 1024 + 1)})
+    response = client.post(
+        "/v1/infobutton", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
+
+
 def test_answers_are_cached_with_etags_and_their_updated_is_the_contents(client, seeded_db):
     params = {"mainSearchCriteria.v.cs": ICD10CM, "mainSearchCriteria.v.c": "M06.9"}
     first = ask(client, params)

@@ -6,9 +6,10 @@ array, even with one item or none, so clients never have to tell a single object
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
+
+from lxml import etree
 
 from app.infobutton.answer import AUTHOR, MATCH_SCHEME, Answer, Entry
 
@@ -55,16 +56,18 @@ def _links(answer: Answer, entry: Entry) -> list[dict[str, str]]:
 # ---- Atom --------------------------------------------------------------------------------------------
 
 
-def _el(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", {k: v for k, v in attributes.items() if v is not None})
+def _el(parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{ATOM_NS}}}{tag}", {k: v for k, v in attributes.items() if v is not None})
     if text is not None:
         element.text = text
     return element
 
 
 def atom(answer: Answer) -> bytes:
-    feed = ET.Element(
-        f"{{{ATOM_NS}}}feed", {f"{{{XML_NS}}}lang": answer.language, f"{{{XML_NS}}}base": answer.base + "/"}
+    feed = etree.Element(
+        f"{{{ATOM_NS}}}feed",
+        {f"{{{XML_NS}}}lang": answer.language, f"{{{XML_NS}}}base": answer.base + "/"},
+        nsmap={None: ATOM_NS},
     )
     _el(feed, "title", answer.title, type="text")
     _el(feed, "subtitle", answer.subtitle, type="text")
@@ -85,9 +88,7 @@ def atom(answer: Answer) -> bytes:
         _el(item, "updated", rfc3339(entry.updated))
         _el(item, "summary", entry.summary_html, type="html")
         _el(item, "category", **_match_category(entry))
-    # The default namespace given here, not registered: registering it would change every other user of
-    # ElementTree in the process.
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True, default_namespace=ATOM_NS)
+    return etree.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 
 # ---- JSON --------------------------------------------------------------------------------------------
