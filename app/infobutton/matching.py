@@ -17,17 +17,17 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from app.content.documents import pks_by_key
 from app.content.queries import PUBLIC, Filters
 from app.content.resources import RESOURCES
 from app.infobutton import icd10cm
 from app.infobutton.request import CODE_SYSTEMS, ICD10CM, SYSTEM_NAMES, Criterion
-from app.models import Facet
+from app.models import Facet, table_of
 from app.search.service import search
 
-FACETS = Facet.__table__
+FACETS = table_of(Facet)
 LEVELS = ("exact", "ancestor-code", "broader-condition", "synonym", "text")
 MAX_TOPICS = 50
 MAX_CLAIMS = 200
@@ -75,14 +75,20 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def _code_table() -> Table:
+    codes = RESOURCES["condition"].codes
+    assert codes is not None  # conditions have codes
+    return codes[0]
+
+
 def _codes(conn: Connection, system: str, clause) -> list[int]:
-    codes = RESOURCES["condition"].codes[0]
+    codes = _code_table()
     query = select(codes.c.condition_pk).where(codes.c.system == system, clause).order_by(codes.c.condition_pk)
     return list(dict.fromkeys(conn.execute(query).scalars()))
 
 
 def exact_conditions(conn: Connection, system: str, code: str) -> list[int]:
-    codes = RESOURCES["condition"].codes[0]
+    codes = _code_table()
     forms = {code, code.upper()}
     if system == "icd10cm" and (dotted := icd10cm.normalise(code)):
         forms.add(dotted)
@@ -92,7 +98,7 @@ def exact_conditions(conn: Connection, system: str, code: str) -> list[int]:
 def conditions_under(conn: Connection, code: str) -> list[int]:
     """Conditions coded with an ICD-10-CM code or any code under it (M06 holds M06.9). Codes are letters,
     digits and dots, none of them a LIKE wildcard."""
-    codes = RESOURCES["condition"].codes[0]
+    codes = _code_table()
     return _codes(conn, "icd10cm", codes.c.code.like(code + "%"))
 
 
@@ -126,14 +132,14 @@ def content(conn: Connection, condition_pks: list[int], vocab: Vocabulary, narro
         )
     )[:MAX_TOPICS]
     claims = RESOURCES["claim"].table
-    claim_rows = conn.execute(
+    rows = conn.execute(
         select(FACETS.c.record_pk, claims.c.topic_pk)
         .join(claims, claims.c.pk == FACETS.c.record_pk)
         .where(FACETS.c.resource == "claim", *scan)
         .order_by(FACETS.c.record_pk)
         .limit(MAX_CLAIMS * len(facets))
     ).all()
-    claim_rows = list(dict.fromkeys((c, t) for c, t in claim_rows))[:MAX_CLAIMS]
+    claim_rows: list[tuple[int, int]] = list(dict.fromkeys((c, t) for c, t in rows))[:MAX_CLAIMS]
     if narrow is not None:
         keep_topics = _therapy_filtered(conn, "topic", topic_pks, narrow)
         keep_claims = _therapy_filtered(conn, "claim", [c for c, _ in claim_rows], narrow)
@@ -156,7 +162,7 @@ def _named(vocab: Vocabulary, pks: list[int]) -> str:
 
 def _by_code(conn: Connection, criterion: Criterion, vocab: Vocabulary, narrow, reached: list[int]) -> list[Found]:
     system = CODE_SYSTEMS.get(criterion.system or "")
-    if not criterion.code or system is None:
+    if not criterion.code or not criterion.system or system is None:
         return []
     name = SYSTEM_NAMES[criterion.system]
     exact = [pk for pk in exact_conditions(conn, system, criterion.code) if pk in vocab.keys]
