@@ -130,6 +130,12 @@ class PayloadTooLarge(ApiError):
     slug = "payload-too-large"
 
 
+class UnsupportedMediaType(ApiError):
+    status = 415
+    title = "Unsupported media type"
+    slug = "unsupported-media-type"
+
+
 class UriTooLong(ApiError):
     status = 414
     title = "URI too long"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import BadParameter, TooManyRequests, UnsupportedMediaType
 from app.infobutton.examples import ATOM_EXAMPLE, HTML_EXAMPLE, JSON_EXAMPLE
 
 TAGS = ["health records"]
@@ -92,18 +92,6 @@ _HEADERS = {
 }
 
 
-def _problem(status: int, title: str, slug: str, detail: str, errors: list | None = None) -> dict[str, Any]:
-    example: dict[str, Any] = {
-        "type": f"https://health-content.dev/problems/{slug}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if errors is not None:
-        example["errors"] = errors
-    return {"content": {PROBLEM_JSON: {"example": example}}}
-
-
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer, in the format `knowledgeResponseType` names.",
@@ -115,32 +103,22 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     },
     304: {"description": "Not modified: the `If-None-Match` tag is current."},
-    422: {
-        "description": "No code and no text, a code without its code system, a value too long, or an "
-        "unknown `knowledgeResponseType`: the problem names the parameter.",
-        **_problem(
-            422,
-            "Invalid parameter",
-            "invalid-parameter",
-            "Query parameter 'mainSearchCriteria.v.cs' is required with a code: the code system's OID.",
-            [
-                {
-                    "location": "query",
-                    "field": "mainSearchCriteria.v.cs",
-                    "message": "is required with a code: the code system's OID",
-                }
-            ],
-        ),
-    },
-    429: {
-        "description": "Over the rate limit; `Retry-After` says when to try again.",
-        **_problem(
-            429,
-            "Too many requests",
-            "too-many-requests",
-            "This address may make 600 requests per 60 seconds; try again in 12 s.",
-        ),
-    },
+    422: BadParameter.openapi(
+        "No code and no text, a code without its code system, a value too long, or an unknown "
+        "`knowledgeResponseType`: the problem names the parameter.",
+        "Query parameter 'mainSearchCriteria.v.cs' is required with a code: the code system's OID.",
+        errors=[
+            {
+                "location": "query",
+                "field": "mainSearchCriteria.v.cs",
+                "message": "is required with a code: the code system's OID",
+            }
+        ],
+    ),
+    429: TooManyRequests.openapi(
+        "Over the rate limit; `Retry-After` says when to try again.",
+        "This address may make 600 requests per 60 seconds; try again in 12 s.",
+    ),
 }
 
 GET_DOC: dict[str, Any] = {
@@ -160,15 +138,10 @@ POST_DOC: dict[str, Any] = {
     "`application/x-www-form-urlencoded` body, for requests too long for a URL. " + MATCH_SCHEME_DOC,
     "responses": {
         **{code: response for code, response in RESPONSES.items() if code != 304},
-        415: {
-            "description": "The body is not `application/x-www-form-urlencoded`.",
-            **_problem(
-                415,
-                "Unsupported media type",
-                "unsupported-media-type",
-                "Send the parameters as application/x-www-form-urlencoded, the way an HTML form posts them.",
-            ),
-        },
+        415: UnsupportedMediaType.openapi(
+            "The body is not `application/x-www-form-urlencoded`.",
+            "Send the parameters as application/x-www-form-urlencoded, the way an HTML form posts them.",
+        ),
     },
     "openapi_extra": {
         "requestBody": {

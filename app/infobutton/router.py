@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from app.api.deps import DatabaseDep
 from app.core.caching import cached_read_async
-from app.core.errors import ApiError
+from app.core.errors import UnsupportedMediaType
 from app.infobutton import answer as answers
 from app.infobutton import render
 from app.infobutton.docs import GET_DOC, POST_DOC
@@ -26,12 +26,6 @@ FORM = "application/x-www-form-urlencoded"
 MEDIA_TYPES = {ATOM: "text/xml", JSON: "application/json", HTML: "text/html; charset=utf-8"}
 
 router = APIRouter(prefix="/v1")
-
-
-class UnsupportedMediaType(ApiError):
-    status = 415
-    title = "Unsupported media type"
-    slug = "unsupported-media-type"
 
 
 def _base(request: Request) -> str:

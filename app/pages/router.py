@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from app.api.deps import DatabaseDep
 from app.core.caching import cached_read_async
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import NotFoundError
 from app.pages.templating import PAGE_CSP, render
 from app.pages.topic import topic_page
 
@@ -42,19 +42,7 @@ HTML_EXAMPLE = (
             "description": "The page.",
             "content": {"text/html": {"schema": {"type": "string"}, "example": HTML_EXAMPLE}},
         },
-        404: {
-            "description": "No published topic has this slug.",
-            "content": {
-                PROBLEM_JSON: {
-                    "example": {
-                        "type": "https://health-content.dev/problems/not-found",
-                        "title": "Not found",
-                        "status": 404,
-                        "detail": "No topic has the slug 'no-such-topic'.",
-                    }
-                }
-            },
-        },
+        404: NotFoundError.openapi("No published topic has this slug.", "No topic has the slug 'no-such-topic'."),
     },
 )
 async def topic(request: Request, db: DatabaseDep, slug: Annotated[str, Path(max_length=200)]) -> Response:
