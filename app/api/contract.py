@@ -35,6 +35,9 @@ SECURITY_SCHEMES = {
 KEY_REQUIRED: list[dict[str, list[str]]] = [{SCHEME: []}]
 KEY_OPTIONAL: list[dict[str, list[str]]] = [{}, {SCHEME: []}]
 
+# The GETs that answer `If-None-Match`: the API's reads and the topic pages.
+CONDITIONAL_PREFIXES = ("/v1/", "/topics/")
+
 # A query value the server refuses (a NUL byte) must be one the document refuses too.
 NO_NUL = "^[^\\x00]*$"
 
@@ -183,7 +186,7 @@ def _ref(name: str) -> dict[str, str]:
 
 def _document_answers(path: str, method: str, operation: dict[str, Any], trait: Traits) -> None:
     responses: dict[str, Any] = operation["responses"]
-    conditional = method == "get" and path.startswith("/v1/") and not trait.keyed
+    conditional = method == "get" and path.startswith(CONDITIONAL_PREFIXES) and not trait.keyed
     dated = "Last-Modified" in operation.get("description", "")
     parameters = operation.get("parameters", [])
     paged = any(p.get("in") == "query" and p.get("name") in ("cursor", "since") for p in parameters)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.core.errors import BadParameter, TooManyRequests, UnsupportedMediaType
+from app.core.errors import BadParameter, UnsupportedMediaType
 from app.infobutton.examples import ATOM_EXAMPLE, HTML_EXAMPLE, JSON_EXAMPLE
 
 TAGS = ["health records"]
@@ -85,24 +85,15 @@ PARAMETERS = [
     ),
 ]
 
-_HEADERS = {
-    "ETag": {"description": "Send it back as `If-None-Match` to get `304`.", "schema": {"type": "string"}},
-    "Cache-Control": {"description": "Public, with a max-age.", "schema": {"type": "string"}},
-    "RateLimit-Remaining": {"description": "Requests left in the window.", "schema": {"type": "string"}},
-}
-
-
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The answer, in the format `knowledgeResponseType` names.",
-        "headers": _HEADERS,
         "content": {
             "text/xml": {"schema": {"type": "string"}, "example": ATOM_EXAMPLE},
             "application/json": {"schema": {"type": "object"}, "example": JSON_EXAMPLE},
             "text/html": {"schema": {"type": "string"}, "example": HTML_EXAMPLE},
         },
     },
-    304: {"description": "Not modified: the `If-None-Match` tag is current."},
     422: BadParameter.openapi(
         "No code and no text, a code without its code system, a value too long, or an unknown "
         "`knowledgeResponseType`: the problem names the parameter.",
@@ -114,10 +105,6 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
                 "message": "is required with a code: the code system's OID",
             }
         ],
-    ),
-    429: TooManyRequests.openapi(
-        "Over the rate limit; `Retry-After` says when to try again.",
-        "This address may make 600 requests per 60 seconds; try again in 12 s.",
     ),
 }
 
@@ -137,7 +124,7 @@ POST_DOC: dict[str, Any] = {
     "description": "The same request as `GET /v1/infobutton`, its parameters sent as an "
     "`application/x-www-form-urlencoded` body, for requests too long for a URL. " + MATCH_SCHEME_DOC,
     "responses": {
-        **{code: response for code, response in RESPONSES.items() if code != 304},
+        **RESPONSES,
         415: UnsupportedMediaType.openapi(
             "The body is not `application/x-www-form-urlencoded`.",
             "Send the parameters as application/x-www-form-urlencoded, the way an HTML form posts them.",
