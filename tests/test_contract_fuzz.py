@@ -94,6 +94,14 @@ DELIBERATE = [
         "A URL over 8 KiB is a 414 before any parameter is read; Schemathesis expects a 4xx it lists.",
     ),
     Deliberate(
+        "ST202",
+        422,
+        r"is required: a code|is required with a code",
+        "An Infobutton request needs a code with its code system, or text: a rule across optional parameters "
+        "that a query's schema cannot state (HL7's guide states it in prose too).",
+        path_suffix="/v1/infobutton",
+    ),
+    Deliberate(
         "ST301",
         200,
         r"",

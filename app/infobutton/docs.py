@@ -40,13 +40,17 @@ DESCRIPTION = (
 )
 
 
+# Text XML 1.0 can carry (the Atom answer echoes every value): no control characters but tab and newlines.
+TEXT = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ufffe\\uffff]*$"
+
+
 def _parameter(name: str, description: str, example: str | None = None, **schema: Any) -> dict[str, Any]:
     parameter: dict[str, Any] = {
         "name": name,
         "in": "query",
         "required": False,
         "description": description,
-        "schema": {"type": "string", "maxLength": 500, **schema},
+        "schema": {"type": "string", "maxLength": 500, "pattern": TEXT, **schema},
     }
     if example is not None:
         parameter["example"] = example
@@ -59,6 +63,7 @@ PARAMETERS = [
         "The code (required unless a display name or original text is given).",
         "M06.9",
         maxLength=64,
+        pattern="^[A-Za-z0-9][A-Za-z0-9.\\-]*$",
     ),
     _parameter(
         "mainSearchCriteria.v.cs",
@@ -69,7 +74,12 @@ PARAMETERS = [
     ),
     _parameter("mainSearchCriteria.v.dn", "The code's display name: the free-text fallback.", "Rheumatoid arthritis"),
     _parameter("mainSearchCriteria.v.ot", "The original text the clinician saw: the free-text fallback."),
-    _parameter("informationRecipient.languageCode.c", "The language wanted (`en`, `es`, ...; default `en`).", "en"),
+    _parameter(
+        "informationRecipient.languageCode.c",
+        "The language wanted (`en`, `es`, ...; default `en`).",
+        "en",
+        pattern="^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+    ),
     _parameter("informationRecipient", "`PAT` (a patient) or `PROV` (a provider): echoed.", "PAT"),
     _parameter("taskContext.c.c", "The task, e.g. `PROBLISTREV`: echoed."),
     _parameter("subTopic.v.c", "A MeSH qualifier: `Q000628` therapy narrows to therapy content."),
@@ -137,7 +147,9 @@ POST_DOC: dict[str, Any] = {
                 "application/x-www-form-urlencoded": {
                     "schema": {
                         "type": "object",
-                        "additionalProperties": {"type": "string"},
+                        "additionalProperties": {"type": "string", "maxLength": 500, "pattern": TEXT},
+                        "propertyNames": {"maxLength": 200, "pattern": TEXT},
+                        "maxProperties": 100,
                         "properties": {p["name"]: p["schema"] for p in PARAMETERS},
                     },
                     "example": {
