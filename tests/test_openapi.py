@@ -167,9 +167,7 @@ def test_every_operation_documents_what_the_middleware_can_answer():
         assert {"401", "414", "422"} <= codes, where
         assert ("429" in codes) == (path not in ("/healthz", "/readyz", "/metrics")), where
         assert ("503" in codes) == (path not in ("/healthz", "/metrics")), where
-        conditional = (
-            method == "get" and path.startswith(("/v1/", "/topics/")) and not path.startswith("/v1/webhooks")
-        )
+        conditional = method == "get" and path.startswith(("/v1/", "/topics/")) and not path.startswith("/v1/webhooks")
         assert ("304" in codes) == conditional, where  # a key's own webhooks are never kept or revalidated
         assert PROBLEM_JSON in resolved(operation["responses"].get("503", {})).get("content", {PROBLEM_JSON: 1})
         limited = resolved(operation["responses"].get("429", {"headers": {"Retry-After": 1}}))

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.api.deps import DatabaseDep
+from app.api.strict_query import accepts_extra_query_parameters
 from app.core.caching import cached_read_async
 from app.core.errors import UnsupportedMediaType
 from app.infobutton import answer as answers
@@ -54,11 +55,13 @@ async def _answer(request: Request, db, parsed: InfobuttonRequest) -> Response:
 
 
 @router.get("/infobutton", **GET_DOC)
+@accepts_extra_query_parameters  # HL7 clients send parameters of their own: accepted, echoed, ignored
 async def infobutton(request: Request, db: DatabaseDep) -> Response:
     return await _answer(request, db, parse(request.query_params.multi_items()))
 
 
 @router.post("/infobutton", **POST_DOC)
+@accepts_extra_query_parameters
 async def infobutton_form(request: Request, db: DatabaseDep) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
