@@ -73,7 +73,9 @@ def test_the_check_agrees_with_the_openapi_document(client):
                 continue
             documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
             assert isinstance(routes[path], APIRoute)
-            assert accepted_query_parameters(routes[path]) == documented, path
+            accepted = accepted_query_parameters(routes[path])
+            # A route that opted out takes any parameter, so it refuses nothing it documents.
+            assert accepted is None or accepted == documented, path
             checked += 1
     assert checked > 15
 
