@@ -88,6 +88,13 @@ DELIBERATE = [
         "one delivery or a cursor): in the descriptions, as JSON Schema would make them unreadable.",
     ),
     Deliberate(
+        "ST401",
+        200,  # the keyed call's answer; the check's own call without a key got the 429
+        r"got `429 Too Many Requests`",
+        "Without a key a caller spends the anonymous budget, which the generated requests before it used up: "
+        "the documented 429 answers before the route could say 401.",
+    ),
+    Deliberate(
         "ST201",
         414,
         r"may not exceed 8192 bytes",
