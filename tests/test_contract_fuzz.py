@@ -63,6 +63,13 @@ DELIBERATE = [
     Deliberate(
         "ST202",
         422,
+        r"point at each other in a cycle",
+        "A condition may not be its own parent or ancestor (generated slugs often repeat, e.g. parent = slug): "
+        "the hierarchy is data, not schema.",
+    ),
+    Deliberate(
+        "ST202",
+        422,
         r"JSON decode error|not acceptable JSON|NUL characters",
         "Text with lone surrogates or NUL bytes, which the store cannot hold; JSON Schema cannot say it.",
     ),
