@@ -2,6 +2,24 @@
 it; long texts are cut short with an ellipsis. EXAMPLES has the list-item shape; DETAIL_EXAMPLES adds what
 a single-resource answer embeds (its "Detail only" fields)."""
 
+# The FMT topic's claims, as the quote and the topic detail embed them.
+_FMT_CLAIMS = [
+    {
+        "id": "fmt-restores-microbial-balance",
+        "title": "Fecal microbiota transplantation transfers healthy donor microbiota into a "
+        "patient's gut to restore microbial balance.",
+    },
+    {
+        "id": "fmt-shown-promise-in-autoimmune-disease",
+        "title": "Fecal microbiota transplantation has shown promise in treating autoimmune "
+        "diseases by introducing a more diverse, healthy microbial population.",
+    },
+    {
+        "id": "fmt-first-developed-for-gi-infections",
+        "title": "Fecal microbiota transplantation was first developed to treat severe gastrointestinal infections.",
+    },
+]
+
 EXAMPLES: dict[str, dict] = {
     "condition": {
         "slug": "rheumatoid-arthritis",
@@ -142,23 +160,7 @@ EXAMPLES: dict[str, dict] = {
             "slug": "fecal-microbiota-transplantation",
             "title": "Fecal Microbiota Transplantation (FMT) as an Emerging Therapy",
         },
-        "claims": [
-            {
-                "id": "fmt-restores-microbial-balance",
-                "title": "Fecal microbiota transplantation transfers healthy donor microbiota into a "
-                "patient's gut to restore microbial balance.",
-            },
-            {
-                "id": "fmt-shown-promise-in-autoimmune-disease",
-                "title": "Fecal microbiota transplantation has shown promise in treating autoimmune "
-                "diseases by introducing a more diverse, healthy microbial population.",
-            },
-            {
-                "id": "fmt-first-developed-for-gi-infections",
-                "title": "Fecal microbiota transplantation was first developed to treat severe "
-                "gastrointestinal infections.",
-            },
-        ],
+        "claims": _FMT_CLAIMS,
         "status": "published",
         "retraction_reason": None,
         "created_at": "2026-11-02T09:30:00Z",
@@ -194,23 +196,7 @@ _DETAIL_EXTRAS: dict[str, dict] = {
         ]
     },
     "topic": {
-        "claims": [
-            {
-                "id": "fmt-restores-microbial-balance",
-                "title": "Fecal microbiota transplantation transfers healthy donor microbiota into a "
-                "patient's gut to restore microbial balance.",
-            },
-            {
-                "id": "fmt-shown-promise-in-autoimmune-disease",
-                "title": "Fecal microbiota transplantation has shown promise in treating autoimmune "
-                "diseases by introducing a more diverse, healthy microbial population.",
-            },
-            {
-                "id": "fmt-first-developed-for-gi-infections",
-                "title": "Fecal microbiota transplantation was first developed to treat severe "
-                "gastrointestinal infections.",
-            },
-        ],
+        "claims": _FMT_CLAIMS,
         "quotes": [
             {
                 "id": "aminian-fmt",
