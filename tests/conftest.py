@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -171,3 +175,26 @@ def loopback_only_network(monkeypatch):
     monkeypatch.setattr(ssrf, "resolve", resolve)
     monkeypatch.setattr(delivery, "send", send_to_loopback_only)
     monkeypatch.setattr(router, "send", send_to_loopback_only)
+
+
+@contextmanager
+def serve_in_thread(app, wait: float = 20) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on a free 127.0.0.1 port; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + wait
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -8,9 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
-import time
 
 import httpx
 import pytest
@@ -21,7 +18,7 @@ from app.content.store import ContentWriter
 from app.core.config import PROJECT_ROOT
 from app.core.db import Database
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serve_in_thread
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -91,24 +88,10 @@ def server(templates):
     add_hostile_claim(db)
     with db.write() as conn:
         EDITOR_KEY["key"] = create_key(conn, scope=Scope.editor, name="swagger-ui")
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, db=db), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serve_in_thread(create_app(settings, db=db), WAIT) as base:
+            yield base
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         db.dispose()
         cleanup()
 

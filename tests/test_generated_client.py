@@ -9,11 +9,8 @@ import datetime
 import importlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +19,7 @@ from app.auth.keys import Scope, create_key
 from app.core.config import PROJECT_ROOT
 from app.core.db import Database
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, serve_in_thread
 
 DOCUMENT = PROJECT_ROOT / "docs" / "openapi.json"
 PACKAGE = "health_content_client"
@@ -66,29 +63,15 @@ def client_package(tmp_path_factory):
 @pytest.fixture(scope="module")
 def served(templates):
     """The app on a free 127.0.0.1 port over a copy of the seeded database, and an editor key."""
-    import uvicorn
-
     url, cleanup = templates.fresh("seeded", True)
     settings = make_settings(url)
     db = Database.from_settings(settings)
     with db.write() as conn:
         key = create_key(conn, scope=Scope.editor, name="generated-client")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, db=db), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", key
+        with serve_in_thread(create_app(settings, db=db)) as base:
+            yield base, key
     finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
         db.dispose()
         cleanup()
 
