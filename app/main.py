@@ -13,18 +13,17 @@ from fastapi.routing import APIRoute
 from starlette_compress import CompressMiddleware
 
 from app import __version__
-from app.api import docs, ops
+from app.api import compression, docs, ops
+from app.api.caching import Builds, ResponseCache, ServeKept
+from app.api.handlers import install_error_handlers
+from app.api.middleware import ApiKeyAuth, BodySizeLimit, ProblemCORSMiddleware, RequestsInFlightLimit, SecurityHeaders
+from app.api.ratelimit import RateLimit
 from app.api.strict_query import reject_unknown_query_parameters
 from app.auth import keys
 from app.content import router as content
 from app.content.store import add_change_hook, add_write_hook
-from app.core import compression
-from app.core.caching import Builds, ResponseCache, ServeKept
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
-from app.core.errors import install_error_handlers
-from app.core.middleware import ApiKeyAuth, BodySizeLimit, ProblemCORSMiddleware, RequestsInFlightLimit, SecurityHeaders
-from app.core.ratelimit import RateLimit
 from app.editing import router as editing
 from app.infobutton import icd10cm
 from app.infobutton import router as infobutton

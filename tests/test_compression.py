@@ -11,7 +11,7 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.core import compression
+from app.api import compression
 from tests.conftest import client_for
 
 DECODE = {

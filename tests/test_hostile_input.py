@@ -11,8 +11,8 @@ import anyio
 import orjson
 import pytest
 
+from app.api.middleware import BodySizeLimit
 from app.auth.keys import Scope, create_key
-from app.core.middleware import BodySizeLimit
 from app.main import create_app
 from app.ops.routing import iter_routes
 from tests.conftest import client_for, make_settings

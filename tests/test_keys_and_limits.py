@@ -11,10 +11,10 @@ import redis
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from app.api.ratelimit import RateLimit
 from app.auth.keys import Scope, create_key
 from app.cli import cli
 from app.core.config import get_settings
-from app.core.ratelimit import RateLimit
 from app.main import create_app
 from tests.conftest import client_for, make_settings
 

@@ -4,8 +4,9 @@ so an import made late to dodge a cycle is still one.
 
     models        the tables (and the package root: its version)
     core          settings, database and content version, the error family, paging and links, clock
-    HTTP layer    dependencies, docs, operations routes, request plumbing (api, ops)
-    domains       content, auth, editing, partners, search, importer, synthetic, webhooks
+    HTTP layer    middleware, rate limits, response cache and compression, the caller, error handlers,
+                  dependencies, docs, operations routes, request plumbing (api, ops)
+    domains       content, auth, editing, partners, search, importer, synthetic, webhooks, infobutton, pages
     wiring        main.py and cli.py: the only places that wire things together
 
 A package may import from its own layer or any below it; within a layer, the package graph has no cycle."""
@@ -138,6 +139,28 @@ def test_imports_point_down():
     assert upward_imports(EDGES) == []
 
 
+# The foundation: what every layer above may use. Anything that speaks ASGI or wires into the framework
+# (middleware, caching, rate limits, handlers) is the HTTP layer's.
+CORE_MODULES = {"config", "db", "errors", "pagination", "clock", "migrate"}
+FRAMEWORK_WIRING = ("fastapi", "starlette.middleware", "starlette.types", "starlette.applications")
+
+
+def test_core_is_the_foundation_only():
+    modules = {path.stem for path in (APP / "core").glob("*.py")} - {"__init__"}
+    assert modules == CORE_MODULES, "core holds the foundation; put HTTP machinery in app/api"
+
+
+def test_core_wires_nothing_into_the_framework():
+    found = []
+    for path in sorted((APP / "core").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            found += [f"{path.stem} imports {n}" for n in names if n.startswith(FRAMEWORK_WIRING)]
+    assert found == []
+
+
 def test_no_package_cycles():
     assert package_cycles(EDGES) == []
 
@@ -146,6 +169,8 @@ def test_no_package_cycles():
     ("edges", "upward", "cycles"),
     [
         ([("app.core.db", "app.search")], 1, []),
+        ([("app.core.errors", "app.api.caching"), ("app.api.caching", "app.core.db")], 1, [["api", "core"]]),
+        ([("app.api.caching", "app.content.queries")], 1, []),
         ([("app.content.store", "app.core.db"), ("app.models", "app")], 0, []),
         ([("app.api.docs", "app.main"), ("app.main", "app.api.docs")], 1, [["api", "main"]]),
         ([("app.search.x", "app.content.y"), ("app.content.y", "app.search.z")], 0, [["content", "search"]]),

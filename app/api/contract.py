@@ -15,9 +15,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from app.api.deps import require_editor, require_key
+from app.api.middleware import RequestsInFlightLimit
+from app.api.ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
 from app.core.errors import PROBLEM_JSON, InvalidQuery, Overloaded, TooManyRequests, UriTooLong
-from app.core.middleware import RequestsInFlightLimit
-from app.core.ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
 from app.ops.routing import iter_routes
 
 SCHEME = "ApiKey"

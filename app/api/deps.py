@@ -9,10 +9,10 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from app.api.principal import ANONYMOUS, Principal
 from app.core.db import Database
 from app.core.errors import Forbidden, Unauthorized
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.core.principal import ANONYMOUS, Principal
 
 
 async def get_db(request: Request) -> Database:

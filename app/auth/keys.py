@@ -9,8 +9,8 @@ import secrets
 
 from sqlalchemy import Connection, insert, select, update
 
+from app.api.principal import ANONYMOUS, Principal, Scope
 from app.core.clock import utc_now
-from app.core.principal import ANONYMOUS, Principal, Scope
 from app.models import ApiKey, table_of
 
 KEYS = table_of(ApiKey)

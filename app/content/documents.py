@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, RowMapping, bindparam, select
 from sqlalchemy.sql import Select
 
+from app.api.caching import record_etag
 from app.content.resources import META_FIELDS, RESOURCES, ResourceSpec
 from app.content.vocab import specialty_fit
-from app.core.caching import record_etag
 
 CHUNK = 500
 

@@ -12,19 +12,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 from starlette.responses import Response
 
+from app.api.caching import Built, cached_read_async
 from app.api.deps import DatabaseDep, PageDep, PageParams, PrincipalDep
 from app.api.examples import DETAIL_EXAMPLES, EXAMPLES
+from app.api.principal import Principal
 from app.content import jsonld, queries
 from app.content.documents import record_etag_of
 from app.content.params import StatusesDep, filters_dependency
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
-from app.core.caching import Built, cached_read_async
 from app.core.db import Database
 from app.core.errors import BadParameter, NotFoundError
 from app.core.pagination import decode_cursor, encode_cursor, next_link
-from app.core.principal import Principal
 
 T = TypeVar("T")
 

@@ -11,10 +11,10 @@ import orjson
 from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import Response
 
+from app.api.caching import cached_read
 from app.api.deps import DatabaseDep, EditorDep, PageDep
 from app.api.examples import EXAMPLES
 from app.content.resources import RESOURCES, ResourceSpec
-from app.core.caching import cached_read
 from app.core.errors import BadParameter
 from app.core.pagination import decode_cursor, encode_cursor, next_link
 from app.editing import examples, service

@@ -12,9 +12,9 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from app.api.caching import cached_read_async
 from app.api.deps import DatabaseDep
 from app.api.strict_query import accepts_extra_query_parameters
-from app.core.caching import cached_read_async
 from app.core.errors import UnsupportedMediaType
 from app.infobutton import answer as answers
 from app.infobutton import render

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from app.api.caching import cached_read_async
 from app.api.deps import DatabaseDep
-from app.core.caching import cached_read_async
 from app.core.errors import NotFoundError
 from app.pages.templating import PAGE_CSP, render
 from app.pages.topic import topic_page

@@ -1,4 +1,4 @@
-"""Conditional GET for the partner endpoints: the shared ETag logic (app.core.caching) plus
+"""Conditional GET for the partner endpoints: the shared ETag logic (app.api.caching) plus
 `Last-Modified` / `If-Modified-Since`, dated by the newest change, which is what partners' HTTP caches and
 feed readers send."""
 
@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.core.caching import Built, cached_read_async, etag_matches, kept_for, not_modified, public_etag, set_validators
+from app.api.caching import Built, cached_read_async, etag_matches, kept_for, not_modified, public_etag, set_validators
 from app.core.db import Database, content_version
 from app.partners.changes import newest_change
 

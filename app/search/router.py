@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api.caching import cached_read_async
 from app.api.deps import DatabaseDep, PageDep
 from app.content.queries import Filters
 from app.content.vocab import TherapyType
-from app.core.caching import cached_read_async
 from app.core.errors import ValidationFailed
 from app.core.pagination import decode_cursor, encode_cursor, next_link
 from app.search import service

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import __version__
-from app.core import compression
+from app.api import compression
 from app.core.db import Database, content_version
 
 Built = tuple[Any, dict[str, str]]  # payload, extra headers

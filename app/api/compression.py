@@ -1,6 +1,6 @@
 """Compression: zstd, Brotli or gzip, whichever the client accepts first in that order, for bodies of at
 least `MIN_BYTES` in a text-like media type. Responses made by a route are compressed on their way out by
-`starlette-compress`'s middleware; a kept response (see app.core.caching) is compressed once per encoding,
+`starlette-compress`'s middleware; a kept response (see app.api.caching) is compressed once per encoding,
 when a client first asks for it in that encoding, and served from then on as stored, so the hot path never
 compresses."""
 

@@ -27,10 +27,10 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.principal import ANONYMOUS, Principal
+from app.api.principal import Scope as KeyScope
 from app.core.config import Settings
 from app.core.errors import TooManyRequests
-from app.core.principal import ANONYMOUS, Principal
-from app.core.principal import Scope as KeyScope
 
 log = logging.getLogger("app.ratelimit")
 

@@ -14,8 +14,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.principal import ANONYMOUS, Principal
 from app.core.errors import ApiError, Overloaded, PayloadTooLarge, Unauthorized
-from app.core.principal import ANONYMOUS, Principal
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
