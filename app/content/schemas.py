@@ -28,6 +28,12 @@ IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}(?:T[0-9:
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+# Caps on the lists of a write shape: a record's size, and what a write costs the facets and the search
+# vocabulary, stay bounded (a longer list is a 422 naming the field). Far above what real content holds.
+Names = Annotated[list[ShortText], Field(max_length=100)]  # synonyms, credentials, citations
+Codes = Annotated[list["Code"], Field(max_length=50)]
+Domains = Annotated[list[Domain], Field(max_length=len(Domain))]
+Links = Annotated[list[Slug], Field(max_length=100)]  # conditions, therapies, claims
 
 
 class Strict(BaseModel):
@@ -57,28 +63,28 @@ class Reviewed(Strict):
 class ConditionIn(Workflow):
     name: ShortText
     parent: Slug | None = None
-    synonyms: list[ShortText] = []
+    synonyms: Names = []
     description: LongText | None = None
-    codes: list[Code] = []
+    codes: Codes = []
 
 
 class TherapyIn(Workflow):
     name: ShortText
     type: TherapyType
-    synonyms: list[ShortText] = []
+    synonyms: Names = []
     description: LongText | None = None
-    codes: list[Code] = []
+    codes: Codes = []
 
 
 class ExpertIn(Workflow):
     name: ShortText
     honorific: ShortText | None = None
-    credentials: list[ShortText] = []
+    credentials: Names = []
     job_title: ShortText | None = None
     affiliation: ShortText | None = None
     location: ShortText | None = None
     described_as: ShortText | None = None
-    specialties: list[Domain] = []
+    specialties: Domains = []
 
 
 class Author(Strict):
@@ -107,15 +113,15 @@ class TopicIn(Workflow, Reviewed):
     position: Annotated[int, Field(ge=0, le=100_000)] = 0
     language: Language = "en"
     translation_of: Slug | None = None
-    domains: list[Domain] = []
-    conditions: list[Slug] = []
-    therapies: list[Slug] = []
+    domains: Domains = []
+    conditions: Links = []
+    therapies: Links = []
 
 
 class Evidence(Strict):
     kind: EvidenceKind
     stated_as: ShortText | None = None
-    citations: list[ShortText] = []
+    citations: Names = []
     strength: EvidenceStrength
 
 
@@ -123,8 +129,8 @@ class ClaimIn(Workflow):
     topic: Slug
     text: LongText
     source_excerpt: LongText
-    conditions: list[Slug] = []
-    therapies: list[Slug] = []
+    conditions: Links = []
+    therapies: Links = []
     expert: Slug | None = None
     evidence: Evidence
 
@@ -133,7 +139,7 @@ class QuoteIn(Workflow):
     expert: Slug
     topic: Slug
     text: LongText
-    claims: list[Slug] = []
+    claims: Links = []
 
 
 # ---- read shapes -------------------------------------------------------------------------------------

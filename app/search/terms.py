@@ -7,6 +7,7 @@ OR, and each alternative is a phrase we quote ourselves."""
 
 from __future__ import annotations
 
+import heapq
 import re
 import threading
 from dataclasses import dataclass
@@ -28,24 +29,53 @@ def words(value: str) -> list[str]:
     return [w.casefold() for w in WORD.findall(value)]
 
 
+def _order(phrase: Phrase) -> tuple[int, Phrase]:
+    return len(phrase), phrase
+
+
 @dataclass(frozen=True)
 class Vocabulary:
-    """Every name and synonym of the published conditions and therapies, as word tuples."""
+    """Every name and synonym of the published conditions and therapies, as word tuples.
 
-    names: dict[Phrase, frozenset[Phrase]]
+    Each record's names are one group, stored once (in alternative order); a phrase maps to the groups
+    that hold it. Memory and build time are linear in the number of names: a record with n synonyms
+    costs n entries, never n x n (each phrase holding every other)."""
+
+    groups: tuple[tuple[Phrase, ...], ...]
+    names: dict[Phrase, tuple[int, ...]]
     longest: int
 
     @classmethod
     def load(cls, conn: Connection) -> Vocabulary:
-        names: dict[Phrase, set[Phrase]] = {}
+        groups: list[tuple[Phrase, ...]] = []
+        names: dict[Phrase, list[int]] = {}
         for resource in ("condition", "therapy"):
             table = RESOURCES[resource].table
             query = select(table.c.name, table.c.synonyms).where(table.c.status == Status.published)
             for name, synonyms in conn.execute(query):
                 phrases = {p for p in (tuple(words(v)) for v in [name, *(synonyms or [])]) if p}
+                if not phrases:
+                    continue
                 for phrase in phrases:
-                    names.setdefault(phrase, set()).update(phrases)
-        return cls({k: frozenset(v) for k, v in names.items()}, max((len(k) for k in names), default=0))
+                    names.setdefault(phrase, []).append(len(groups))
+                groups.append(tuple(sorted(phrases, key=_order)))
+        return cls(tuple(groups), {k: tuple(v) for k, v in names.items()}, max((len(k) for k in names), default=0))
+
+    def size(self) -> int:
+        """Stored phrase references: grows with the number of names, linearly."""
+        return sum(len(g) for g in self.groups) + sum(len(v) for v in self.names.values())
+
+    def alternatives(self, phrase: Phrase) -> list[Phrase]:
+        """The phrase, then the other names of the records it names (shortest first), at most
+        MAX_ALTERNATIVES: a lazy merge of the sorted groups, so a long group is never copied or sorted."""
+        found = [phrase]
+        merged = heapq.merge(*(self.groups[g] for g in self.names.get(phrase, ())), key=_order)
+        for other in merged:
+            if len(found) >= MAX_ALTERNATIVES:
+                break
+            if other != found[-1] and other != phrase:
+                found.append(other)
+        return found
 
 
 _cache: dict[str, tuple[int, Vocabulary]] = {}
@@ -77,8 +107,7 @@ def parse(text: str, vocab: Vocabulary) -> list[list[Phrase]]:
         for length in range(min(vocab.longest, len(found) - i), 0, -1):
             phrase = tuple(found[i : i + length])
             if phrase in vocab.names:
-                others = sorted(vocab.names[phrase] - {phrase}, key=lambda p: (len(p), p))
-                groups.append([phrase, *others][:MAX_ALTERNATIVES])
+                groups.append(vocab.alternatives(phrase))
                 i += length
                 break
         else:
