@@ -394,3 +394,64 @@ def test_an_infobutton_html_answer_opens_and_links_to_the_topic_page(server, bro
         "the entry's link did not open its topic page",
     )
     assert "/topics/" in browser.current_url
+
+
+def test_a_feed_entry_link_opens_the_topic_page(server, browser):
+    """What a feed reader does: take an entry's link (its first alternate, typed text/html) and open it."""
+    import feedparser
+
+    parsed = feedparser.parse(httpx.get(server + "/v1/feed.atom", params={"limit": 100}).content)
+    assert not parsed.bozo and parsed.entries
+    entry = next(e for e in parsed.entries if e.id.endswith(":fecal-microbiota-transplantation"))
+    [page] = [link for link in entry.links if link.rel == "alternate" and link.type == "text/html"]
+    assert entry.link == page.href == f"{server}/topics/fecal-microbiota-transplantation"
+    item = next(
+        i for i in httpx.get(server + "/v1/feed.json", params={"limit": 100}).json()["items"] if i["id"] == entry.id
+    )
+    assert item["url"] == entry.link
+    requested_urls(browser)
+    browser.get(entry.link)
+    heading = wait(browser, lambda d: d.find_elements(By.TAG_NAME, "h1"), "the feed's link opened no page")
+    assert heading[0].text == entry.title
+    assert_only_local_requests(browser, server)
+
+
+def test_the_explorer_links_topics_to_their_pages(server, browser):
+    claims = httpx.get(server + "/v1/claims", params={"condition": "dysbiosis", "limit": 100}).json()["items"]
+    open_explorer(browser, server, "?condition=dysbiosis")
+    wait(browser, lambda d: len(card_texts(d, "claims", ".claim-text")) == len(claims), "the claims did not show")
+    links = browser.find_elements(By.CSS_SELECTOR, "#claims > li a.topic-link")
+    assert [link.text for link in links] == [c["topic"]["title"] for c in claims]
+    assert all(link.get_attribute("type") == "text/html" for link in links)
+    assert browser.find_elements(By.CSS_SELECTOR, "#quotes > li a.topic-link")
+    first = claims[0]["topic"]
+    links[0].click()
+    wait(
+        browser,
+        lambda d: d.find_elements(By.TAG_NAME, "h1") and d.find_element(By.TAG_NAME, "h1").text == first["title"],
+        "the explorer's topic link did not open the topic's page",
+    )
+    assert browser.current_url == f"{server}/topics/{first['slug']}"
+    claim_items = browser.find_elements(By.CSS_SELECTOR, "section[aria-labelledby=claims] li")
+    assert claim_items  # the page a person reads, with the claims the explorer showed
+
+
+def test_the_explorer_search_opens_a_topic_as_its_page(server, browser):
+    answer = httpx.get(server + "/v1/search", params={"q": "fecal microbiota", "limit": 20})
+    if answer.status_code == 404:
+        pytest.skip("search is not deployed on this server")
+    topics = [hit for hit in answer.json()["items"] if hit["resource"] == "topic"]
+    assert topics
+    open_explorer(browser, server)
+    browser.find_element(By.ID, "q").send_keys("fecal microbiota", Keys.ENTER)
+    link = wait(
+        browser,
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results a.topic-link"),
+        "no topic in the search results links to its page",
+    )[0]
+    assert link.get_attribute("href") == f"{server}/topics/{topics[0]['key']}"
+    json_link = browser.find_element(By.CSS_SELECTOR, "#search-results a.json-link")
+    assert json_link.get_attribute("href") == f"{server}/v1/topics/{topics[0]['key']}"
+    link.click()
+    wait(browser, lambda d: d.current_url == f"{server}/topics/{topics[0]['key']}", "the topic page did not open")
+    assert browser.find_element(By.TAG_NAME, "h1").text == topics[0]["title"]

@@ -12,21 +12,28 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def test_atom_entry_links_carry_the_rel_and_type_of_what_they_answer(client):
+    """Each entry's first alternate is the topic's page (HTML, what a reader opens); a second alternate
+    is the same topic as JSON. Every link answers with the type it announces."""
     root = etree.fromstring(client.get("/v1/feed.atom", params={"limit": 100}).content)
     entries = root.findall(f"{ATOM}entry")
     assert entries
     for entry in entries:
         links = entry.findall(f"{ATOM}link")
         assert links and all(link.get("rel") and link.get("type") for link in links)
-        [alternate] = [link for link in links if link.get("rel") == "alternate"]
-        answer = client.get(alternate.get("href").removeprefix("http://testserver"))
-        assert answer.status_code == 200
-        assert answer.headers["content-type"].split(";")[0] == alternate.get("type") == "application/json"
+        alternates = [link for link in links if link.get("rel") == "alternate"]
+        assert [link.get("type") for link in alternates] == ["text/html", "application/json"]
+        assert {link.get("hreflang") for link in alternates} == {entry.get(XML_LANG)}
+        for link in alternates:
+            answer = client.get(link.get("href").removeprefix("http://testserver"))
+            assert answer.status_code == 200
+            assert answer.headers["content-type"].split(";")[0] == link.get("type")
     parsed = feedparser.parse(etree.tostring(root))
-    for entry in parsed.entries:  # what a reader sees: typed as JSON, not taken for a web page
-        [alternate] = [link for link in entry.links if link.rel == "alternate"]
-        assert alternate.type == "application/json"
-        assert alternate.href.endswith("/v1/topics/" + entry.id.rsplit(":", 1)[1])
+    for entry in parsed.entries:  # what a reader sees: the entry's link is its page, typed as one
+        slug = entry.id.rsplit(":", 1)[1]
+        assert entry.link == f"http://testserver/topics/{slug}"
+        [page] = [link for link in entry.links if link.rel == "alternate" and link.type == "text/html"]
+        [json_link] = [link for link in entry.links if link.rel == "alternate" and link.type == "application/json"]
+        assert page.href == entry.link and json_link.href == f"http://testserver/v1/topics/{slug}"
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,11 @@ def test_json_feed_validates_and_carries_each_topic_with_its_claims_and_quotes(c
     fmt = next(i for i in feed["items"] if i["id"].endswith(":fecal-microbiota-transplantation"))
     topic = client.get("/v1/topics/fecal-microbiota-transplantation").json()
     assert fmt["id"] == "tag:health-content.dev,2026:topic:fecal-microbiota-transplantation"
-    assert fmt["url"].endswith("/v1/topics/fecal-microbiota-transplantation")
+    assert fmt["url"] == "http://testserver/topics/fecal-microbiota-transplantation"  # the page a person reads
+    page = client.get(fmt["url"].removeprefix("http://testserver"))
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert fmt["_health_content"]["json_url"] == "http://testserver/v1/topics/fecal-microbiota-transplantation"
+    assert client.get(fmt["_health_content"]["json_url"].removeprefix("http://testserver")).json() == topic
     assert fmt["title"] == topic["title"] and fmt["summary"] == topic["summary"]
     assert fmt["language"] == "en" and fmt["authors"] and fmt["authors"][0]["name"]
     assert rfc3339(fmt["date_published"]) <= rfc3339(fmt["date_modified"])
@@ -180,7 +184,15 @@ def test_public_base_url_makes_the_links_and_ids_do_not_depend_on_it(seeded_db):
     with client_for(seeded_db, public_base_url="https://api.example.org/") as other:
         feed = other.get("/v1/feed.json", params={"limit": 1}).json()
     assert feed["next_url"].startswith("https://api.example.org/v1/feed.json?")
-    assert feed["items"][0]["url"].startswith("https://api.example.org/v1/topics/")
+    assert feed["items"][0]["url"].startswith("https://api.example.org/topics/")
+    assert feed["items"][0]["_health_content"]["json_url"].startswith("https://api.example.org/v1/topics/")
+    with client_for(seeded_db, public_base_url="https://api.example.org/") as other:
+        atom = etree.fromstring(other.get("/v1/feed.atom", params={"limit": 1}).content)
+    hrefs = [
+        link.get("href") for link in atom.iter("{http://www.w3.org/2005/Atom}link") if link.get("rel") == "alternate"
+    ]
+    slug = feed["items"][0]["_health_content"]["topic"]
+    assert f"https://api.example.org/topics/{slug}" in hrefs and f"https://api.example.org/v1/topics/{slug}" in hrefs
     assert feed["items"][0]["id"].startswith("tag:health-content.dev,2026:topic:")
 
 

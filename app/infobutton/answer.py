@@ -15,6 +15,7 @@ from app.content.documents import load_documents
 from app.content.resources import RESOURCES
 from app.infobutton.matching import Found, match
 from app.infobutton.request import SYSTEM_NAMES, InfobuttonRequest
+from app.pages.links import topic_json_url, topic_page_url
 from app.partners.changes import newest_change
 
 TAG_AUTHORITY = "tag:health-content.dev,2026"
@@ -80,10 +81,10 @@ class Answer:
         return f"{count} topic{'s' if count != 1 else ''} for {self.asked_for}"
 
     def topic_url(self, slug: str) -> str:
-        return f"{self.base}/topics/{slug}"
+        return topic_page_url(self.base, slug)
 
     def topic_api_url(self, slug: str) -> str:
-        return f"{self.base}/v1/topics/{slug}"
+        return topic_json_url(self.base, slug)
 
 
 def _e(text: Any) -> str:

@@ -22,6 +22,7 @@ from app.content.documents import expand, load_documents, pks_by_key
 from app.content.queries import Filters, list_page, resolve_conditions
 from app.content.resources import RESOURCES
 from app.content.vocab import Status
+from app.pages.links import JSON_TYPE, PAGE_TYPE, topic_json_url, topic_page_url
 from app.partners.changes import newest_change
 
 # Tag URIs (RFC 4151) name entries for good: they survive a change of host name, scheme or API version.
@@ -237,8 +238,19 @@ def _tags(entry: Entry) -> list[tuple[str, str, str]]:
     return tags
 
 
-def _topic_url(links: Links, slug: str) -> str:
-    return f"{links.base}/v1/topics/{slug}"
+def _entry_links(links: Links, entry: Entry) -> list[dict[str, str]]:
+    """An entry's links: first its page a person reads (what a reader opens), then the same topic as JSON,
+    then the published piece the topic comes from. Two `alternate` links differ by type, as RFC 4287
+    allows; a reader that takes the first alternate opens the page."""
+    topic = entry.topic
+    lang = topic["language"]
+    found = [
+        {"rel": "alternate", "type": PAGE_TYPE, "hreflang": lang, "href": topic_page_url(links.base, topic["slug"])},
+        {"rel": "alternate", "type": JSON_TYPE, "hreflang": lang, "href": topic_json_url(links.base, topic["slug"])},
+    ]
+    if entry.source and entry.source.get("url"):  # the published piece the topic comes from, a web page
+        found.append({"rel": "related", "type": "text/html", "href": entry.source["url"]})
+    return found
 
 
 # ---- JSON Feed 1.1 -----------------------------------------------------------------------------------
@@ -250,7 +262,7 @@ def json_feed(page: FeedPage, filters: Filters, links: Links) -> dict[str, Any]:
         topic = entry.topic
         item: dict[str, Any] = {
             "id": topic_tag(topic["slug"]),
-            "url": _topic_url(links, topic["slug"]),
+            "url": topic_page_url(links.base, topic["slug"]),  # the page a person reads
             "title": topic["title"],
             "summary": topic["summary"],
             "content_html": content_html(entry),
@@ -261,6 +273,7 @@ def json_feed(page: FeedPage, filters: Filters, links: Links) -> dict[str, Any]:
             "tags": [label for _, _, label in _tags(entry)],  # names a reader shows; slugs are below
             "_health_content": {
                 "topic": topic["slug"],
+                "json_url": topic_json_url(links.base, topic["slug"]),  # the same topic as the API's JSON
                 "source": (topic["source"] or {}).get("slug"),
                 "conditions": [c["slug"] for c in topic["conditions"]],
                 "therapy_types": [term for vocabulary, term, _ in _tags(entry) if vocabulary == "therapy-types"],
@@ -348,9 +361,7 @@ def atom_feed(page: FeedPage, filters: Filters, links: Links) -> bytes:
         item.id(topic_tag(topic["slug"]))
         item.title(topic["title"])
         extra = item.entry_links
-        extra.links.append({"rel": "alternate", "type": "application/json", "href": _topic_url(links, topic["slug"])})
-        if entry.source and entry.source.get("url"):  # the published piece the topic comes from, a web page
-            extra.links.append({"rel": "related", "type": "text/html", "href": entry.source["url"]})
+        extra.links.extend(_entry_links(links, entry))
         extra.lang = topic["language"]
         item.published(_when(topic["created_at"]))
         item.updated(_when(entry.modified))

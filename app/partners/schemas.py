@@ -34,10 +34,25 @@ class FeedAuthor(BaseModel):
     name: str
 
 
+class FeedItemExtension(BaseModel):
+    """JSON Feed's room for a publisher's own fields (a key starting with `_`): the slugs and ids behind
+    an item, and where its JSON is."""
+
+    topic: str = Field(description="The topic's slug.")
+    json_url: str = Field(description="The topic as the API's JSON (`/v1/topics/{slug}`).")
+    source: str | None = Field(description="The source's slug.")
+    conditions: list[str] = Field(description="Slugs of the topic's conditions.")
+    therapy_types: list[str] = Field(description="The therapy types of the topic's therapies.")
+    claims: list[str] = Field(
+        description="Ids of the topic's published claims, in the order `content_html` shows them."
+    )
+    quotes: list[str] = Field(description="Ids of the topic's published quotes.")
+
+
 class FeedItem(BaseModel):
     id: str = Field(description="A tag URI that never changes for this topic.")
-    url: str
-    external_url: str | None = None
+    url: str = Field(description="The topic's page a person reads (`/topics/{slug}`, HTML).")
+    external_url: str | None = Field(None, description="The published piece the topic comes from.")
     title: str
     summary: str
     content_html: str
@@ -45,7 +60,10 @@ class FeedItem(BaseModel):
     date_modified: Timestamp
     authors: list[FeedAuthor]
     language: str
-    tags: list[str] = Field(description="Slugs of the topic's conditions and its therapy types.")
+    tags: list[str] = Field(
+        description="Names of the topic's conditions and its therapy types, as a reader shows them."
+    )
+    health_content: FeedItemExtension = Field(alias="_health_content")
 
 
 class JsonFeed(BaseModel):
@@ -95,14 +113,14 @@ CHANGE_EXAMPLE = {
 FEED_EXAMPLE = {
     "version": "https://jsonfeed.org/version/1.1",
     "title": "Health topics",
-    "home_page_url": "https://api.example.org/docs",
+    "home_page_url": "https://api.example.org/",
     "feed_url": "https://api.example.org/v1/feed.json?condition=autoimmune-disorders",
     "description": "Published health topics, each with its claims (and their evidence) and its quotes.",
     "authors": [{"name": "Health-content API"}],
     "items": [
         {
             "id": "tag:health-content.dev,2026:topic:fecal-microbiota-transplantation",
-            "url": "https://api.example.org/v1/topics/fecal-microbiota-transplantation",
+            "url": "https://api.example.org/topics/fecal-microbiota-transplantation",
             "title": "Fecal Microbiota Transplantation (FMT) as an Emerging Therapy",
             "summary": "FMT moves stool from a healthy donor to restore a balanced gut microbiome.",
             "content_html": "<p><strong>FMT moves stool ...</strong></p><h3>Claims</h3><ul><li>...</li></ul>",
@@ -110,7 +128,16 @@ FEED_EXAMPLE = {
             "date_modified": "2026-01-06T09:30:00.000000Z",
             "authors": [{"name": "Lynn Martelli"}],
             "language": "en",
-            "tags": ["autoimmune-disorders", "microbiota-transplant"],
+            "tags": ["Autoimmune disorders", "microbiota transplant"],
+            "_health_content": {
+                "topic": "fecal-microbiota-transplantation",
+                "json_url": "https://api.example.org/v1/topics/fecal-microbiota-transplantation",
+                "source": "gut-microbiome-autoimmune",
+                "conditions": ["autoimmune-disorders"],
+                "therapy_types": ["microbiota-transplant"],
+                "claims": ["fmt-restores-microbial-balance"],
+                "quotes": ["aminian-fmt"],
+            },
         }
     ],
     "next_url": "https://api.example.org/v1/feed.json?condition=autoimmune-disorders&cursor=eyJzIjoiZmVlZCIsInAiOjR9",
@@ -123,5 +150,7 @@ ATOM_EXAMPLE = """<?xml version='1.0' encoding='UTF-8'?>
 <link href="https://api.example.org/v1/feed.atom" rel="self" type="application/atom+xml"/>
 <entry><id>tag:health-content.dev,2026:topic:fecal-microbiota-transplantation</id>
 <title>Fecal Microbiota Transplantation (FMT) as an Emerging Therapy</title>
+<link rel="alternate" type="text/html" hreflang="en" href="https://api.example.org/topics/fecal-microbiota-transplantation"/>
+<link rel="alternate" type="application/json" hreflang="en" href="https://api.example.org/v1/topics/fecal-microbiota-transplantation"/>
 <updated>2026-01-06T09:30:00+00:00</updated>
 <content type="html">&lt;p&gt;...&lt;/p&gt;</content></entry></feed>"""

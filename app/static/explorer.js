@@ -25,6 +25,15 @@
     return node;
   }
 
+  /** A link to a topic's page a person reads (`topics/{slug}`, HTML), relative to this page like every
+   * other request the explorer makes, so it follows the prefix the API is served under. */
+  function topicLink(topic, text) {
+    const link = el("a", "topic-link", text);
+    link.href = "topics/" + encodeURIComponent(topic.slug);
+    link.type = "text/html";
+    return link;
+  }
+
   class ApiError extends Error {
     constructor(status, detail) {
       super(detail);
@@ -148,8 +157,8 @@
     const figure = el("figure", "excerpt");
     figure.append(el("blockquote", null, claim.source_excerpt));
     const caption = el("figcaption");
-    caption.append("Source: ", el("cite", null, claim.source ? claim.source.title : ""),
-      claim.topic ? ` \u2014 ${claim.topic.title}` : "");
+    caption.append("Source: ", el("cite", null, claim.source ? claim.source.title : ""));
+    if (claim.topic) caption.append(" \u2014 ", topicLink(claim.topic, claim.topic.title));
     figure.append(caption);
     article.append(figure);
 
@@ -177,7 +186,9 @@
     article.append(el("p", "fit", FIT[quote.specialty_fit] || quote.specialty_fit));
     const figure = el("figure", "excerpt");
     figure.append(el("blockquote", null, quote.text));
-    figure.append(el("figcaption", null, quote.topic ? "In: " + quote.topic.title : ""));
+    const quoteCaption = el("figcaption");
+    if (quote.topic) quoteCaption.append("In: ", topicLink(quote.topic, quote.topic.title));
+    figure.append(quoteCaption);
     article.append(figure);
     item.append(article);
     return item;
@@ -246,9 +257,17 @@
     item.append(el("span", "badge kind", resource));
     const heading = el("h3");
     const plural = PLURAL[resource];
-    if (plural && hit.key) {
+    if (resource === "topic" && hit.key) {
+      // A topic opens as its page; its JSON stays one click away.
+      heading.append(topicLink({ slug: hit.key }, hit.title || hit.key));
+      const json = el("a", "json-link", "JSON");
+      json.href = `v1/topics/${encodeURIComponent(hit.key)}`;
+      json.type = "application/json";
+      heading.append(" ", json);
+    } else if (plural && hit.key) {
       const link = el("a", null, hit.title || hit.key);
       link.href = `v1/${plural}/${encodeURIComponent(hit.key)}`;
+      link.type = "application/json";
       heading.append(link);
     } else {
       heading.textContent = hit.title || hit.key || "";
