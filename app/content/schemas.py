@@ -34,6 +34,9 @@ Names = Annotated[list[ShortText], Field(max_length=100)]  # synonyms, credentia
 Codes = Annotated[list["Code"], Field(max_length=50)]
 Domains = Annotated[list[Domain], Field(max_length=len(Domain))]
 Links = Annotated[list[Slug], Field(max_length=100)]  # conditions, therapies, claims
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Position = Annotated[int, Field(ge=0, le=100_000)]
 
 
 class Strict(BaseModel):
@@ -97,12 +100,12 @@ class SourceIn(Workflow, Reviewed):
     title_note: ShortText | None = None
     author: Author | None = None
     publisher: ShortText | None = None
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None = None
+    url: Url | None = None
     language: Language = "en"
     translation_of: Slug | None = None
     license: ShortText | None = None
     published_at: IsoDate | None = None
-    text_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    text_sha256: Sha256 | None = None
 
 
 class TopicIn(Workflow, Reviewed):
@@ -110,7 +113,7 @@ class TopicIn(Workflow, Reviewed):
     title: ShortText
     summary: LongText
     body: LongText
-    position: Annotated[int, Field(ge=0, le=100_000)] = 0
+    position: Position = 0
     language: Language = "en"
     translation_of: Slug | None = None
     domains: Domains = []

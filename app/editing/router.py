@@ -2,7 +2,7 @@
 the registry like the read routes. Every route needs an editor key; the routes parse and delegate to
 app.editing.service."""
 
-# No `from __future__ import annotations`: the endpoints' body types are made per resource at runtime.
+# No `from __future__ import annotations`: each endpoint's body type is its resource's class, a local name.
 
 from enum import Enum
 from typing import Annotated, Any
@@ -61,7 +61,7 @@ def _create_route(spec: ResourceSpec):
         request: Request,
         db: DatabaseDep,
         editor: EditorDep,
-        body: body_model,  # type: ignore[valid-type]  # the resource's create shape, made at run time
+        body: body_model,  # type: ignore[valid-type]  # the resource's create body (editing/schemas.py)
     ) -> Response:
         written = service.create(db, spec, body, actor=editor.actor)
         key = written.item[spec.key_field]
@@ -78,7 +78,7 @@ def _patch_route(spec: ResourceSpec):
         db: DatabaseDep,
         editor: EditorDep,
         key: _key_param(spec),  # type: ignore[valid-type]
-        body: body_model,  # type: ignore[valid-type]  # the resource's patch shape, made at run time
+        body: body_model,  # type: ignore[valid-type]  # the resource's patch body (editing/schemas.py)
         if_match: IfMatch = None,
     ) -> Response:
         changes = body.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]

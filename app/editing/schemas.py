@@ -1,16 +1,43 @@
-"""Request bodies of the editors' API, made from each resource's write shape so a field added there is
-writable here too. A create body is the write shape (plus `slug` where the client names the record); a
-patch body is the same fields, all optional. Server-owned fields are in neither: sending one is a 422."""
+"""Request bodies of the editors' API, written out per resource beside the write shapes they follow.
+
+A create body (`XCreate`) is the resource's write shape (`XIn`), plus `slug` where the client names the
+record, starting as a draft. A patch body (`XPatch`) is the same fields, every one optional: left out means
+"keep", and `null` is accepted only where the write shape takes it (it then clears the field). Server-owned
+fields are in neither: sending one is a 422. `tests/test_editing_bodies.py` holds each body to its write
+shape, so a field added there and not here (or typed differently) fails."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.content.resources import RESOURCES, ResourceSpec
-from app.content.schemas import Slug, Timestamp
-from app.content.vocab import Status
+from app.content.schemas import (
+    Author,
+    ClaimIn,
+    Code,  # noqa: F401  # `Codes` names it: the patch bodies resolve it here
+    Codes,
+    ConditionIn,
+    Domains,
+    Evidence,
+    ExpertIn,
+    IsoDate,
+    Language,
+    Links,
+    LongText,
+    Names,
+    Position,
+    QuoteIn,
+    Sha256,
+    ShortText,
+    Slug,
+    SourceIn,
+    TherapyIn,
+    Timestamp,
+    TopicIn,
+    Url,
+)
+from app.content.vocab import Status, TherapyType
 
 
 class RevisionOut(BaseModel):
@@ -29,52 +56,186 @@ class RevisionPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page; null at the end.")
 
 
-def _name(spec: ResourceSpec) -> str:
-    return spec.write_schema.__name__.removesuffix("In")
+# ---- create bodies: the write shape, a draft by default ------------------------------------------------
+
+DRAFT = "`draft` (the default), `published` or `retracted`."
+SLUG = "The permanent key: lower-case words joined by hyphens."
 
 
-def create_schema(spec: ResourceSpec) -> type[BaseModel]:
-    """The POST body: the write shape, plus the `slug` for resources whose key the client chooses. New
-    records start as drafts unless the body says otherwise (an import, by contrast, publishes)."""
-    fields: dict[str, Any] = {
-        "status": (
-            Status,
-            Field(Status.draft, description="`draft` (the default), `published` or `retracted`."),
-        ),
-    }
-    if spec.key_field == "slug":
-        fields["slug"] = (Slug, Field(description="The permanent key: lower-case words joined by hyphens."))
-    return create_model(
-        f"{_name(spec)}Create",
-        __base__=spec.write_schema,
-        __doc__=f"A new {spec.name}. Its key is permanent: "
-        + ("the `slug` given here." if spec.key_field == "slug" else "an `id` the server makes."),
-        **fields,
-    )
+class ConditionCreate(ConditionIn):
+    """A new condition. Its key is permanent: the `slug` given here."""
+
+    status: Status = Field(Status.draft, description=DRAFT)
+    slug: Slug = Field(description=SLUG)
+
+
+class TherapyCreate(TherapyIn):
+    """A new therapy. Its key is permanent: the `slug` given here."""
+
+    status: Status = Field(Status.draft, description=DRAFT)
+    slug: Slug = Field(description=SLUG)
+
+
+class ExpertCreate(ExpertIn):
+    """A new expert. Its key is permanent: the `slug` given here."""
+
+    status: Status = Field(Status.draft, description=DRAFT)
+    slug: Slug = Field(description=SLUG)
+
+
+class SourceCreate(SourceIn):
+    """A new source. Its key is permanent: the `slug` given here."""
+
+    status: Status = Field(Status.draft, description=DRAFT)
+    slug: Slug = Field(description=SLUG)
+
+
+class TopicCreate(TopicIn):
+    """A new topic. Its key is permanent: the `slug` given here."""
+
+    status: Status = Field(Status.draft, description=DRAFT)
+    slug: Slug = Field(description=SLUG)
+
+
+class ClaimCreate(ClaimIn):
+    """A new claim. Its key is permanent: an `id` the server makes."""
+
+    status: Status = Field(Status.draft, description=DRAFT)
+
+
+class QuoteCreate(QuoteIn):
+    """A new quote. Its key is permanent: an `id` the server makes."""
+
+    status: Status = Field(Status.draft, description=DRAFT)
+
+
+# ---- patch bodies: the write shape's fields, each optional -----------------------------------------------
 
 
 def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-def patch_schema(spec: ResourceSpec) -> type[BaseModel]:
-    """The PATCH body: every write field optional; only the fields sent change (a nested object such as
-    `evidence` or `author`, and a list such as `conditions`, is replaced whole)."""
-    fields: dict[str, Any] = {}
-    for name, info in spec.write_schema.model_fields.items():
-        # Optional but not nullable: left out means "keep". `null` is accepted only where the write shape
-        # takes it (it then clears the field); the document shows no default, since none is applied.
-        fields[name] = (
-            info.rebuild_annotation(),
-            Field(None, description=info.description, json_schema_extra=_no_default),
-        )
-    return create_model(
-        f"{_name(spec)}Patch",
-        __config__=ConfigDict(extra="forbid"),
-        __doc__=f"The fields of the {spec.name} to change; those left out keep their value.",
-        **fields,
-    )
+def keep() -> Any:
+    """A patch field: optional but not nullable unless its type says so; left out, the value is kept. The
+    document shows no default, since none is applied."""
+    return Field(None, json_schema_extra=_no_default)
 
 
-CREATE_SCHEMAS = {name: create_schema(spec) for name, spec in RESOURCES.items()}
-PATCH_SCHEMAS = {name: patch_schema(spec) for name, spec in RESOURCES.items()}
+class Patch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkflowPatch(Patch):
+    status: Status = keep()
+    retraction_reason: ShortText | None = keep()
+
+
+class ReviewedPatch(Patch):
+    last_reviewed_at: IsoDate | None = keep()
+    next_review_due: IsoDate | None = keep()
+    reviewed_by: ShortText | None = keep()
+
+
+class ConditionPatch(WorkflowPatch):
+    """The fields of the condition to change; those left out keep their value."""
+
+    name: ShortText = keep()
+    parent: Slug | None = keep()
+    synonyms: Names = keep()
+    description: LongText | None = keep()
+    codes: Codes = keep()
+
+
+class TherapyPatch(WorkflowPatch):
+    """The fields of the therapy to change; those left out keep their value."""
+
+    name: ShortText = keep()
+    type: TherapyType = keep()
+    synonyms: Names = keep()
+    description: LongText | None = keep()
+    codes: Codes = keep()
+
+
+class ExpertPatch(WorkflowPatch):
+    """The fields of the expert to change; those left out keep their value."""
+
+    name: ShortText = keep()
+    honorific: ShortText | None = keep()
+    credentials: Names = keep()
+    job_title: ShortText | None = keep()
+    affiliation: ShortText | None = keep()
+    location: ShortText | None = keep()
+    described_as: ShortText | None = keep()
+    specialties: Domains = keep()
+
+
+class SourcePatch(WorkflowPatch, ReviewedPatch):
+    """The fields of the source to change; those left out keep their value."""
+
+    title: ShortText = keep()
+    title_note: ShortText | None = keep()
+    author: Author | None = keep()
+    publisher: ShortText | None = keep()
+    url: Url | None = keep()
+    language: Language = keep()
+    translation_of: Slug | None = keep()
+    license: ShortText | None = keep()
+    published_at: IsoDate | None = keep()
+    text_sha256: Sha256 | None = keep()
+
+
+class TopicPatch(WorkflowPatch, ReviewedPatch):
+    """The fields of the topic to change; those left out keep their value."""
+
+    source: Slug = keep()
+    title: ShortText = keep()
+    summary: LongText = keep()
+    body: LongText = keep()
+    position: Position = keep()
+    language: Language = keep()
+    translation_of: Slug | None = keep()
+    domains: Domains = keep()
+    conditions: Links = keep()
+    therapies: Links = keep()
+
+
+class ClaimPatch(WorkflowPatch):
+    """The fields of the claim to change; those left out keep their value."""
+
+    topic: Slug = keep()
+    text: LongText = keep()
+    source_excerpt: LongText = keep()
+    conditions: Links = keep()
+    therapies: Links = keep()
+    expert: Slug | None = keep()
+    evidence: Evidence = keep()
+
+
+class QuotePatch(WorkflowPatch):
+    """The fields of the quote to change; those left out keep their value."""
+
+    expert: Slug = keep()
+    topic: Slug = keep()
+    text: LongText = keep()
+    claims: Links = keep()
+
+
+CREATE_SCHEMAS: dict[str, type[BaseModel]] = {
+    "condition": ConditionCreate,
+    "therapy": TherapyCreate,
+    "expert": ExpertCreate,
+    "source": SourceCreate,
+    "topic": TopicCreate,
+    "claim": ClaimCreate,
+    "quote": QuoteCreate,
+}
+PATCH_SCHEMAS: dict[str, type[BaseModel]] = {
+    "condition": ConditionPatch,
+    "therapy": TherapyPatch,
+    "expert": ExpertPatch,
+    "source": SourcePatch,
+    "topic": TopicPatch,
+    "claim": ClaimPatch,
+    "quote": QuotePatch,
+}
