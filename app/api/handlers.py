@@ -58,7 +58,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return exc.response()
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        unsafe = request.scope.get("state", {}).get("unsafe_body")  # a string XML cannot hold, found as read
+        if unsafe is not None:
+            named = f"body field {unsafe['field']!r}" if unsafe["field"] else "body"
+            return ValidationFailed(f"The {named} {unsafe['message']}.", errors=[unsafe]).response()
         errors = _validation_errors(exc)
         first = errors[0] if errors else {"field": None, "message": "invalid"}
         where = f"{first['location']} field {first['field']!r}" if first["field"] else first["location"]

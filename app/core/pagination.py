@@ -39,15 +39,26 @@ def encode_cursor(scope: str, position: int) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def decode_cursor(scope: str, cursor: str | None, parameter: str = "cursor") -> int:
-    """The position after which the next page starts (0: from the beginning)."""
+# Positions are row ids or offsets: a cursor we hand out never holds more than a 64-bit signed integer,
+# and content rows are 32-bit on PostgreSQL. A larger position is refused here, before any query sees it.
+MAX_POSITION = 2**31 - 1
+MAX_SEQ = 2**63 - 1  # the change log's numbers (64-bit)
+
+
+def decode_cursor(scope: str, cursor: str | None, parameter: str = "cursor", maximum: int = MAX_POSITION) -> int:
+    """The position after which the next page starts (0: from the beginning); past `maximum` is a 422."""
     if cursor is None:
         return 0
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         position = data["p"]
-        if data["s"] != scope or not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        if (
+            data["s"] != scope
+            or not isinstance(position, int)
+            or isinstance(position, bool)
+            or not 0 <= position <= maximum
+        ):
             raise ValueError
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError, orjson.JSONDecodeError):
         raise BadParameter(parameter, "is not a cursor this list handed out") from None

@@ -1,7 +1,8 @@
 """Per-request plumbing, outermost but for the security headers: a request id (a sane incoming
-`X-Request-ID` is kept, otherwise one is made; either way it is returned), a cap on URL length and a refusal
-of NUL bytes and malformed UTF-8 in the query (both would otherwise reach the database), one JSON log line
-per request, and the Prometheus request metrics. The `X-API-Key` is never logged: only its public prefix."""
+`X-Request-ID` is kept, otherwise one is made; either way it is returned), a cap on URL length, a refusal
+of malformed UTF-8 and of characters XML 1.0 cannot hold (NUL, other C0 controls, U+FFFE) in the query
+and in JSON bodies (see app.core.text), one JSON log line per request, and the Prometheus request
+metrics. The `X-API-Key` is never logged: only its public prefix."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import InvalidQuery, NotFoundError, UriTooLong, ValidationFailed
+from app.core.text import NOT_XML, describe, first_unsafe, xml_safe
 from app.ops.metrics import DURATION, IN_FLIGHT, REQUESTS
 from app.ops.routing import allowed_methods
 
@@ -77,26 +79,32 @@ class UnsafeJson(json.JSONDecodeError):
     JSONDecodeError while reading the body into its usual 422, and RequestContext catches it otherwise."""
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+class UnsafeText(UnsafeJson):
+    """A JSON body holding a string XML cannot hold (see app.core.text), with where it is."""
+
+    def __init__(self, field: str, message: str, doc: str) -> None:
+        super().__init__(message, doc, 0)
+        self.field = field
+
+
+# Only an escape (`\u0001`, `\b`, `\f`) or a raw U+FFFE/U+FFFF can put such a character in valid JSON: raw
+# control characters in strings are invalid JSON, which orjson refuses anyway.
+_MAYBE_UNSAFE = (b"\\", b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
 
 def check_json_body(body: bytes) -> None:
-    """orjson refuses lone surrogates and nesting past 1024 levels; NUL bytes are refused here."""
+    """orjson refuses lone surrogates and nesting past 1024 levels; characters XML 1.0 cannot hold (NUL and
+    the other C0 controls, U+FFFE, U+FFFF) are refused here, naming the field that holds them."""
     if not body.strip():
         return
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise UnsafeJson(str(exc).split(":")[0], exc.doc, exc.pos) from None
-    if b"u0000" in body and _has_nul(parsed):
-        raise UnsafeJson("NUL characters are not allowed in text", body.decode("utf-8", "replace"), 0)
+    if any(marker in body for marker in _MAYBE_UNSAFE) and (found := first_unsafe(parsed)) is not None:
+        path, message = found
+        field = ".".join(str(part) for part in path) or None
+        raise UnsafeText(field or "", message, body.decode("utf-8", "replace"))
 
 
 def _is_json(scope: Scope) -> bool:
@@ -104,7 +112,7 @@ def _is_json(scope: Scope) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-def _guarded_receive(receive: Receive) -> Receive:
+def _guarded_receive(receive: Receive, state: dict[str, Any]) -> Receive:
     """Pass the body through as it streams; once all of it is in, check it (the size limit, further in, has
     already refused anything over max_body_bytes, so what is kept here is bounded)."""
     parts: list[bytes] = []
@@ -114,8 +122,13 @@ def _guarded_receive(receive: Receive) -> Receive:
         if message["type"] == "http.request":
             parts.append(message.get("body", b""))
             if not message.get("more_body", False):
-                check_json_body(b"".join(parts))
-                parts.clear()
+                try:
+                    check_json_body(b"".join(parts))
+                except UnsafeText as exc:  # the 422's handler names the field from here
+                    state["unsafe_body"] = {"location": "body", "field": exc.field or None, "message": exc.msg}
+                    raise
+                finally:
+                    parts.clear()
         return message
 
     return receive_checked
@@ -143,11 +156,12 @@ def _query_problem(scope: Scope):
             errors=[{"location": "query", "field": None, "message": "is not valid UTF-8"}],
         ).response()
     for name, value in pairs:
-        if "\x00" in name or "\x00" in value:
-            field = name.replace("\x00", "") or None
+        if not (xml_safe(name) and xml_safe(value)):
+            field = NOT_XML.sub("", name) or None
+            message = describe(value) if xml_safe(name) else "has a name that " + describe(name)
             return InvalidQuery(
-                "Query parameters may not contain NUL bytes.",
-                errors=[{"location": "query", "field": field, "message": "contains a NUL byte"}],
+                f"Query parameter {field!r} {message}." if field else f"A query parameter {message}.",
+                errors=[{"location": "query", "field": field, "message": message}],
             ).response()
     return None
 
@@ -188,9 +202,15 @@ class RequestContext:
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             else:
-                inner_receive = _guarded_receive(receive) if _is_json(scope) else receive
+                inner_receive = _guarded_receive(receive, scope["state"]) if _is_json(scope) else receive
                 try:
                     await self.app(scope, inner_receive, send_with_id)
+                except UnsafeText as exc:
+                    where = f"body field {exc.field!r}" if exc.field else "body"
+                    await ValidationFailed(
+                        f"The {where} {exc.msg}.",
+                        errors=[{"location": "body", "field": exc.field or None, "message": exc.msg}],
+                    ).response()(scope, receive, send_with_id)
                 except UnsafeJson as exc:
                     await ValidationFailed(
                         f"The body is not acceptable JSON: {exc.msg}.",

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from app.core.db import content_version
 from app.core.errors import BadParameter
-from app.core.pagination import decode_cursor, encode_cursor, paged, split_page
+from app.core.pagination import MAX_SEQ, decode_cursor, encode_cursor, paged, split_page
 from app.models import Change, table_of
 
 CHANGES = table_of(Change)
@@ -31,11 +31,11 @@ def encode_position(seq: int, resources: Sequence[str] = ()) -> str:
 def decode_since(since: str | None, resources: Sequence[str] = ()) -> int:
     """The seq to resume after. A cursor of the whole log (an export's, say) also serves any selection."""
     try:
-        return decode_cursor(cursor_scope(resources), since, "since")
+        return decode_cursor(cursor_scope(resources), since, "since", MAX_SEQ)
     except BadParameter:
         if not resources:
             raise
-        return decode_cursor(SCOPE, since, "since")
+        return decode_cursor(SCOPE, since, "since", MAX_SEQ)
 
 
 @dataclass

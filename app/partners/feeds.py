@@ -144,7 +144,8 @@ def feed_page(conn: Connection, filters: Filters, *, after: int, limit: int) -> 
         claims[claim["topic"]["slug"]].append(claim)
     quotes: dict[str, list] = defaultdict(list)
     for quote in _published_children(conn, "quote", topic_pks):
-        quotes[quote["topic"]["slug"]].append(quote)
+        if quote["expert"] is not None:  # a quote is shown with who said it: not while they are unpublished
+            quotes[quote["topic"]["slug"]].append(quote)
     experts = _documents_by_key(conn, "expert", {q["expert"]["slug"] for qs in quotes.values() for q in qs})
     sources = _documents_by_key(conn, "source", {t["source"]["slug"] for t in page.items if t["source"]})
     entries = [

@@ -15,7 +15,7 @@ from app.core.clock import utc_now
 from app.core.config import Settings
 from app.core.db import Database, content_version
 from app.core.errors import BadParameter, NotFoundError, ValidationFailed
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import MAX_SEQ, decode_cursor, encode_cursor
 from app.partners.changes import decode_since
 from app.webhooks import outbox
 from app.webhooks.delivery import iso
@@ -211,7 +211,7 @@ def deliveries(
     db: Database, owner: str, webhook_id: str, *, limit: int, cursor: str | None, status: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first."""
-    before = decode_cursor(DELIVERY_SCOPE, cursor)
+    before = decode_cursor(DELIVERY_SCOPE, cursor, maximum=MAX_SEQ)
     with db.read() as conn:
         _owned(conn, owner, webhook_id)
         query = select(DELIVERIES).where(DELIVERIES.c.subscription_id == webhook_id)
