@@ -3,7 +3,7 @@ even through others. The imports are read from the source with `ast` (those insi
 so an import made late to dodge a cycle is still one.
 
     models        the tables (and the package root: its version)
-    core          settings, database and content version, the error family, paging and links, clock
+    core          settings, database and content version, the error family, paging and links, clock, servable text
     HTTP layer    middleware, rate limits, response cache and compression, the caller, error handlers,
                   dependencies, docs, operations routes, request plumbing (api, ops)
     domains       content, auth, editing, partners, search, importer, synthetic, webhooks, infobutton, pages
@@ -141,7 +141,7 @@ def test_imports_point_down():
 
 # The foundation: what every layer above may use. Anything that speaks ASGI or wires into the framework
 # (middleware, caching, rate limits, handlers) is the HTTP layer's.
-CORE_MODULES = {"config", "db", "errors", "pagination", "clock", "migrate"}
+CORE_MODULES = {"config", "db", "errors", "pagination", "clock", "migrate", "text"}
 FRAMEWORK_WIRING = ("fastapi", "starlette.middleware", "starlette.types", "starlette.applications")
 
 
