@@ -106,9 +106,10 @@ def uvicorn(app: str, workers: int, env: dict[str, str] | None = None, ready_pat
     return server(command, ready_path, port, env)
 
 
-def ours(database: Path, workers: int):
-    """The API as `python -m app serve` runs it, with the rate limits out of the way."""
+def ours(database: Path, workers: int, env: dict[str, str] | None = None):
+    """The API as `python -m app serve` runs it, with the rate limits out of the way (and `env` on top)."""
     env = {
+        **(env or {}),
         "DATABASE_URL": f"sqlite:///{database}",
         "LOG_LEVEL": "warning",
         "RATE_LIMIT_ANONYMOUS": "1000000000/minute",
@@ -120,7 +121,8 @@ def ours(database: Path, workers: int):
 
 
 def datasette(database: Path):
-    """Datasette serving the same file, with both versions of the condition query as canned queries."""
+    """Datasette serving the same file, with both versions of the condition query as canned queries: in
+    immutable mode (no change checks, a pool of readers) with 4 SQL threads, as a tuned deployment runs."""
     port = free_port()
     metadata = {
         "databases": {
@@ -140,6 +142,7 @@ def datasette(database: Path):
         "-m",
         "datasette",
         "serve",
+        "--immutable",
         str(database),
         "--host",
         HOST,
@@ -150,6 +153,9 @@ def datasette(database: Path):
         "--setting",
         "sql_time_limit_ms",
         "5000",
+        "--setting",
+        "num_sql_threads",
+        "4",
     ]
 
     @contextmanager
