@@ -105,6 +105,17 @@ def db_reindex() -> None:
     typer.echo(f"indexed {count} records")
 
 
+@db_cli.command("rebuild-documents")
+def db_rebuild_documents() -> None:
+    """Render every published record's public read shape again into the read model (writes keep it
+    current; this is for doubt, or after a change to the read shape)."""
+    from app.content.readmodel import rebuild
+
+    with _db().write() as conn:
+        counts = rebuild(conn)
+    typer.echo(f"rendered {sum(counts.values())} documents: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
 @db_cli.command("backup")
 def db_backup(path: Annotated[Path, typer.Argument(help="A new file to write the copy to.")]) -> None:
     """Copy the database consistently while the service runs (SQLite: VACUUM INTO; PostgreSQL: pg_dump)."""

@@ -1,7 +1,9 @@
 """The read side: every query the content endpoints make, in one layer.
 
 A list page is: one keyset query for the page's pks (a range scan of the facets index when filtered),
-then `load_documents` and `expand` for those pks: a fixed number of queries whatever the page length."""
+then, for the public, one query for their kept bodies (`readmodel.bodies`, joined as bytes); for editors,
+who see drafts too, `load_documents` and `expand` for those pks: a fixed number of queries whatever the
+page length. A public detail is its kept body plus the extras of a detail (`detail_bytes`)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, exists, func, select
 from sqlalchemy.sql import Select
 
+from app.content import readmodel
 from app.content.documents import expand, load_documents
 from app.content.resources import FACETED, RESOURCES, ResourceSpec
 from app.content.vocab import THERAPY_TYPE_DESCRIPTIONS, CodeSystem, Status, TherapyType
@@ -43,7 +47,7 @@ class Filters:
 
 @dataclass
 class Page:
-    items: list[dict[str, Any]]
+    items: list[Any]  # documents, or (rendered) their kept bodies as `orjson.Fragment`s
     last_position: int | None  # where the next page starts, None at the end
 
 
@@ -141,8 +145,17 @@ def _derived_pks(spec: ResourceSpec, groups: list[list[str]]) -> Select | None:
 
 
 def list_page(
-    conn: Connection, spec: ResourceSpec, filters: Filters, *, after: int, limit: int, statuses: Sequence[str] = PUBLIC
+    conn: Connection,
+    spec: ResourceSpec,
+    filters: Filters,
+    *,
+    after: int,
+    limit: int,
+    statuses: Sequence[str] = PUBLIC,
+    rendered: bool = False,
 ) -> Page:
+    """One page of records in the read shape; `rendered` (public lists only): as the read model keeps
+    them, JSON bytes ready to be joined into the response."""
     table = spec.table
     groups = facet_groups(conn, filters)
     if spec.name in FACETED and groups:
@@ -162,8 +175,11 @@ def list_page(
     if filters.review:
         query = query.where(query.selected_columns[0].in_(_review_clause(spec, filters.review)))
     pks, more = split_page(conn.execute(paged(query, limit)).scalars().all(), limit)
-    docs = load_documents(conn, spec, pks)
-    items = expand(conn, spec, [docs[pk] for pk in pks], public=statuses == PUBLIC)
+    if rendered and statuses == PUBLIC:
+        items: list[Any] = [orjson.Fragment(body) for body in readmodel.bodies(conn, spec, pks)]
+    else:
+        docs = load_documents(conn, spec, pks)
+        items = expand(conn, spec, [docs[pk] for pk in pks], public=statuses == PUBLIC)
     return Page(items=items, last_position=pks[-1] if more else None)
 
 
@@ -177,12 +193,26 @@ def _review_clause(spec: ResourceSpec, review: str) -> Select:
     return select(table.c.pk).where(table.c.next_review_due.is_not(None), table.c.next_review_due < today)
 
 
-def get_one(conn: Connection, spec: ResourceSpec, key: str, *, statuses: Sequence[str] = PUBLIC) -> dict[str, Any]:
-    """One record in the read shape with its related items embedded; 404 if it is not visible."""
+def _visible_pk(conn: Connection, spec: ResourceSpec, key: str, statuses: Sequence[str]) -> int:
     table = spec.table
     pk = conn.execute(select(table.c.pk).where(table.c.key == key, table.c.status.in_(statuses))).scalar()
     if pk is None:
         raise NotFoundError(f"No {spec.name} has the {spec.key_field} {key!r}.")
+    return pk
+
+
+def detail_bytes(conn: Connection, spec: ResourceSpec, key: str) -> bytes:
+    """The public detail of one record as JSON: its kept body with the detail's extras added, the same
+    bytes as `orjson.dumps(get_one(...))`; 404 if it is not published."""
+    pk = _visible_pk(conn, spec, key, PUBLIC)
+    body = readmodel.bodies(conn, spec, [pk])[0]
+    extras = _detail_extras(conn, spec, pk, key, PUBLIC)
+    return body[:-1] + b"," + orjson.dumps(extras)[1:] if extras else body
+
+
+def get_one(conn: Connection, spec: ResourceSpec, key: str, *, statuses: Sequence[str] = PUBLIC) -> dict[str, Any]:
+    """One record in the read shape with its related items embedded; 404 if it is not visible."""
+    pk = _visible_pk(conn, spec, key, statuses)
     public = statuses == PUBLIC
     doc = load_documents(conn, spec, [pk])[pk]
     item = expand(conn, spec, [doc], public=public)[0]

@@ -70,7 +70,9 @@ async def list_records(
     after = decode_cursor(spec.plural, page.cursor)
 
     def build(conn: Connection) -> Built:
-        result = queries.list_page(conn, spec, filters, after=after, limit=page.limit, statuses=statuses)
+        result = queries.list_page(
+            conn, spec, filters, after=after, limit=page.limit, statuses=statuses, rendered=public
+        )
         next_cursor = encode_cursor(spec.plural, result.last_position) if result.last_position else None
         headers = next_link(request, next_cursor)
         return {"items": result.items, "next_cursor": next_cursor}, headers
@@ -91,13 +93,21 @@ async def get_record(request: Request, db: Database, principal: Principal, spec:
             media_type=jsonld.MEDIA_TYPE,
             max_age=request.app.state.settings.cache_max_age,
         )
+    if not principal.is_editor:  # the public detail: the read model's body and the detail's extras
+        return await cached_read_async(
+            request,
+            db,
+            lambda conn: (queries.detail_bytes(conn, spec, key), {}),
+            public=True,
+            max_age=request.app.state.settings.cache_max_age,
+        )
     return await cached_read_async(
         request,
         db,
         lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
-        public=not principal.is_editor,
+        public=False,
         max_age=request.app.state.settings.cache_max_age,
-        etag_of=functools.partial(record_etag_of, spec) if principal.is_editor else None,
+        etag_of=functools.partial(record_etag_of, spec),
     )
 
 

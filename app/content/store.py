@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, delete, func, insert, select, true, update
 
-from app.content import facets
+from app.content import facets, readmodel
 from app.content.documents import chunks, content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
@@ -91,6 +91,7 @@ class ContentWriter:
     touched: dict[str, set[int]] = field(default_factory=dict)
     removed: dict[str, set[int]] = field(default_factory=dict)
     reshaped: dict[str, set[int]] = field(default_factory=dict)  # records whose change moves others' facets
+    updated: dict[str, set[int]] = field(default_factory=dict)  # records that existed before: others embed them
     logged: list[dict[str, Any]] = field(default_factory=list)  # change-log entries written, for change_hooks
 
     # ---- writing ------------------------------------------------------------------------------------
@@ -219,9 +220,10 @@ class ContentWriter:
                 change_hook(self.conn, self.logged)
             self.logged = []
         facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
+        readmodel.refresh(self.conn, self.touched, self.removed, self.updated)
         for hook in after_write_hooks:
             hook(self.conn, self.touched, self.removed)
-        self.touched, self.removed, self.reshaped = {}, {}, {}
+        self.touched, self.removed, self.reshaped, self.updated = {}, {}, {}, {}
 
     # ---- helpers ------------------------------------------------------------------------------------
 
@@ -308,6 +310,8 @@ class ContentWriter:
         self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool, log: _LogRows
     ) -> None:
         log.revision(self, spec, key, op, doc)
+        if op == "updated":
+            self.updated.setdefault(spec.name, set()).add(pk)
         if doc["status"] == Status.published:
             log.change(self, spec.name, key, "upsert", doc, pk)
         elif was_public:
@@ -325,15 +329,9 @@ class ContentWriter:
                 seen, current = {start}, parents.get(start)
                 while current is not None:
                     if current in seen:
-                        raise ContentError(
-                            f"This change would make a {spec.name} its own ancestor.",
-                            [
-                                {
-                                    "field": next(n for n, r in spec.refs.items() if r is ref),
-                                    "message": "would create a cycle",
-                                }
-                            ],
-                        )
+                        name = next(n for n, r in spec.refs.items() if r is ref)
+                        error = {"field": name, "message": "would create a cycle"}
+                        raise ContentError(f"This change would make a {spec.name} its own ancestor.", [error])
                     seen.add(current)
                     current = parents.get(current)
 

@@ -21,7 +21,7 @@ from app.models.content import (
     TopicCondition,
     TopicTherapy,
 )
-from app.models.system import ApiKey, Change, Facet, Revision
+from app.models.system import ApiKey, Change, Facet, ReadDocument, Revision
 from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
@@ -45,6 +45,7 @@ __all__ = [
     "Facet",
     "Quote",
     "QuoteClaim",
+    "ReadDocument",
     "Revision",
     "Source",
     "Therapy",

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
 
@@ -48,6 +48,17 @@ class Facet(SQLModel, table=True):
     facet: str = Field(sa_column=Column(String(240), nullable=False))
     status: str = Field(max_length=16)
     record_pk: int = Field(index=True)
+
+
+class ReadDocument(SQLModel, table=True):
+    """A published record's public read shape, rendered once as JSON bytes by the write path (the read
+    model): a list page joins its records' bodies, a detail starts from one. Only published records have
+    one; the write path re-renders every document a write changes in the same transaction."""
+
+    __tablename__ = "read_documents"
+    resource: str = Field(sa_column=Column(String(16), primary_key=True))
+    record_pk: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class ApiKey(SQLModel, table=True):
