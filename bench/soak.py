@@ -223,6 +223,13 @@ class Load:
     def one(self, client: httpx.Client, rng: random.Random, etags: dict[str, str]) -> None:
         roll = rng.random()
         if roll < self.write_share and self.write_mode != "none":
+            self.write(client, rng)
+            return
+        self.read(client, rng, etags, roll)
+
+    def write(self, client: httpx.Client, rng: random.Random) -> None:
+        """One editor write: a new claim (some drafts), or every other time an edit of an earlier one."""
+        if self.write_mode != "none":
             with self.lock:
                 self.counter += 1
                 n = self.counter
@@ -253,7 +260,8 @@ class Load:
             if response.status_code == 201 and len(self.created) < 200:
                 with self.lock:
                     self.created.append((response.json()["id"], response.headers.get("etag", "*")))
-            return
+
+    def read(self, client: httpx.Client, rng: random.Random, etags: dict[str, str], roll: float) -> None:
         paths = self.feeds if roll < self.write_share + self.feed_share and self.feeds else self.reads
         path = rng.choice(paths)
         headers = {"If-None-Match": etags[path]} if path in etags and rng.random() < 0.3 else {}
@@ -274,6 +282,22 @@ class Load:
                     with self.lock:
                         self.failures[type(exc).__name__] += 1
 
+    def paced_writer(self, stop_at: float, per_minute: float, seed: int) -> None:
+        """Writes at a steady rate (`--writes-per-minute`), whatever the readers do."""
+        rng = random.Random(seed)
+        interval, next_at = 60.0 / per_minute, time.monotonic()
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            while (now := time.monotonic()) < stop_at:
+                if now < next_at:
+                    time.sleep(min(next_at - now, stop_at - now))
+                    continue
+                next_at += interval
+                try:
+                    self.write(client, rng)
+                except Exception as exc:  # noqa: BLE001 - counted by its kind, as a reader's are
+                    with self.lock:
+                        self.failures[type(exc).__name__] += 1
+
     def snapshot(self) -> tuple[int, Counter]:
         with self.lock:
             return len(self.latencies), Counter(self.statuses)
@@ -284,6 +308,18 @@ def percentile(values: list[float], share: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def last_third_growth(samples: list[list], end: int | None) -> float | None:
+    """How much the heap (`RssAnon`) grew over the last third of the run, in percent of where that third
+    began: a plateau is about 0, a leak keeps its slope (an hour's run: the last 20 minutes)."""
+    if not samples or not end:
+        return None
+    span = samples[-1][0] or 1
+    start = next((s for s in samples if s[0] >= span * 2 / 3 and s[2]), None)
+    if start is None:
+        return None
+    return round((end - start[2]) / start[2] * 100, 2)
 
 
 def main() -> int:
@@ -297,6 +333,13 @@ def main() -> int:
     parser.add_argument("--pid", type=int, help="With --url: the server's pid, for its memory.")
     parser.add_argument("--editor-key", help="With --url: an editor key for the writes.")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--writes-per-minute",
+        type=float,
+        default=0,
+        help="Writes at this steady rate from a writer of their own (the readers then only read).",
+    )
+    parser.add_argument("--samples", type=int, default=10, help="Memory samples over the run.")
     args = parser.parse_args()
     if not 1 <= args.concurrency <= 64 or not 1 <= args.seconds <= 24 * 3600:
         parser.error("--concurrency must be 1..64 and --seconds 1..86400")
@@ -314,7 +357,8 @@ def main() -> int:
             server.start()
             url, pid, key = server.url, server.process.pid, server.editor_key()
             direct = DirectWriter(server.database_url)
-        load = Load(url, key, direct, args.write_share, args.feed_share)
+        write_share = 0.0 if args.writes_per_minute else args.write_share
+        load = Load(url, key, direct, write_share, args.feed_share)
         load.probe()
         started = time.monotonic()
         stop_at = started + args.seconds
@@ -322,6 +366,11 @@ def main() -> int:
             threading.Thread(target=load.worker, args=(stop_at, args.seed * 1000 + i), daemon=True)
             for i in range(args.concurrency)
         ]
+        if args.writes_per_minute:
+            writer = threading.Thread(
+                target=load.paced_writer, args=(stop_at, args.writes_per_minute, args.seed), daemon=True
+            )
+            threads.append(writer)
         for thread in threads:
             thread.start()
         time.sleep(min(warmup, args.seconds))
@@ -329,8 +378,8 @@ def main() -> int:
         anon_after_warmup = rss_kib(pid, "RssAnon")
         warm_count, _ = load.snapshot()
         rss_peak = rss_after_warmup or 0
-        # A sample every tenth of the run: a leak climbs through all ten, caches filling level off.
-        every, next_sample, rss_samples = args.seconds / 10, time.monotonic(), []
+        # A sample every tenth of the run (`--samples`): a leak climbs through all, caches filling level off.
+        every, next_sample, rss_samples = args.seconds / max(1, args.samples), time.monotonic(), []
         while any(t.is_alive() for t in threads):
             time.sleep(1)
             rss = rss_kib(pid) or 0
@@ -369,6 +418,8 @@ def main() -> int:
                 "samples": rss_samples,  # [seconds into the run, VmRSS KiB, RssAnon KiB]
             },
             "rss_anon_kib": {"after_warmup": anon_after_warmup, "end": anon_end},
+            "writes_per_minute": round(load.kinds["write"] / elapsed * 60, 1),
+            "heap_last_third_growth_pct": last_third_growth(rss_samples, anon_end),
         }
         print(json.dumps(report, indent=2))
         return 1 if server_errors or load.failures else 0
