@@ -217,14 +217,17 @@ def cached_read(
     max_age: int = 60,
     render: Callable[[Any], bytes] = orjson.dumps,
     etag_of: Callable[[Any], str] | None = None,
+    salt: str = "",
 ) -> Response:
     """Run `build` in one read snapshot and answer with validators, or 304 when the client is current.
-    `etag_of` tags a non-public response from its payload (a record's revision) instead of its bytes."""
+    `etag_of` tags a non-public response from its payload (a record's revision) instead of its bytes.
+    `salt` names what the response depends on beyond its URL and the content version (today's date, a
+    form body): a response is kept under it and served only for the same salt."""
     if_none_match = request.headers.get("if-none-match")
     with db.read() as conn:
         if public:
             version = content_version(conn)
-            if (kept := kept_for(request, version)) is not None:
+            if (kept := kept_for(request, version, salt)) is not None:
                 return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
@@ -233,7 +236,6 @@ def cached_read(
     response = Response(body, media_type=media_type, headers=headers)
     set_validators(response, etag, public=public, max_age=max_age)
     if public and (cache := _cache(request)) is not None:
-        salt = getattr(request.state, "etag_salt", "")
         route = request.scope.get("route")
         kept = Kept.of(response, etag, version, salt=salt, route=route, max_age=max_age)
         cache.put(request_signature(request.scope), kept)
@@ -265,11 +267,11 @@ def _cache(request: Request) -> ResponseCache | None:
     return cache if cache is not None and cache.max_entries > 0 else None
 
 
-def kept_for(request: Request, version: int) -> Kept | None:
-    """The kept response for this request, if it was made at content `version` (and on the same date, for
-    what depends on it)."""
+def kept_for(request: Request, version: int, salt: str = "") -> Kept | None:
+    """The kept response for this request, if it was made at content `version` and with the same `salt`
+    (see `cached_read`)."""
     kept = cache.get(request_signature(request.scope)) if (cache := _cache(request)) is not None else None
-    if kept is None or kept.version != version or kept.salt != getattr(request.state, "etag_salt", ""):
+    if kept is None or kept.version != version or kept.salt != salt:
         return None
     return kept
 
@@ -283,24 +285,33 @@ async def cached_read_async(
     media_type: str = "application/json",
     max_age: int = 60,
     etag_of: Callable[[Any], str] | None = None,
+    salt: str = "",
 ) -> Response:
     """`cached_read` for async routes: where the content version can be read in microseconds on the
     event loop (SQLite), a revalidation or a kept response is answered there; only building a response
     goes to the threadpool, where `cached_read` runs it in one snapshot (and tags it by that snapshot)."""
     builds: Builds = request.app.state.builds
     run = functools.partial(
-        cached_read, request, db, build, public=public, media_type=media_type, max_age=max_age, etag_of=etag_of
+        cached_read,
+        request,
+        db,
+        build,
+        public=public,
+        media_type=media_type,
+        max_age=max_age,
+        etag_of=etag_of,
+        salt=salt,
     )
     version = db.peek_content_version() if public else None
     if version is None:
         return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
     if_none_match = request.headers.get("if-none-match")
-    key = (version, getattr(request.state, "etag_salt", ""), request_signature(request.scope))
+    key = (version, salt, request_signature(request.scope))
     while (running := builds._running.get(key)) is not None:  # the same response is being built
         await running.wait()
-        if (kept := kept_for(request, version)) is not None:
+        if (kept := kept_for(request, version, salt)) is not None:
             return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
-    if (kept := kept_for(request, version)) is not None:
+    if (kept := kept_for(request, version, salt)) is not None:
         return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
     builds._running[key] = done = anyio.Event()
     try:

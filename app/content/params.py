@@ -1,15 +1,12 @@
 """Query parameters of the content lists: the statuses a caller may list, and the filters a resource
 supports (those that do no I/O are `async def`, as in `app.api.deps`)."""
 
-import inspect
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 
 from app.api.deps import PrincipalDep
 from app.content.queries import Filters
-from app.content.resources import ResourceSpec
 from app.content.vocab import Status, TherapyType
 from app.core.errors import Forbidden
 
@@ -32,60 +29,134 @@ async def statuses_param(
 
 StatusesDep = Annotated[tuple[str, ...], Depends(statuses_param)]
 
-_FILTER_DOCS = {
-    "condition": (
-        str,
-        "A condition's slug, or a code as `icd10cm:M06.9`, `mesh:D001172`, `snomedct:69896004`. "
-        "A parent condition includes its descendants.",
-    ),
-    "therapy": (str, "A therapy's slug, e.g. `fecal-microbiota-transplantation`."),
-    "therapy_type": (TherapyType, "A therapy type from the vocabulary."),
-    "topic": (str, "A topic's slug."),
-    "source": (str, "A source's slug."),
-    "expert": (str, "An expert's slug."),
-    "lang": (str, "A language tag (BCP 47), e.g. `en`."),
-}
 
+def _filter(kind: Any, description: str) -> Any:
+    """A filter's query parameter: repeat it to match any of several values."""
+    return Annotated[
+        list[kind] | None, Query(description=description + " Repeat to match any of several.", max_length=50)
+    ]
+
+
+ConditionFilter = _filter(
+    str,
+    "A condition's slug, or a code as `icd10cm:M06.9`, `mesh:D001172`, `snomedct:69896004`. "
+    "A parent condition includes its descendants.",
+)
+TherapyFilter = _filter(str, "A therapy's slug, e.g. `fecal-microbiota-transplantation`.")
+TherapyTypeFilter = _filter(TherapyType, "A therapy type from the vocabulary.")
+TopicFilter = _filter(str, "A topic's slug.")
+SourceFilter = _filter(str, "A source's slug.")
+ExpertFilter = _filter(str, "An expert's slug.")
+LangFilter = _filter(str, "A language tag (BCP 47), e.g. `en`.")
 
 REVIEW_DOC = (
     "`overdue`: only records whose `next_review_due` is before today (UTC), the editors' queue of "
     "content to review again. Records without a due date are never overdue."
 )
+ReviewFilter = Annotated[Literal["overdue"] | None, Query(description=REVIEW_DOC)]
 
 
-def filters_dependency(spec: ResourceSpec):
-    """A dependency taking exactly the filters `spec` supports, so the OpenAPI document lists them."""
+def _filters(review: str | None = None, **values: list[Any] | None) -> Filters:
+    return Filters(
+        **{
+            name: [str(v.value if isinstance(v, TherapyType) else v) for v in value or []]
+            for name, value in values.items()
+        },
+        review=review,
+    )
 
-    async def dependency(**values: Any) -> Filters:
-        review = values.pop("review", None)
-        request = values.pop("request", None)
-        if review and request is not None:  # "overdue" changes at midnight too, not only on writes
-            request.state.etag_salt = datetime.now(UTC).date().isoformat()
-        return Filters(
-            **{
-                name: [str(v.value if isinstance(v, TherapyType) else v) for v in value or []]
-                for name, value in values.items()
-            },
-            review=review,
-        )
 
-    parameters = [inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)]
-    if "next_review_due" in spec.columns:
-        parameters.append(
-            inspect.Parameter(
-                "review",
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=Annotated[Literal["overdue"] | None, Query(description=REVIEW_DOC)],
-            )
-        )
-    for name in spec.filters:
-        kind, description = _FILTER_DOCS[name]
-        annotation = Annotated[
-            list[kind] | None,  # type: ignore[valid-type]  # the filter's value type
-            Query(description=description + " Repeat to match any of several.", max_length=50),
-        ]
-        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
-    dependency.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    dependency.__name__ = f"{spec.name}_filters"
-    return dependency
+# One dependency per resource, taking exactly the filters its `ResourceSpec.filters` names (and `review`
+# where the resource has a review date), so the OpenAPI document lists them; tests/test_params.py holds
+# each to its registry entry.
+
+
+async def condition_filters(therapy: TherapyFilter = None, therapy_type: TherapyTypeFilter = None) -> Filters:
+    return _filters(therapy=therapy, therapy_type=therapy_type)
+
+
+async def therapy_filters(condition: ConditionFilter = None, therapy_type: TherapyTypeFilter = None) -> Filters:
+    return _filters(condition=condition, therapy_type=therapy_type)
+
+
+async def expert_filters(
+    condition: ConditionFilter = None,
+    therapy: TherapyFilter = None,
+    therapy_type: TherapyTypeFilter = None,
+    topic: TopicFilter = None,
+    source: SourceFilter = None,
+) -> Filters:
+    return _filters(condition=condition, therapy=therapy, therapy_type=therapy_type, topic=topic, source=source)
+
+
+async def source_filters(review: ReviewFilter = None, lang: LangFilter = None) -> Filters:
+    return _filters(review, lang=lang)
+
+
+async def topic_filters(
+    review: ReviewFilter = None,
+    condition: ConditionFilter = None,
+    therapy: TherapyFilter = None,
+    therapy_type: TherapyTypeFilter = None,
+    source: SourceFilter = None,
+    lang: LangFilter = None,
+) -> Filters:
+    return _filters(review, condition=condition, therapy=therapy, therapy_type=therapy_type, source=source, lang=lang)
+
+
+async def claim_filters(
+    condition: ConditionFilter = None,
+    therapy: TherapyFilter = None,
+    therapy_type: TherapyTypeFilter = None,
+    topic: TopicFilter = None,
+    source: SourceFilter = None,
+    expert: ExpertFilter = None,
+    lang: LangFilter = None,
+) -> Filters:
+    return _filters(
+        condition=condition,
+        therapy=therapy,
+        therapy_type=therapy_type,
+        topic=topic,
+        source=source,
+        expert=expert,
+        lang=lang,
+    )
+
+
+async def quote_filters(
+    condition: ConditionFilter = None,
+    therapy: TherapyFilter = None,
+    therapy_type: TherapyTypeFilter = None,
+    topic: TopicFilter = None,
+    source: SourceFilter = None,
+    expert: ExpertFilter = None,
+    lang: LangFilter = None,
+) -> Filters:
+    return _filters(
+        condition=condition,
+        therapy=therapy,
+        therapy_type=therapy_type,
+        topic=topic,
+        source=source,
+        expert=expert,
+        lang=lang,
+    )
+
+
+ConditionFilters = Annotated[Filters, Depends(condition_filters)]
+TherapyFilters = Annotated[Filters, Depends(therapy_filters)]
+ExpertFilters = Annotated[Filters, Depends(expert_filters)]
+SourceFilters = Annotated[Filters, Depends(source_filters)]
+TopicFilters = Annotated[Filters, Depends(topic_filters)]
+ClaimFilters = Annotated[Filters, Depends(claim_filters)]
+QuoteFilters = Annotated[Filters, Depends(quote_filters)]
+FILTER_DEPENDENCIES = {
+    "condition": condition_filters,
+    "therapy": therapy_filters,
+    "expert": expert_filters,
+    "source": source_filters,
+    "topic": topic_filters,
+    "claim": claim_filters,
+    "quote": quote_filters,
+}

@@ -44,6 +44,11 @@ class Filters:
     def given(self) -> dict[str, list[str]]:
         return {name: values for name, values in vars(self).items() if values and name != "review"}
 
+    def salt(self) -> str:
+        """What a list with these filters depends on beyond its URL and the content version, for the
+        response cache: "overdue" changes at midnight (UTC), not only on writes."""
+        return datetime.now(UTC).date().isoformat() if self.review else ""
+
 
 @dataclass
 class Page:

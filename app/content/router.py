@@ -7,7 +7,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 from starlette.responses import Response
@@ -18,7 +18,16 @@ from app.api.examples import DETAIL_EXAMPLES, EXAMPLES
 from app.api.principal import Principal
 from app.content import jsonld, queries
 from app.content.documents import record_etag_of
-from app.content.params import StatusesDep, filters_dependency
+from app.content.params import (
+    ClaimFilters,
+    ConditionFilters,
+    ExpertFilters,
+    QuoteFilters,
+    SourceFilters,
+    StatusesDep,
+    TherapyFilters,
+    TopicFilters,
+)
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
@@ -77,7 +86,8 @@ async def list_records(
         headers = next_link(request, next_cursor)
         return {"items": result.items, "next_cursor": next_cursor}, headers
 
-    return await cached_read_async(request, db, build, public=public, max_age=request.app.state.settings.cache_max_age)
+    max_age = request.app.state.settings.cache_max_age
+    return await cached_read_async(request, db, build, public=public, max_age=max_age, salt=filters.salt())
 
 
 async def get_record(request: Request, db: Database, principal: Principal, spec: ResourceSpec, key: str) -> Response:
@@ -118,13 +128,6 @@ CONDITION, THERAPY, EXPERT, SOURCE, TOPIC, CLAIM, QUOTE = (
 )
 SlugPath = Annotated[str, Path(alias="slug", max_length=200)]
 IdPath = Annotated[str, Path(alias="id", max_length=200)]
-ConditionFilters = Annotated[Filters, Depends(filters_dependency(CONDITION))]
-TherapyFilters = Annotated[Filters, Depends(filters_dependency(THERAPY))]
-ExpertFilters = Annotated[Filters, Depends(filters_dependency(EXPERT))]
-SourceFilters = Annotated[Filters, Depends(filters_dependency(SOURCE))]
-TopicFilters = Annotated[Filters, Depends(filters_dependency(TOPIC))]
-ClaimFilters = Annotated[Filters, Depends(filters_dependency(CLAIM))]
-QuoteFilters = Annotated[Filters, Depends(filters_dependency(QUOTE))]
 
 
 async def list_conditions(

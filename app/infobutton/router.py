@@ -33,7 +33,8 @@ def _base(request: Request) -> str:
     return (request.app.state.settings.public_base_url or str(request.base_url)).rstrip("/")
 
 
-async def _answer(request: Request, db, parsed: InfobuttonRequest) -> Response:
+async def _answer(request: Request, db, parsed: InfobuttonRequest, salt: str = "") -> Response:
+    """The answer to `parsed`; `salt` names what it depends on that the URL does not (a form body)."""
     base = _base(request)
     self_url = f"{base}/v1/infobutton?{urlencode(parsed.parameters)}"
     media_type = MEDIA_TYPES[parsed.response_type]
@@ -50,7 +51,13 @@ async def _answer(request: Request, db, parsed: InfobuttonRequest) -> Response:
         return render.atom(answer), {}
 
     return await cached_read_async(
-        request, db, build, public=True, media_type=media_type, max_age=request.app.state.settings.cache_max_age
+        request,
+        db,
+        build,
+        public=True,
+        media_type=media_type,
+        max_age=request.app.state.settings.cache_max_age,
+        salt=salt,
     )
 
 
@@ -72,9 +79,9 @@ async def infobutton_form(request: Request, db: DatabaseDep) -> Response:
     except (UnicodeDecodeError, ValueError):
         raise UnsupportedMediaType(f"The body is not {FORM} in UTF-8.") from None
     parsed = parse([*request.query_params.multi_items(), *items])
-    # The answer depends on the body, which the URL does not name: it goes into the ETag.
-    request.state.etag_salt = hashlib.blake2b(parsed.canonical().encode(), digest_size=12).hexdigest()
+    # The answer depends on the body, which the URL does not name: it keys the kept response.
+    salt = hashlib.blake2b(parsed.canonical().encode(), digest_size=12).hexdigest()
     # A POST is never answered 304 (RFC 9110 13.1.2 allows that for GET and HEAD only).
     request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"if-none-match"]
     request = Request(request.scope, request.receive)
-    return await _answer(request, db, parsed)
+    return await _answer(request, db, parsed, salt)

@@ -75,7 +75,7 @@ def bulk_read(
 
 
 def _not_modified_since(
-    request: Request, db: Database, since: datetime, media_type: str, max_age: int
+    request: Request, db: Database, since: datetime, media_type: str, max_age: int, salt: str
 ) -> Response | None:
     with db.read() as conn:
         newest = newest_change(conn)
@@ -83,7 +83,7 @@ def _not_modified_since(
     # (and `http_date` never dates a response to a second in which a later change could still be made).
     if newest and _second(newest[1]) <= since:
         # The tag of the response the client holds is known only if it is kept (it is made from its bytes).
-        kept = kept_for(request, newest[0])
+        kept = kept_for(request, newest[0], salt)
         response = not_modified(kept.etag if kept else None, public=True, max_age=max_age)
         response.headers["Last-Modified"] = http_date(newest[1])
         return response
@@ -91,13 +91,19 @@ def _not_modified_since(
 
 
 async def partner_read(
-    request: Request, db: Database, build: Callable[[Connection], Built], *, media_type: str, max_age: int
+    request: Request,
+    db: Database,
+    build: Callable[[Connection], Built],
+    *,
+    media_type: str,
+    max_age: int,
+    salt: str = "",
 ) -> Response:
-    """A public read with ETag, Last-Modified, and 304 for either validator."""
+    """A public read with ETag, Last-Modified, and 304 for either validator (`salt` as in `cached_read`)."""
     since = _if_modified_since(request)
     if since is not None:
         answer = await anyio.to_thread.run_sync(
-            _not_modified_since, request, db, since, media_type, max_age, limiter=request.app.state.builds.limiter
+            _not_modified_since, request, db, since, media_type, max_age, salt, limiter=request.app.state.builds.limiter
         )
         if answer is not None:
             return answer
@@ -109,4 +115,6 @@ async def partner_read(
             headers = {**headers, "Last-Modified": http_date(newest[1])}
         return payload, headers
 
-    return await cached_read_async(request, db, build_dated, public=True, media_type=media_type, max_age=max_age)
+    return await cached_read_async(
+        request, db, build_dated, public=True, media_type=media_type, max_age=max_age, salt=salt
+    )

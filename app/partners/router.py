@@ -7,13 +7,12 @@ from enum import Enum
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.api.deps import DatabaseDep, PageDep
-from app.content.params import filters_dependency
+from app.content.params import TopicFilters
 from app.content.queries import Filters
-from app.content.resources import RESOURCES
 from app.core.errors import BadParameter, Unauthorized
 from app.core.pagination import (
     DEFAULT_LIMIT,
@@ -44,7 +43,6 @@ FEED_TAGS: list[str | Enum] = ["feeds"]
 SYNC_TAGS: list[str | Enum] = ["changes"]
 
 router = APIRouter(prefix="/v1")
-TopicFilters = Annotated[Filters, Depends(filters_dependency(RESOURCES["topic"]))]
 
 BAD_PARAMETER = BadParameter.openapi(
     "A parameter is invalid: an unknown condition, a cursor this endpoint did not hand out, a limit over 100.",
@@ -95,7 +93,8 @@ async def _feed(request: Request, db, filters: Filters, page, media_type: str, o
             return feeds.atom_feed(result, filters, links), headers
         return orjson.dumps(feeds.json_feed(result, filters, links)), headers
 
-    return await partner_read(request, db, build, media_type=media_type, max_age=settings.cache_max_age)
+    max_age = settings.cache_max_age
+    return await partner_read(request, db, build, media_type=media_type, max_age=max_age, salt=filters.salt())
 
 
 @router.get(
