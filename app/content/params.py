@@ -30,24 +30,24 @@ async def statuses_param(
 StatusesDep = Annotated[tuple[str, ...], Depends(statuses_param)]
 
 
-def _filter(kind: Any, description: str) -> Any:
+def _filter(description: str) -> Any:
     """A filter's query parameter: repeat it to match any of several values."""
-    return Annotated[
-        list[kind] | None, Query(description=description + " Repeat to match any of several.", max_length=50)
-    ]
+    return Query(description=description + " Repeat to match any of several.", max_length=50)
 
 
-ConditionFilter = _filter(
-    str,
-    "A condition's slug, or a code as `icd10cm:M06.9`, `mesh:D001172`, `snomedct:69896004`. "
-    "A parent condition includes its descendants.",
-)
-TherapyFilter = _filter(str, "A therapy's slug, e.g. `fecal-microbiota-transplantation`.")
-TherapyTypeFilter = _filter(TherapyType, "A therapy type from the vocabulary.")
-TopicFilter = _filter(str, "A topic's slug.")
-SourceFilter = _filter(str, "A source's slug.")
-ExpertFilter = _filter(str, "An expert's slug.")
-LangFilter = _filter(str, "A language tag (BCP 47), e.g. `en`.")
+ConditionFilter = Annotated[
+    list[str] | None,
+    _filter(
+        "A condition's slug, or a code as `icd10cm:M06.9`, `mesh:D001172`, `snomedct:69896004`. "
+        "A parent condition includes its descendants."
+    ),
+]
+TherapyFilter = Annotated[list[str] | None, _filter("A therapy's slug, e.g. `fecal-microbiota-transplantation`.")]
+TherapyTypeFilter = Annotated[list[TherapyType] | None, _filter("A therapy type from the vocabulary.")]
+TopicFilter = Annotated[list[str] | None, _filter("A topic's slug.")]
+SourceFilter = Annotated[list[str] | None, _filter("A source's slug.")]
+ExpertFilter = Annotated[list[str] | None, _filter("An expert's slug.")]
+LangFilter = Annotated[list[str] | None, _filter("A language tag (BCP 47), e.g. `en`.")]
 
 REVIEW_DOC = (
     "`overdue`: only records whose `next_review_due` is before today (UTC), the editors' queue of "
