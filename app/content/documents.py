@@ -15,7 +15,6 @@ from sqlalchemy.sql import Select
 
 from app.api.caching import record_etag
 from app.content.resources import META_FIELDS, RESOURCES, ResourceSpec
-from app.content.vocab import specialty_fit
 
 CHUNK = 500
 
@@ -60,11 +59,7 @@ def _statement(resource: str, purpose: str, extra: str | None = None) -> Select:
             .order_by(code_table.c.pk)
         )
     if purpose == "refs":
-        wanted = [table.c.key, table.c.status, *(table.c[c] for c in REF_COLUMNS[resource])]
-        if resource == "expert":
-            wanted.append(table.c.specialties)
-        if resource == "topic":
-            wanted.append(table.c.domains)
+        wanted = [table.c.key, table.c.status, *(table.c[c] for c in spec.ref_shows + spec.ref_carries)]
         return select(*wanted).where(table.c.key.in_(IN_LIST))
     raise ValueError(purpose)
 
@@ -118,7 +113,7 @@ def load_documents(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> 
             doc[column] = row[column]
         for name, parts in spec.nested.items():
             values = {part: row[column] for part, column in parts.items()}
-            doc[name] = None if all(v is None for v in values.values()) and name == "author" else values
+            doc[name] = None if spec.nullable_nested(name) and all(v is None for v in values.values()) else values
         for name, ref in spec.refs.items():
             doc[name] = ref_keys[name].get(row[ref.column])
         for name in spec.links:
@@ -138,15 +133,8 @@ def content_of(spec: ResourceSpec, doc: dict[str, Any]) -> dict[str, Any]:
 
 # ---- read shape --------------------------------------------------------------------------------------
 
-REF_COLUMNS = {
-    "condition": ("name",),
-    "therapy": ("name", "type"),
-    "expert": ("name",),
-    "source": ("title",),
-    "topic": ("title", "source_pk"),
-    "claim": ("text",),
-    "quote": ("text",),
-}
+# What any reference carries for the referring shape's computed fields, taken off before it is shown.
+CARRIED = frozenset(column for spec in RESOURCES.values() for column in spec.ref_carries)
 
 
 def _load_refs(conn: Connection, resource: str, keys: set[str], public: bool) -> dict[str, dict[str, Any]]:
@@ -157,17 +145,16 @@ def _load_refs(conn: Connection, resource: str, keys: set[str], public: bool) ->
             if public and row["status"] != "published":
                 continue
             ref = {spec.key_field: row["key"]}
-            for column in REF_COLUMNS[resource]:
-                if column != "source_pk":
-                    ref["title" if column == "text" else column] = row[column]
-            refs[row["key"]] = ref | {k: row[k] for k in ("specialties", "domains", "source_pk") if k in row}
+            for column in spec.ref_shows:
+                ref["title" if column == "text" else column] = row[column]
+            refs[row["key"]] = ref | {column: row[column] for column in spec.ref_carries}
     return refs
 
 
 def _public_ref(ref: dict[str, Any] | None) -> dict[str, Any] | None:
     if ref is None:
         return None
-    return {k: v for k, v in ref.items() if k not in ("specialties", "domains", "source_pk")}
+    return {k: v for k, v in ref.items() if k not in CARRIED}
 
 
 def expand(conn: Connection, spec: ResourceSpec, docs: list[dict[str, Any]], *, public: bool) -> list[dict[str, Any]]:
@@ -194,11 +181,8 @@ def expand(conn: Connection, spec: ResourceSpec, docs: list[dict[str, Any]], *, 
         if "topic" in spec.refs:
             topic = item["topic"]
             item["source"] = _public_ref(source_refs.get(source_keys.get(topic["source_pk"], ""))) if topic else None
-        if spec.name == "quote":
-            expert, topic = item["expert"], item["topic"]
-            item["specialty_fit"] = specialty_fit(
-                (expert or {}).get("specialties", []), (topic or {}).get("domains", [])
-            ).value
+        for name, compute in spec.computed.items():
+            item[name] = compute(item)
         for name in list(spec.refs) + list(spec.links):
             value = item[name]
             item[name] = [_public_ref(v) for v in value] if isinstance(value, list) else _public_ref(value)

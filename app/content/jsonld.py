@@ -15,13 +15,6 @@ MEDIA_TYPE = "application/ld+json"
 CONTEXT = "https://schema.org"
 
 CODING_SYSTEMS = {"icd10cm": "ICD-10-CM", "mesh": "MeSH", "snomedct": "SNOMED-CT"}
-THERAPY_TYPES = {
-    "probiotic": "DietarySupplement",
-    "prebiotic": "DietarySupplement",
-    "dietary-supplement": "DietarySupplement",
-    "diet": "LifestyleModification",
-    "lifestyle": "LifestyleModification",
-}
 
 
 def _quality(params: list[str]) -> float:
@@ -67,16 +60,9 @@ class _Builder:
             return None
         key = ref.get("slug") or ref["id"]  # every reference carries its key
         label = ref.get("name") or ref.get("title")
-        kinds = {
-            "condition": "MedicalCondition",
-            "expert": "Person",
-            "topic": "MedicalWebPage",
-            "source": "Article",
-            "claim": "Claim",
-            "quote": "Quotation",
-        }
-        kind = THERAPY_TYPES.get(ref.get("type") or "", "MedicalTherapy") if resource == "therapy" else kinds[resource]
-        name_field = "text" if resource in ("claim", "quote") else "name"
+        spec = RESOURCES[resource]
+        kind = spec.jsonld.of(ref)
+        name_field = "text" if spec.label == "text" else "name"  # a claim or quote is named by its words
         return _clean({"@type": kind, "@id": self.url(resource, key), name_field: label})
 
     def refs(self, resource: str, refs: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -95,7 +81,6 @@ class _Builder:
 
 def _condition(b: _Builder, item: dict) -> dict:
     return {
-        "@type": "MedicalCondition",
         "name": item["name"],
         "alternateName": item.get("synonyms"),
         "description": item.get("description"),
@@ -105,7 +90,6 @@ def _condition(b: _Builder, item: dict) -> dict:
 
 def _therapy(b: _Builder, item: dict) -> dict:
     return {
-        "@type": THERAPY_TYPES.get(item["type"], "MedicalTherapy"),
         "name": item["name"],
         "alternateName": item.get("synonyms"),
         "description": item.get("description"),
@@ -118,7 +102,6 @@ def _expert(b: _Builder, item: dict) -> dict:
     affiliation = item.get("affiliation")
     location = item.get("location")
     return {
-        "@type": "Person",
         "name": item["name"],
         "honorificPrefix": item.get("honorific"),
         "jobTitle": item.get("job_title"),
@@ -135,7 +118,6 @@ def _expert(b: _Builder, item: dict) -> dict:
 def _source(b: _Builder, item: dict) -> dict:
     author = item.get("author") or {}
     return {
-        "@type": "Article",
         "name": item["title"],
         "headline": item["title"],
         "author": _clean({"@type": "Person", "name": author.get("name"), "jobTitle": author.get("role")})
@@ -153,7 +135,6 @@ def _source(b: _Builder, item: dict) -> dict:
 def _topic(b: _Builder, item: dict) -> dict:
     reviewer = item.get("reviewed_by")
     return {
-        "@type": "MedicalWebPage",
         "name": item["title"],
         "headline": item["title"],
         "abstract": item.get("summary"),
@@ -173,7 +154,6 @@ def _claim(b: _Builder, item: dict) -> dict:
         page["isPartOf"] = b.ref("source", item["source"])
     evidence = item.get("evidence") or {}
     return {
-        "@type": "Claim",
         "text": item["text"],
         "appearance": _clean({"@type": "Quotation", "text": item.get("source_excerpt"), "isPartOf": page}),
         "author": b.ref("expert", item.get("expert")),
@@ -188,7 +168,6 @@ def _quote(b: _Builder, item: dict) -> dict:
     if page and item.get("source"):
         page["isPartOf"] = b.ref("source", item["source"])
     return {
-        "@type": "Quotation",
         "text": item["text"],
         "creator": speaker,
         "spokenByCharacter": speaker,
@@ -197,15 +176,12 @@ def _quote(b: _Builder, item: dict) -> dict:
     }
 
 
-SCHEMA_TYPES = {
-    "condition": "MedicalCondition",
-    "therapy": "MedicalTherapy, DietarySupplement or LifestyleModification",
-    "expert": "Person",
-    "source": "Article",
-    "topic": "MedicalWebPage",
-    "claim": "Claim",
-    "quote": "Quotation",
-}
+def _thing(b: _Builder, item: dict) -> dict:
+    """A resource with no shape of its own: its type (`ResourceSpec.jsonld`) and its name."""
+    return {"name": item.get("name") or item.get("title") or item.get("text")}
+
+
+SCHEMA_TYPES = {name: spec.jsonld.described() for name, spec in RESOURCES.items()}
 SHAPES = {
     "condition": _condition,
     "therapy": _therapy,
@@ -222,11 +198,11 @@ def document(resource: str, item: dict[str, Any], base_url: str) -> dict[str, An
     b = _Builder(base_url)
     spec = RESOURCES[resource]
     key = item[spec.key_field]
-    node = SHAPES[resource](b, item)
+    node = SHAPES.get(resource, _thing)(b, item)
     return _clean(
         {
             "@context": CONTEXT,
-            "@type": node.pop("@type"),
+            "@type": spec.jsonld.of(item),
             "@id": b.url(resource, key),
             "url": b.url(resource, key),
             "identifier": key,

@@ -18,7 +18,7 @@ from sqlalchemy.sql import Select
 
 from app.content import readmodel
 from app.content.documents import expand, load_documents
-from app.content.resources import FACETED, RESOURCES, ResourceSpec
+from app.content.resources import FACETED, RESOURCES, ClaimCount, ResourceSpec
 from app.content.vocab import THERAPY_TYPE_DESCRIPTIONS, CodeSystem, Status, TherapyType
 from app.core.errors import BadParameter, NotFoundError
 from app.core.pagination import paged, split_page
@@ -95,7 +95,7 @@ def facet_groups(conn: Connection, filters: Filters) -> list[list[str]]:
     for name, values in filters.given().items():
         if name == "condition":
             keys = resolve_conditions(conn, values)
-        elif name in ("therapy", "topic", "source", "expert"):
+        elif name in RESOURCES:  # a related record by its key
             keys = _require_keys(conn, name, name, values)
         elif name == "therapy_type":
             keys = [TherapyType(v).value for v in values]
@@ -124,29 +124,17 @@ def _faceted_pks(resource: str, groups: list[list[str]], statuses: Sequence[str]
 
 
 def _derived_pks(spec: ResourceSpec, groups: list[list[str]]) -> Select | None:
-    """For resources without facets of their own: the pks the filters reach through published claims or
-    quotes (whatever statuses of the resource itself are listed)."""
-    subject = [g for g in groups if not g[0].startswith(("therapy_type:", "lang:"))]
-    if spec.name == "therapy":
-        matching = [g for g in subject if not g[0].startswith("therapy:")]
-        if not matching:
-            return None
-        link = RESOURCES["claim"].links["therapies"]
-        claims = _faceted_pks("claim", matching, PUBLIC).subquery()
-        return select(link.table.c.therapy_pk).where(link.table.c.claim_pk.in_(select(claims.c.pk)))
-    if spec.name == "condition":
-        if not groups:
-            return None
-        link = RESOURCES["claim"].links["conditions"]
-        claims = _faceted_pks("claim", groups, PUBLIC).subquery()
-        return select(link.table.c.condition_pk).where(link.table.c.claim_pk.in_(select(claims.c.pk)))
-    if spec.name == "expert":
-        if not groups:
-            return None
-        quotes = RESOURCES["quote"].table
-        quoting = _faceted_pks("quote", groups, PUBLIC).subquery()
-        return select(quotes.c.expert_pk).where(quotes.c.pk.in_(select(quoting.c.pk)))
-    return None
+    """For resources without facets of their own (`spec.derived`): the pks the filters reach through
+    published claims or quotes, whatever statuses of the resource itself are listed."""
+    if spec.derived is None or not groups:
+        return None
+    through = RESOURCES[spec.derived.through]
+    records = _faceted_pks(through.name, groups, PUBLIC).subquery()
+    if spec.derived.via in through.links:
+        link = through.links[spec.derived.via]
+        return select(link.table.c[link.other]).where(link.table.c[link.own].in_(select(records.c.pk)))
+    column = through.table.c[through.refs[spec.derived.via].column]
+    return select(column).where(through.table.c.pk.in_(select(records.c.pk)))
 
 
 def list_page(
@@ -168,13 +156,12 @@ def list_page(
         query = select(ordered.c.pk).where(ordered.c.pk > after).order_by(ordered.c.pk)
     else:
         query = select(table.c.pk).where(table.c.status.in_(statuses), table.c.pk > after).order_by(table.c.pk)
-        if spec.name == "therapy" and filters.therapy_type:
-            query = query.where(table.c.type.in_([TherapyType(v).value for v in filters.therapy_type]))
-        if spec.name == "source" and filters.lang:
-            query = query.where(table.c.language.in_(filters.lang))
-        derived = _derived_pks(
-            spec, [g for g in groups if not (spec.name == "therapy" and g[0].startswith("therapy_type:"))]
-        )
+        given = filters.given()
+        for name, column in spec.column_filters.items():  # matched on the record's own column
+            if given.get(name):
+                query = query.where(table.c[column].in_(given[name]))
+        matched = tuple(f"{name}:" for name in spec.column_filters)
+        derived = _derived_pks(spec, [g for g in groups if not g[0].startswith(matched)])
         if derived is not None:
             query = query.where(table.c.pk.in_(derived))
     if filters.review:
@@ -245,31 +232,23 @@ def _claim_count(conn: Connection, facet: str, statuses: Sequence[str]) -> int:
 
 
 def _detail_extras(conn: Connection, spec: ResourceSpec, pk: int, key: str, statuses: Sequence[str]) -> dict:
-    t = {name: RESOURCES[name].table for name in RESOURCES}
-    public = statuses == PUBLIC
-    if spec.name == "condition":
-        children = select(t["condition"].c.pk).where(t["condition"].c.parent_pk == pk).order_by(t["condition"].c.pk)
-        return {
-            "children": _refs_of(conn, "condition", children, public),
-            "claim_count": _claim_count(conn, f"condition:{key}", statuses),
-        }
-    if spec.name == "therapy":
-        return {"claim_count": _claim_count(conn, f"therapy:{key}", statuses)}
-    if spec.name == "expert":
-        quotes = select(t["quote"].c.pk).where(t["quote"].c.expert_pk == pk).order_by(t["quote"].c.pk)
-        return {"quotes": _refs_of(conn, "quote", quotes, public)}
-    if spec.name == "source":
-        topics = select(t["topic"].c.pk).where(t["topic"].c.source_pk == pk).order_by(t["topic"].c.position)
-        return {"topics": _refs_of(conn, "topic", topics, public)}
-    if spec.name == "topic":
-        claims = select(t["claim"].c.pk).where(t["claim"].c.topic_pk == pk).order_by(t["claim"].c.pk)
-        quotes = select(t["quote"].c.pk).where(t["quote"].c.topic_pk == pk).order_by(t["quote"].c.pk)
-        return {"claims": _refs_of(conn, "claim", claims, public), "quotes": _refs_of(conn, "quote", quotes, public)}
-    if spec.name == "claim":
-        link = RESOURCES["quote"].links["claims"]
-        quotes = select(link.table.c.quote_pk).where(link.table.c.claim_pk == pk).order_by(link.table.c.quote_pk)
-        return {"quotes": _refs_of(conn, "quote", quotes, public)}
-    return {}
+    """What a detail adds to the list's shape (`spec.details`): related records, a claim count."""
+    extras: dict[str, Any] = {}
+    for name, extra in spec.details.items():
+        if isinstance(extra, ClaimCount):
+            extras[name] = _claim_count(conn, f"{spec.name}:{key}", statuses)
+            continue
+        target = RESOURCES[extra.target]
+        if extra.via in target.links:
+            link = target.links[extra.via]
+            owner = link.table.c[link.own]
+            query = select(owner).where(link.table.c[link.other] == pk).order_by(owner)
+        else:
+            table = target.table
+            column = table.c[target.refs[extra.via].column]
+            query = select(table.c.pk).where(column == pk).order_by(table.c[extra.order])
+        extras[name] = _refs_of(conn, extra.target, query, statuses == PUBLIC)
+    return extras
 
 
 def therapy_types(conn: Connection) -> list[dict[str, Any]]:

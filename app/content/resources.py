@@ -4,11 +4,14 @@ driven by it, so adding a field is one line here and one in the schemas."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Table
 
 from app.content import schemas
+from app.content.vocab import specialty_fit
 from app.models import (
     Claim,
     ClaimCondition,
@@ -50,6 +53,79 @@ class LinkField:
 
 
 @dataclass(frozen=True)
+class Related:
+    """A detail extra: the records of `target` that point at this one, through `target`'s to-one relation
+    or link named `via`, as references in `order`."""
+
+    target: str
+    via: str
+    order: str = "pk"
+
+
+@dataclass(frozen=True)
+class ClaimCount:
+    """A detail extra: how many claims have this record's facet (`condition:<slug>` counts the claims about
+    it or below)."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A list filter for a resource without facets of its own: the records reached from the `through`
+    records that have the filters' facets, by `through`'s to-one relation or link named `via`."""
+
+    through: str
+    via: str
+
+
+@dataclass(frozen=True)
+class Searched:
+    """How a record is indexed for search. `label` (what a hit shows) formats the columns; a column named
+    `relation.column` is read from the related record, and then a change to that record rewrites this
+    one's row. A list column is joined with "; " in the title and ", " in the body."""
+
+    code: int  # its part of a row id, unique among resources and below 8
+    label: str
+    title: tuple[str, ...]
+    body: tuple[str, ...]
+    shorten: bool = False  # long labels (a claim's text) are cut at a word
+
+
+@dataclass(frozen=True)
+class JsonLd:
+    """The schema.org type of the record; `by` chooses it by a field's value instead, as a therapy's type."""
+
+    type: str
+    by: tuple[str, Mapping[str, str]] | None = None
+
+    def of(self, item: Mapping[str, Any]) -> str:
+        if self.by is None:
+            return self.type
+        field_name, types = self.by
+        return types.get(item.get(field_name) or "", self.type)
+
+    def described(self) -> str:
+        """The types it may be, for the documentation: `MedicalTherapy, DietarySupplement or ...`."""
+        names = [self.type, *dict.fromkeys(self.by[1].values())] if self.by else [self.type]
+        return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
+THERAPY_SCHEMA_TYPES = {
+    "probiotic": "DietarySupplement",
+    "prebiotic": "DietarySupplement",
+    "dietary-supplement": "DietarySupplement",
+    "diet": "LifestyleModification",
+    "lifestyle": "LifestyleModification",
+}
+
+
+def _specialty_fit(quote: dict[str, Any]) -> str:
+    """Whether the expert speaks within their specialties: theirs against the topic's domains, both carried
+    by the references (`ref_carries`)."""
+    expert, topic = quote["expert"] or {}, quote["topic"] or {}
+    return specialty_fit(expert.get("specialties", []), topic.get("domains", [])).value
+
+
+@dataclass(frozen=True)
 class ResourceSpec:
     name: str
     plural: str
@@ -65,6 +141,20 @@ class ResourceSpec:
     codes: tuple[Table, str] | None = None
     filters: tuple[str, ...] = ()
     description: str = ""
+    # A reference to this record (in another's read shape) shows `ref_shows` (`text` shown as `title`) and
+    # carries `ref_carries` for what the referring shape computes, taken off before it is shown.
+    ref_shows: tuple[str, ...] = ()
+    ref_carries: tuple[str, ...] = ()
+    details: dict[str, Related | ClaimCount] = field(default_factory=dict)  # a detail's extras, in order
+    column_filters: dict[str, str] = field(default_factory=dict)  # filter name -> the column it matches
+    derived: Derived | None = None
+    computed: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # read-shape fields
+    search: Searched | None = None
+    jsonld: JsonLd = JsonLd("Thing")
+
+    def nullable_nested(self, name: str) -> bool:
+        """Whether the nested object `name` may be absent (it is null when all its columns are)."""
+        return not self.write_schema.model_fields[name].is_required()
 
 
 RESOURCES: dict[str, ResourceSpec] = {
@@ -83,6 +173,11 @@ RESOURCES: dict[str, ResourceSpec] = {
             codes=(table_of(ConditionCode), "condition_pk"),
             filters=("therapy", "therapy_type"),
             description="Diseases and states, as a hierarchy, with synonyms and ICD-10-CM, MeSH and SNOMED CT codes.",
+            ref_shows=("name",),
+            details={"children": Related("condition", "parent"), "claim_count": ClaimCount()},
+            derived=Derived("claim", "conditions"),
+            search=Searched(5, "{name}", title=("name", "synonyms"), body=("description",)),
+            jsonld=JsonLd("MedicalCondition"),
         ),
         ResourceSpec(
             name="therapy",
@@ -96,6 +191,11 @@ RESOURCES: dict[str, ResourceSpec] = {
             codes=(table_of(TherapyCode), "therapy_pk"),
             filters=("condition", "therapy_type"),
             description="Interventions, each with a type from a fixed vocabulary.",
+            ref_shows=("name", "type"),
+            details={"claim_count": ClaimCount()},
+            column_filters={"therapy_type": "type"},
+            derived=Derived("claim", "therapies"),
+            jsonld=JsonLd("MedicalTherapy", by=("type", THERAPY_SCHEMA_TYPES)),
         ),
         ResourceSpec(
             name="expert",
@@ -117,6 +217,17 @@ RESOURCES: dict[str, ResourceSpec] = {
             label="name",
             filters=("condition", "therapy", "therapy_type", "topic", "source"),
             description="People quoted by the content, with their credentials and specialties.",
+            ref_shows=("name",),
+            ref_carries=("specialties",),
+            details={"quotes": Related("quote", "expert")},
+            derived=Derived("quote", "expert"),
+            search=Searched(
+                4,
+                "{name}",
+                title=("name",),
+                body=("honorific", "credentials", "job_title", "affiliation", "described_as"),
+            ),
+            jsonld=JsonLd("Person"),
         ),
         ResourceSpec(
             name="source",
@@ -141,6 +252,10 @@ RESOURCES: dict[str, ResourceSpec] = {
             refs={"translation_of": RefField("source", "translation_of_pk")},
             filters=("lang",),
             description="Published pieces of content: articles and pages the topics come from.",
+            ref_shows=("title",),
+            details={"topics": Related("topic", "source", order="position")},
+            column_filters={"lang": "language"},
+            jsonld=JsonLd("Article"),
         ),
         ResourceSpec(
             name="topic",
@@ -161,6 +276,11 @@ RESOURCES: dict[str, ResourceSpec] = {
             },
             filters=("condition", "therapy", "therapy_type", "source", "lang"),
             description="Sections of a source: one theme each, with the conditions and therapies it covers.",
+            ref_shows=("title",),
+            ref_carries=("domains", "source_pk"),
+            details={"claims": Related("claim", "topic"), "quotes": Related("quote", "topic")},
+            search=Searched(1, "{title}", title=("title",), body=("summary", "body")),
+            jsonld=JsonLd("MedicalWebPage"),
         ),
         ResourceSpec(
             name="claim",
@@ -186,6 +306,10 @@ RESOURCES: dict[str, ResourceSpec] = {
             },
             filters=("condition", "therapy", "therapy_type", "topic", "source", "expert", "lang"),
             description="Atomic statements a topic makes, with their evidence and the verbatim source words.",
+            ref_shows=("text",),
+            details={"quotes": Related("quote", "claims")},
+            search=Searched(2, "{text}", title=("text",), body=("source_excerpt",), shorten=True),
+            jsonld=JsonLd("Claim"),
         ),
         ResourceSpec(
             name="quote",
@@ -200,6 +324,10 @@ RESOURCES: dict[str, ResourceSpec] = {
             links={"claims": LinkField(table_of(QuoteClaim), "quote_pk", "claim_pk", "claim")},
             filters=("condition", "therapy", "therapy_type", "topic", "source", "expert", "lang"),
             description="Verbatim words of an expert in a topic, with the claims they make.",
+            ref_shows=("text",),
+            computed={"specialty_fit": _specialty_fit},
+            search=Searched(3, "{expert.name}: “{text}”", title=("text",), body=("expert.name",), shorten=True),
+            jsonld=JsonLd("Quotation"),
         ),
     ]
 }

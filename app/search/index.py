@@ -7,17 +7,22 @@ primary-key operation on both databases, however large the index grows."""
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select, text
+from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy.sql import FromClause
 
 from app.content.documents import chunks
-from app.content.resources import RESOURCES
+from app.content.resources import RESOURCES, Searched
 
 TABLE = "search_index"
 # Searchable resources and the code each contributes to a row id.
-CODES = {"topic": 1, "claim": 2, "quote": 3, "expert": 4, "condition": 5}
+CODES = dict(
+    sorted(((name, spec.search.code) for name, spec in RESOURCES.items() if spec.search), key=lambda item: item[1])
+)
 LABEL_LENGTH = 140
 # Characters the snippet functions use as highlight markers; stripped from indexed text so a marker in
 # a snippet can only be ours.
@@ -45,60 +50,60 @@ def shorten(value: str, length: int = LABEL_LENGTH) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
+_FIELD = re.compile(r"\{([a-z_.]+)\}")
+
+
+def _fields(searched: Searched) -> list[str]:
+    """Every column the index row reads, `relation.column` for a related record's."""
+    return list(dict.fromkeys([*_FIELD.findall(searched.label), *searched.title, *searched.body]))
+
+
+def _value(row: dict[str, Any], match: re.Match[str]) -> str:
+    return str(row[match.group(1)] or "")
+
+
+def _joined(values: Iterable[Any], separator: str) -> list[str | None]:
+    return [separator.join(v) if isinstance(v, list) else v for v in values]
+
+
 def _rows(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
-    """Index rows of the given records: `title` is weighted above `body`; `label` is what a hit shows."""
-    t = RESOURCES[resource].table
-    out: list[tuple[Any, ...]] = []
-    query: Select[*tuple[Any, ...]]  # one shape per resource
-    if resource == "topic":
-        query = select(t.c.pk, t.c.key, t.c.status, t.c.title, t.c.summary, t.c.body)
-        for pk, key, status, title, summary, body in conn.execute(query.where(t.c.pk.in_(pks))):
-            out.append((pk, key, status, title, _clean(title), _clean(summary, body)))
-    elif resource == "claim":
-        query = select(t.c.pk, t.c.key, t.c.status, t.c.text, t.c.source_excerpt)
-        for pk, key, status, claim, excerpt in conn.execute(query.where(t.c.pk.in_(pks))):
-            out.append((pk, key, status, shorten(claim), _clean(claim), _clean(excerpt)))
-    elif resource == "quote":
-        experts = RESOURCES["expert"].table
-        query = select(t.c.pk, t.c.key, t.c.status, t.c.text, experts.c.name).join(
-            experts, experts.c.pk == t.c.expert_pk
+    """Index rows of the given records, as `ResourceSpec.search` says: `title` is weighted above `body`;
+    `label` is what a hit shows."""
+    spec = RESOURCES[resource]
+    searched = spec.search
+    assert searched is not None, f"{resource} is not searched"
+    t = spec.table
+    columns: dict[str, Any] = {}
+    related: dict[str, Any] = {}  # relation -> its table, joined once
+    joined: FromClause = t
+    for name in _fields(searched):
+        if "." not in name:
+            columns[name] = t.c[name]
+            continue
+        relation, column = name.split(".", 1)
+        if relation not in related:
+            ref = spec.refs[relation]
+            related[relation] = RESOURCES[ref.target].table.alias(relation)
+            joined = joined.outerjoin(related[relation], related[relation].c.pk == t.c[ref.column])
+        columns[name] = related[relation].c[column]
+    query = select(t.c.pk, t.c.key, t.c.status, *columns.values()).select_from(joined).where(t.c.pk.in_(pks))
+    out: list[dict] = []
+    for pk, key, status, *values in conn.execute(query):
+        row = dict(zip(columns, values, strict=True))
+        label = _FIELD.sub(functools.partial(_value, row), searched.label)
+        out.append(
+            {
+                "id": row_id(resource, pk),
+                "resource": resource,
+                "record_pk": pk,
+                "key": key,
+                "status": status,
+                "label": shorten(label) if searched.shorten else label,
+                "title": _clean(*_joined((row[c] for c in searched.title), "; ")),
+                "body": _clean(*_joined((row[c] for c in searched.body), ", ")),
+            }
         )
-        for pk, key, status, quote, name in conn.execute(query.where(t.c.pk.in_(pks))):
-            out.append((pk, key, status, shorten(f"{name}: “{quote}”"), _clean(quote), _clean(name)))
-    elif resource == "expert":
-        query = select(
-            t.c.pk,
-            t.c.key,
-            t.c.status,
-            t.c.name,
-            t.c.honorific,
-            t.c.credentials,
-            t.c.job_title,
-            t.c.affiliation,
-            t.c.described_as,
-        )
-        for pk, key, status, name, honorific, credentials, job, affiliation, described in conn.execute(
-            query.where(t.c.pk.in_(pks))
-        ):
-            body = _clean(honorific, ", ".join(credentials or []), job, affiliation, described)
-            out.append((pk, key, status, name, _clean(name), body))
-    else:  # condition: its synonyms are weighted with the name, so an abbreviation finds it first
-        query = select(t.c.pk, t.c.key, t.c.status, t.c.name, t.c.synonyms, t.c.description)
-        for pk, key, status, name, synonyms, description in conn.execute(query.where(t.c.pk.in_(pks))):
-            out.append((pk, key, status, name, _clean(name, "; ".join(synonyms or [])), _clean(description)))
-    return [
-        {
-            "id": row_id(resource, pk),
-            "resource": resource,
-            "record_pk": pk,
-            "key": key,
-            "status": status,
-            "label": label,
-            "title": title,
-            "body": body,
-        }
-        for pk, key, status, label, title, body in out
-    ]
+    return out
 
 
 def _delete(conn: Connection, ids: list[int]) -> None:
@@ -133,12 +138,17 @@ def refresh(conn: Connection, touched: Mapping[str, Iterable[int]], removed: Map
 
 
 def on_write(conn: Connection, touched: dict[str, set[int]], removed: dict[str, set[int]]) -> None:
-    """The write path's hook: also rewrites the quotes of a renamed expert (their rows hold the name)."""
+    """The write path's hook: also rewrites the rows that read a touched record (a quote's row holds its
+    expert's name)."""
     wanted = {resource: set(touched.get(resource, ())) for resource in CODES}
-    if wanted["expert"]:
-        quotes = RESOURCES["quote"].table
-        for part in chunks(sorted(wanted["expert"])):
-            wanted["quote"].update(conn.execute(select(quotes.c.pk).where(quotes.c.expert_pk.in_(part))).scalars())
+    for resource in CODES:
+        spec = RESOURCES[resource]
+        assert spec.search is not None
+        for relation in dict.fromkeys(name.split(".")[0] for name in _fields(spec.search) if "." in name):
+            ref, table = spec.refs[relation], spec.table
+            for part in chunks(sorted(touched.get(ref.target, ()))):
+                query = select(table.c.pk).where(table.c[ref.column].in_(part))
+                wanted[resource].update(conn.execute(query).scalars())
     refresh(conn, wanted, removed)
 
 
