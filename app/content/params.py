@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 
 from app.api.deps import PrincipalDep
-from app.content.queries import Filters
+from app.content.queries import MAX_FILTER_VALUES, Filters
 from app.content.vocab import Status, TherapyType
 from app.core.errors import Forbidden
 
@@ -16,7 +16,8 @@ async def statuses_param(
     status: Annotated[
         list[Status] | None,
         Query(
-            description="Editors only: the statuses to list (repeat for several). Others always see published content."
+            description="Editors only: the statuses to list (repeat for several). Others always see published content.",
+            max_length=MAX_FILTER_VALUES,
         ),
     ] = None,
 ) -> tuple[str, ...]:
@@ -32,7 +33,10 @@ StatusesDep = Annotated[tuple[str, ...], Depends(statuses_param)]
 
 def _filter(description: str) -> Any:
     """A filter's query parameter: repeat it to match any of several values."""
-    return Query(description=description + " Repeat to match any of several.", max_length=50)
+    return Query(
+        description=description + f" Repeat to match any of several (at most {MAX_FILTER_VALUES}).",
+        max_length=MAX_FILTER_VALUES,
+    )
 
 
 ConditionFilter = Annotated[

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import ColumnElement, Connection, exists, func, select
 from sqlalchemy.sql import Select
 
 from app.content import readmodel
 from app.content.documents import expand, load_documents
 from app.content.resources import FACETED, RESOURCES, ClaimCount, ResourceSpec
+from app.content.selection import driven, membership, page_pks
 from app.content.vocab import THERAPY_TYPE_DESCRIPTIONS, CodeSystem, Status, TherapyType
 from app.core.errors import BadParameter, NotFoundError
 from app.core.pagination import paged, split_page
@@ -26,6 +27,9 @@ from app.models import Facet, table_of
 
 FACETS = table_of(Facet)
 PUBLIC = (Status.published.value,)
+# Values a request may give one filter (documented as maxItems; a 422 naming the filter past it): with
+# seven filters, what one request can make the facet index check stays bounded.
+MAX_FILTER_VALUES = 20
 
 
 @dataclass
@@ -93,6 +97,8 @@ def facet_groups(conn: Connection, filters: Filters) -> list[list[str]]:
     """The filters as facet names, one OR-group per filter, checked against what exists."""
     groups = []
     for name, values in filters.given().items():
+        if len(values) > MAX_FILTER_VALUES:
+            raise BadParameter(name, f"has {len(values)} values; at most {MAX_FILTER_VALUES} are allowed")
         if name == "condition":
             keys = resolve_conditions(conn, values)
         elif name in RESOURCES:  # a related record by its key
@@ -106,35 +112,25 @@ def facet_groups(conn: Connection, filters: Filters) -> list[list[str]]:
 
 
 def _faceted_pks(resource: str, groups: list[list[str]], statuses: Sequence[str]) -> Select:
-    """Records of `resource` in every group (AND) having any facet of the group (OR), in pk order."""
-    driver = FACETS.alias("f0")
-    query = select(driver.c.record_pk.label("pk")).where(
-        driver.c.resource == resource, driver.c.facet.in_(groups[0]), driver.c.status.in_(statuses)
-    )
-    for n, group in enumerate(groups[1:], start=1):
-        other = FACETS.alias(f"f{n}")
-        query = query.where(
-            exists().where(
-                other.c.resource == resource, other.c.record_pk == driver.c.record_pk, other.c.facet.in_(group)
-            )
-        )
-    if len(groups[0]) > 1:
-        query = query.distinct()
-    return query
+    """Records of `resource` in every group (AND) having any facet of the group (OR)."""
+    return driven(resource, groups, statuses)
 
 
-def _derived_pks(spec: ResourceSpec, groups: list[list[str]]) -> Select | None:
-    """For resources without facets of their own (`spec.derived`): the pks the filters reach through
-    published claims or quotes, whatever statuses of the resource itself are listed."""
+def reached(spec: ResourceSpec, groups: list[list[str]], pk: ColumnElement | None = None) -> ColumnElement | None:
+    """For resources without facets of their own (`spec.derived`): whether a record (`pk`, the table's own
+    by default) is reached by a published `through` record in every group, whatever statuses of the
+    record itself are listed. Checked through the record's own links, up to the first match, so a list
+    walked in pk order stops at its page's last record and a search checks its hits only."""
     if spec.derived is None or not groups:
         return None
+    own = spec.table.c.pk if pk is None else pk
     through = RESOURCES[spec.derived.through]
-    records = _faceted_pks(through.name, groups, PUBLIC).subquery()
     if spec.derived.via in through.links:
         link = through.links[spec.derived.via]
-        return select(link.table.c[link.other]).where(link.table.c[link.own].in_(select(records.c.pk)))
+        found = link.table.c[link.own]
+        return exists().where(link.table.c[link.other] == own, *membership(through.name, groups, found, PUBLIC[0]))
     column = through.table.c[through.refs[spec.derived.via].column]
-    return select(column).where(through.table.c.pk.in_(select(records.c.pk)))
+    return exists().where(column == own, *membership(through.name, groups, through.table.c.pk, PUBLIC[0]))
 
 
 def list_page(
@@ -151,9 +147,10 @@ def list_page(
     them, JSON bytes ready to be joined into the response."""
     table = spec.table
     groups = facet_groups(conn, filters)
+    wanted_review = filters.review
+    review = (lambda pk: pk.in_(_review_clause(spec, wanted_review))) if wanted_review else None
     if spec.name in FACETED and groups:
-        ordered = _faceted_pks(spec.name, groups, statuses).subquery()
-        query = select(ordered.c.pk).where(ordered.c.pk > after).order_by(ordered.c.pk)
+        found = page_pks(conn, spec.name, groups, statuses, after=after, wanted=limit + 1, extra=review)
     else:
         query = select(table.c.pk).where(table.c.status.in_(statuses), table.c.pk > after).order_by(table.c.pk)
         given = filters.given()
@@ -161,12 +158,13 @@ def list_page(
             if given.get(name):
                 query = query.where(table.c[column].in_(given[name]))
         matched = tuple(f"{name}:" for name in spec.column_filters)
-        derived = _derived_pks(spec, [g for g in groups if not g[0].startswith(matched)])
-        if derived is not None:
-            query = query.where(table.c.pk.in_(derived))
-    if filters.review:
-        query = query.where(query.selected_columns[0].in_(_review_clause(spec, filters.review)))
-    pks, more = split_page(conn.execute(paged(query, limit)).scalars().all(), limit)
+        through = reached(spec, [g for g in groups if not g[0].startswith(matched)])
+        if through is not None:
+            query = query.where(through)
+        if review is not None:
+            query = query.where(review(table.c.pk))
+        found = list(conn.execute(paged(query, limit)).scalars().all())
+    pks, more = split_page(found, limit)
     if rendered and statuses == PUBLIC:
         items: list[Any] = [orjson.Fragment(body) for body in readmodel.bodies(conn, spec, pks)]
     else:

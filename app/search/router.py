@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from app.api.caching import cached_read_async
 from app.api.deps import DatabaseDep, PageDep
-from app.content.queries import Filters
+from app.content.queries import MAX_FILTER_VALUES, Filters
 from app.content.vocab import TherapyType
 from app.core.errors import ValidationFailed
 from app.core.pagination import decode_cursor, encode_cursor, next_link
@@ -21,24 +21,30 @@ async def search_filters(
     condition: Annotated[
         list[str] | None,
         Query(
-            max_length=50,
+            max_length=MAX_FILTER_VALUES,
             description=(
                 "A condition's slug, or a code as `icd10cm:M06.9`, `mesh:D001172`; a parent condition "
                 "includes its "
-                "descendants. Repeat to match any of several."
+                "descendants. Repeat to match any of several (at most 20)."
             ),
         ),
     ] = None,
     therapy: Annotated[
         list[str] | None,
         Query(
-            max_length=50,
-            description=("A therapy's slug, e.g. `fecal-microbiota-transplantation`. Repeat to match any of several."),
+            max_length=MAX_FILTER_VALUES,
+            description=(
+                "A therapy's slug, e.g. `fecal-microbiota-transplantation`. "
+                "Repeat to match any of several (at most 20)."
+            ),
         ),
     ] = None,
     therapy_type: Annotated[
         list[TherapyType] | None,
-        Query(max_length=50, description=("A therapy type from the vocabulary. Repeat to match any of several.")),
+        Query(
+            max_length=MAX_FILTER_VALUES,
+            description=("A therapy type from the vocabulary. Repeat to match any of several (at most 20)."),
+        ),
     ] = None,
 ) -> Filters:
     """The list filters search shares: one name's values combine with OR, different names with AND."""

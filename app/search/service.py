@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     Connection,
+    and_,
     column,
     func,
     literal,
@@ -20,10 +21,12 @@ from sqlalchemy import (
     table,
 )
 
-from app.content.queries import PUBLIC, Filters, _derived_pks, _faceted_pks, facet_groups
+from app.content.documents import chunks
+from app.content.queries import PUBLIC, Filters, facet_groups, reached
 from app.content.resources import FACETED, RESOURCES
+from app.content.selection import membership
 from app.core.db import content_version
-from app.core.pagination import paged, split_page
+from app.core.pagination import split_page
 from app.models import Facet, table_of
 from app.search.index import CODES, MARK_END, MARK_START, TABLE, id_column
 from app.search.terms import Phrase, fts5_match, parse, vocabulary
@@ -96,19 +99,20 @@ def highlight(snippet: str) -> str:
 
 def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
     """The filters as the lists apply them: facets for claims, topics and quotes; experts and conditions
-    through the claims and quotes that reach them."""
+    through the claims and quotes that reach them. Checked per hit (index seeks for each), so the cost
+    follows the hits the text matched, never the size of what the filters alone select."""
     groups = facet_groups(conn, filters)
     if not groups:
         return None
     clauses = [
-        (t.c.resource == name) & t.c.record_pk.in_(_faceted_pks(name, groups, PUBLIC))
+        and_(t.c.resource == name, *membership(name, groups, t.c.record_pk, PUBLIC[0]))
         for name in FACETED
         if name in CODES
     ]
     for name in ("expert", "condition"):
-        derived = _derived_pks(RESOURCES[name], groups)
-        if derived is not None:
-            clauses.append((t.c.resource == name) & t.c.record_pk.in_(derived))
+        through = reached(RESOURCES[name], groups, t.c.record_pk)
+        if through is not None:
+            clauses.append(and_(t.c.resource == name, through))
     return or_(*clauses)
 
 
@@ -129,54 +133,54 @@ def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: in
     if restrict is not None:
         where.append(restrict)
     score = engine.score(t).label("score")
-    ranked = (
-        select(rid.label("id"), t.c.resource, t.c.key, t.c.label, score)
-        .where(*where)
-        .order_by(score.desc(), rid)
-        .offset(offset)
-    )
-    rows, more = split_page(conn.execute(paged(ranked, limit)).all(), limit)
-    snippets = engine.snippets(conn, t, [row.id for row in rows]) if rows else {}
+    # Every hit once (the filters checked once per hit), best first; the page, the counts and the facets
+    # are cut from this one list instead of matching the text again for each of them.
+    everything = list(conn.execute(select(rid.label("id"), t.c.resource, t.c.record_pk, score).where(*where)))
+    everything.sort(key=lambda hit: (-hit.score, hit.id))
+    rows, more = split_page(everything[offset : offset + limit + 1], limit)
+    ids = [row.id for row in rows]
+    labels = {i: (key, label) for i, key, label in conn.execute(select(rid, t.c.key, t.c.label).where(rid.in_(ids)))}
+    snippets = engine.snippets(conn, t, ids) if rows else {}
     items = [
         {
             "resource": row.resource,
-            "key": row.key,
-            "title": row.label,
+            "key": labels[row.id][0],
+            "title": labels[row.id][1],
             "snippet": highlight(snippets.get(row.id) or ""),
             "score": round(float(row.score), 6),
-            "url": f"/v1/{RESOURCES[row.resource].plural}/{row.key}",
+            "url": f"/v1/{RESOURCES[row.resource].plural}/{labels[row.id][0]}",
         }
         for row in rows
     ]
-    return {"items": items, "more": more, "facets": _facets(conn, t, where, score, rid)}
+    return {"items": items, "more": more, "facets": _facets(conn, everything)}
 
 
-def _facets(conn: Connection, t, where: list[ColumnElement], score, rid) -> dict[str, Any]:
+def _facets(conn: Connection, hits: list) -> dict[str, Any]:
     """Hits per resource, exactly; per condition and therapy type, over every hit or, past
     FACET_HITS, over the best FACET_HITS (a facet costs a lookup per hit, so its cost stays bounded)."""
     counts: dict[str, Any] = _empty_facets()
-    by_resource = conn.execute(
-        select(t.c.resource, func.count()).where(*where).group_by(t.c.resource).order_by(t.c.resource)
-    )
-    counts["resource"] = dict(by_resource.all())
-    counts["complete"] = sum(counts["resource"].values()) <= FACET_HITS
-    matching = select(t.c.resource, t.c.record_pk).where(*where)
-    if not counts["complete"]:
-        matching = matching.order_by(score.desc(), rid).limit(FACET_HITS)
-    matched = matching.subquery()
-    query = (
-        select(FACETS.c.facet, func.count())
-        .where(
-            # `|| ''` keeps the planner off the (resource, facet) index, which it would otherwise scan
-            # for every hit: the join must look facets up by record.
-            FACETS.c.resource.concat("") == matched.c.resource,
-            FACETS.c.record_pk == matched.c.record_pk,
-            or_(*(FACETS.c.facet.like(kind.replace("_", "\\_") + ":%", escape="\\") for kind in FACET_KINDS)),
-        )
-        .group_by(FACETS.c.facet)
-        .order_by(FACETS.c.facet)
-    )
-    for facet, count in conn.execute(query):
+    for hit in hits:
+        counts["resource"][hit.resource] = counts["resource"].get(hit.resource, 0) + 1
+    counts["resource"] = dict(sorted(counts["resource"].items()))
+    counts["complete"] = len(hits) <= FACET_HITS
+    by_resource: dict[str, list[int]] = {}
+    for hit in hits[:FACET_HITS]:
+        if hit.resource in FACETED:
+            by_resource.setdefault(hit.resource, []).append(hit.record_pk)
+    kinds = or_(*(FACETS.c.facet.like(kind.replace("_", "\\_") + ":%", escape="\\") for kind in FACET_KINDS))
+    found: dict[str, int] = {}
+    for resource, pks in by_resource.items():
+        for part in chunks(sorted(pks)):
+            query = (
+                select(FACETS.c.facet, func.count())
+                # `|| ''` keeps the planner off the (resource, facet) index, which it would otherwise scan
+                # for every hit: facets are looked up by record.
+                .where(FACETS.c.resource.concat("") == resource, FACETS.c.record_pk.in_(part), kinds)
+                .group_by(FACETS.c.facet)
+            )
+            for facet, count in conn.execute(query):
+                found[facet] = found.get(facet, 0) + count
+    for facet in sorted(found):
         kind, _, value = facet.partition(":")
-        counts[kind][value] = count
+        counts[kind][value] = found[facet]
     return counts

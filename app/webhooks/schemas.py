@@ -7,12 +7,15 @@ from typing import Annotated, Literal
 from annotated_types import Len
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.content.queries import MAX_FILTER_VALUES
 from app.content.schemas import Timestamp
 from app.partners.schemas import ResourceName
 
 EventName = Literal["upsert", "delete"]
 FilterName = Literal["condition", "therapy", "therapy_type", "topic", "source", "expert", "lang"]
-FilterValues = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Len(0, 50)]
+FilterValues = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1, max_length=200)]], Len(0, MAX_FILTER_VALUES)
+]
 
 WEBHOOK_ID = "wh_3f9c2a7d41b84e0f9a1c"
 
