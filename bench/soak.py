@@ -128,7 +128,7 @@ class DirectWriter:
 
     def write(self, n: int) -> None:
         from app.content.schemas import ClaimIn
-        from app.content.store import ContentWriter
+        from app.content.store import writing
 
         claim = ClaimIn(
             topic=self.topic,
@@ -136,10 +136,8 @@ class DirectWriter:
             source_excerpt="soak",
             evidence={"kind": "background", "strength": "very-low"},
         )
-        with self.db.write() as conn:
-            writer = ContentWriter(conn, actor="soak")
+        with writing(self.db, "soak") as writer:
             writer.put("claim", f"soak-{n % 500}", claim)
-            writer.finish()
 
 
 class Load:

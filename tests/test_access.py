@@ -12,7 +12,7 @@ import pytest
 import app.auth.keys as keys_module
 from app.auth.keys import Scope, authenticate, create_key, revoke_key
 from app.content.resources import RESOURCES
-from app.content.store import ContentWriter
+from app.content.store import writing
 from app.ops.requests import access_log
 from tests.conftest import client_for
 from tests.test_hostile_input import NO_LIMITS, fill, routes
@@ -93,8 +93,7 @@ def with_draft(seeded_db):
         "status": "draft",
         "evidence": {"kind": "background", "strength": "very-low"},
     }
-    with seeded_db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(seeded_db, "test") as writer:
         writer.put("claim", DRAFT_ID, claim.write_schema.model_validate(body))
         once_public = body | {
             "status": "published",
@@ -102,11 +101,8 @@ def with_draft(seeded_db):
             "source_excerpt": "FMT",
         }
         writer.put("claim", "unpublished-quokka", claim.write_schema.model_validate(once_public))
-        writer.finish()
-    with seeded_db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(seeded_db, "test") as writer:
         writer.put("claim", "unpublished-quokka", claim.write_schema.model_validate(body))
-        writer.finish()
     return seeded_db
 
 

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from app.content.resources import RESOURCES
-from app.content.store import ContentWriter
+from app.content.store import writing
 from app.core.config import PROJECT_ROOT
 from app.ops.backup import BackupError, backup, inspect_sqlite, restore
 from tests.conftest import POSTGRES_URL, client_for
@@ -32,10 +32,8 @@ def write_claims(db, prefix: str, count: int, stop: threading.Event | None = Non
             "source_excerpt": "x",
             "evidence": {"kind": "background", "strength": "low"},
         }
-        with db.write() as conn:
-            writer = ContentWriter(conn, actor="backup-test")
+        with writing(db, "backup-test") as writer:
             writer.put("claim", f"{prefix}-{i}", claim.write_schema.model_validate(body))
-            writer.finish()
         written += 1
     return written
 

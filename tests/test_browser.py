@@ -14,7 +14,7 @@ import pytest
 
 from app.auth.keys import Scope, create_key
 from app.content.schemas import ClaimIn, Evidence
-from app.content.store import ContentWriter
+from app.content.store import writing
 from app.core.config import PROJECT_ROOT
 from app.core.db import Database
 from app.main import create_app
@@ -63,8 +63,7 @@ def save(driver, name: str, readme: bool = False) -> None:
 
 def add_hostile_claim(db: Database) -> None:
     """A claim whose text is markup: the explorer must show it as text, never run or render it."""
-    with db.write() as conn:
-        writer = ContentWriter(conn, actor="browser-test")
+    with writing(db, "browser-test") as writer:
         writer.put(
             "claim",
             "markup-in-text",
@@ -76,7 +75,6 @@ def add_hostile_claim(db: Database) -> None:
                 evidence=Evidence(kind="background", strength="very-low"),
             ),
         )
-        writer.finish()
 
 
 @pytest.fixture(scope="module")

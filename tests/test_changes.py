@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.content import schemas
 from app.content.documents import content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES, WRITE_ORDER
-from app.content.store import ContentError, ContentWriter
+from app.content.store import ContentError, writing
 from app.content.vocab import EvidenceKind, EvidenceStrength, Status, TherapyType
 from app.importer.run import import_path
 from tests.conftest import DATA_DIR, client_for
@@ -70,10 +70,9 @@ def published_state(db) -> Store:
 
 
 def write(db, action) -> None:
-    with db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(db, "test") as writer:
+        conn = writer.conn
         action(conn, writer)
-        writer.finish()
 
 
 def current_content(conn, resource: str, key: str) -> dict[str, Any] | None:

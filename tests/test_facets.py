@@ -1,7 +1,7 @@
 """Filters stay right when what they depend on changes: the write path moves the facets."""
 
 from app.content.schemas import ConditionIn, TherapyIn
-from app.content.store import ContentWriter
+from app.content.store import writing
 
 
 def claim_ids(client, **params):
@@ -9,10 +9,8 @@ def claim_ids(client, **params):
 
 
 def put(db, resource, key, payload):
-    with db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(db, "test") as writer:
         writer.put(resource, key, payload)
-        writer.finish()
 
 
 def test_a_new_parent_moves_the_claims_below_it(client, seeded_db):
@@ -41,8 +39,7 @@ def test_conditions_pointing_at_each_other_in_one_batch_are_refused(seeded_db):
 
     from app.content.store import ContentError
 
-    with pytest.raises(ContentError), seeded_db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with pytest.raises(ContentError), writing(seeded_db, "test") as writer:
         writer.put_many(
             "condition",
             [
@@ -69,8 +66,7 @@ def test_a_parent_that_would_make_a_cycle_is_refused(seeded_db):
 def test_a_translation_links_to_its_original_and_lists_take_lang(client, seeded_db):
     from app.content.schemas import SourceIn, TopicIn
 
-    with seeded_db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(seeded_db, "test") as writer:
         writer.put(
             "source",
             "microbioma-intestinal",
@@ -93,7 +89,6 @@ def test_a_translation_links_to_its_original_and_lists_take_lang(client, seeded_
                 conditions=["autoimmune-disorders"],
             ),
         )
-        writer.finish()
     spanish = client.get("/v1/topics", params={"lang": "es"}).json()["items"]
     assert [t["slug"] for t in spanish] == ["introduccion"]
     assert spanish[0]["translation_of"]["slug"] == "introduction"

@@ -12,7 +12,7 @@ from lxml import etree
 from app.content.documents import content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES
 from app.content.schemas import TopicIn
-from app.content.store import ContentWriter
+from app.content.store import writing
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -81,13 +81,12 @@ def follow(client, url: str, params: dict | None = None) -> list[dict]:
 
 
 def write_topic(db, slug: str, **changes) -> None:
-    with db.write() as conn:
+    with writing(db, "test") as writer:
+        conn = writer.conn
         spec = RESOURCES["topic"]
         pk = pks_by_key(conn, "topic", [slug])[slug]
         content = content_of(spec, load_documents(conn, spec, [pk])[pk]) | changes
-        writer = ContentWriter(conn, actor="test")
         writer.put("topic", slug, TopicIn(**content))
-        writer.finish()
 
 
 def test_json_feed_validates_and_carries_each_topic_with_its_claims_and_quotes(client):
@@ -216,14 +215,13 @@ def test_a_changed_claim_moves_date_modified_but_never_the_id(client, seeded_db)
 
     before = {i["id"]: i for i in client.get("/v1/feed.json", params={"limit": 100}).json()["items"]}
     topic = client.get("/v1/topics/fecal-microbiota-transplantation").json()
-    with seeded_db.write() as conn:
+    with writing(seeded_db, "test") as writer:
+        conn = writer.conn
         spec = RESOURCES["claim"]
         key = topic["claims"][0]["id"]
         pk = pks_by_key(conn, "claim", [key])[key]
         content = content_of(spec, load_documents(conn, spec, [pk])[pk])
-        writer = ContentWriter(conn, actor="test")
         writer.put("claim", key, ClaimIn(**{**content, "text": "A reworded claim."}))
-        writer.finish()
     after = {i["id"]: i for i in client.get("/v1/feed.json", params={"limit": 100}).json()["items"]}
     assert after.keys() == before.keys()
     tag = "tag:health-content.dev,2026:topic:fecal-microbiota-transplantation"

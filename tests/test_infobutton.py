@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from app.content.schemas import ClaimIn, Evidence, TopicIn
-from app.content.store import ContentWriter
+from app.content.store import writing
 from app.infobutton.answer import MATCH_SCHEME
 from tests.atom_rules import ATOM, XML_LANG, check
 from tests.conftest import client_for
@@ -377,8 +377,7 @@ def test_the_therapy_subtopic_narrows_to_therapy_content(client):
 
 def test_content_is_escaped_in_every_format(seeded_db):
     hostile = '<script>alert(1)</script> & "quoted"'
-    with seeded_db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(seeded_db, "test") as writer:
         writer.put(
             "claim",
             "hostile-ra-claim",
@@ -390,7 +389,6 @@ def test_content_is_escaped_in_every_format(seeded_db):
                 evidence=Evidence(kind="background", strength="very-low"),
             ),
         )
-        writer.finish()
     with client_for(seeded_db) as client:
         params = {"mainSearchCriteria.v.cs": ICD10CM, "mainSearchCriteria.v.c": "M06.9"}
         atom = ask(client, params)
@@ -451,8 +449,7 @@ def test_answers_are_cached_with_etags_and_their_updated_is_the_contents(client,
     assert first.headers["RateLimit-Limit"]
     updated = check(first.content).find(ATOM + "updated").text
     assert check(ask(client, params).content).find(ATOM + "updated").text == updated
-    with seeded_db.write() as conn:  # new content: a new ETag, and `updated` moves to it
-        writer = ContentWriter(conn, actor="test")
+    with writing(seeded_db, "test") as writer:  # new content: a new ETag, and `updated` moves to it
         writer.put(
             "claim",
             "new-ra-claim",
@@ -464,7 +461,6 @@ def test_answers_are_cached_with_etags_and_their_updated_is_the_contents(client,
                 evidence=Evidence(kind="background", strength="very-low"),
             ),
         )
-        writer.finish()
     changed = client.get(first.url, headers={"If-None-Match": first.headers["etag"]})
     assert changed.status_code == 200 and changed.headers["etag"] != first.headers["etag"]
     assert check(changed.content).find(ATOM + "updated").text > updated
@@ -505,8 +501,7 @@ def test_the_cost_of_an_answer_does_not_grow_with_the_content(seeded_db):
     event.listen(seeded_db.engine, "before_cursor_execute", count)
     try:
         before = costs()
-        with seeded_db.write() as conn:
-            writer = ContentWriter(conn, actor="test")
+        with writing(seeded_db, "test") as writer:
             for n in range(12):
                 writer.put(
                     "topic",
@@ -531,7 +526,6 @@ def test_the_cost_of_an_answer_does_not_grow_with_the_content(seeded_db):
                             evidence=Evidence(kind="background", strength="very-low"),
                         ),
                     )
-            writer.finish()
         after = costs()
     finally:
         event.remove(seeded_db.engine, "before_cursor_execute", count)

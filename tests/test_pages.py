@@ -7,7 +7,7 @@ import json
 from html.parser import HTMLParser
 
 from app.content.schemas import TopicIn
-from app.content.store import ContentWriter
+from app.content.store import writing
 
 SLUG = "fecal-microbiota-transplantation"
 
@@ -89,14 +89,12 @@ def test_topic_pages_are_cached_and_drafts_and_unknown_slugs_are_404(client, see
     assert client.get(f"/topics/{SLUG}", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
     missing = client.get("/topics/no-such-topic")
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
-    with seeded_db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(seeded_db, "test") as writer:
         writer.put(
             "topic",
             "a-draft",
             TopicIn(source="gut-microbiome-autoimmune", title="Draft", summary="S.", body="B.", status="draft"),
         )
-        writer.finish()
     assert client.get("/topics/a-draft").status_code == 404
 
 

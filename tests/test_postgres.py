@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 
 from app.auth.keys import Scope, create_key
 from app.content.resources import RESOURCES
-from app.content.store import CHANGES, ContentWriter, utc_now
+from app.content.store import CHANGES, utc_now, writing
 from app.core.db import WRITE_LOCK_ID, Database
 from app.core.migrate import upgrade
 from tests.conftest import POSTGRES_URL, client_for, make_settings
@@ -35,10 +35,8 @@ def claim(text: str, status: str = "published"):
 
 
 def put(db: Database, key: str, text: str, status: str = "published") -> None:
-    with db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(db, "test") as writer:
         writer.put("claim", key, claim(text, status))
-        writer.finish()
 
 
 @pytest.fixture
@@ -111,8 +109,8 @@ def test_the_change_log_stays_exact_under_concurrent_writers_committing_out_of_o
         try:
             for i in range(rounds):
                 key = f"w{n}-{i % 3}"
-                with seeded_db.write() as conn:
-                    store = ContentWriter(conn, actor=f"writer-{n}")
+                with writing(seeded_db, f"writer-{n}") as store:
+                    conn = store.conn
                     action = rng.random()
                     exists = conn.execute(
                         select(RESOURCES["claim"].table.c.pk).where(RESOURCES["claim"].table.c.key == key)
@@ -123,7 +121,6 @@ def test_the_change_log_stays_exact_under_concurrent_writers_committing_out_of_o
                         status = "draft" if action > 0.85 else "published"
                         store.put("claim", key, claim(f"writer {n} round {i}", status))
                     time.sleep(rng.uniform(0, 0.02))  # hold the transaction open: commits would interleave
-                    store.finish()
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 

@@ -150,16 +150,14 @@ def test_health_and_readiness(client):
 
 def test_a_kept_public_response_never_outlives_its_content(client, seeded_db):
     from app.content.schemas import ConditionIn
-    from app.content.store import ContentWriter
+    from app.content.store import writing
 
     first = client.get("/v1/conditions/dysbiosis")
     assert client.get("/v1/conditions/dysbiosis").content == first.content  # served again, unchanged
     before = client.get("/v1/claims", params={"condition": "dysbiosis"}).json()["items"]
     assert "Dysbiosis" in [c["name"] for item in before for c in item["conditions"]]
-    with seeded_db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(seeded_db, "test") as writer:
         writer.put("condition", "dysbiosis", ConditionIn(name="Gut dysbiosis"))
-        writer.finish()
     after = client.get("/v1/conditions/dysbiosis")
     assert after.json()["name"] == "Gut dysbiosis" and after.headers["etag"] != first.headers["etag"]
     claims = client.get("/v1/claims", params={"condition": "dysbiosis"}).json()["items"]

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app.content.documents import content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES
-from app.content.store import ContentWriter
+from app.content.store import writing
 from app.search.index import id_column, rebuild
 from app.search.service import highlight
 
@@ -30,19 +30,16 @@ def found(client, q, **params):
 def write(db, resource, key, **changes):
     """Create or change one record through the one write path, as the API and the importer do."""
     spec = RESOURCES[resource]
-    with db.write() as conn:
+    with writing(db, "test") as writer:
+        conn = writer.conn
         pk = pks_by_key(conn, resource, [key]).get(key)
         current = content_of(spec, load_documents(conn, spec, [pk])[pk]) if pk else {}
-        writer = ContentWriter(conn, actor="test")
         writer.put(resource, key, spec.write_schema.model_validate(current | changes))
-        writer.finish()
 
 
 def delete(db, resource, key):
-    with db.write() as conn:
-        writer = ContentWriter(conn, actor="test")
+    with writing(db, "test") as writer:
         writer.delete(resource, key)
-        writer.finish()
 
 
 NEW_CLAIM = {
