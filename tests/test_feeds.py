@@ -13,6 +13,7 @@ from app.content.documents import content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES
 from app.content.schemas import TopicIn
 from app.content.store import writing
+from tests.atom_rules import check
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -123,6 +124,7 @@ def test_atom_feed_is_well_formed_with_the_required_elements(client):
     assert response.headers["content-type"].startswith("application/atom+xml")
     root = etree.fromstring(response.content)  # raises on anything not well-formed
     assert root.tag == f"{ATOM}feed"
+    check(response.content)  # RFC 4287's rules, as for the Infobutton's Atom (one alternate per type)
     for name in ("id", "title", "updated", "author"):
         assert root.find(f"{ATOM}{name}") is not None, name
     assert root.find(f"{ATOM}link[@rel='self']") is not None
