@@ -11,6 +11,7 @@ import typer
 
 from app.core.config import get_settings
 from app.core.db import Database
+from app.webhooks.delivery import DELIVER_SIZE
 
 cli = typer.Typer(
     help="Health-content API.", no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False
@@ -56,17 +57,23 @@ def serve(
 @cli.command()
 def deliver(
     once: Annotated[bool, typer.Option(help="Send what is due now, then stop.")] = False,
+    subscriptions: Annotated[
+        int, typer.Option(min=1, max=10000, help="Subscriptions held (and sent to) at once.")
+    ] = DELIVER_SIZE.subscriptions,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=1000, help="Sends in flight at once, across subscriptions.")
+    ] = DELIVER_SIZE.concurrency,
 ) -> None:
-    """Run a webhook delivery worker on its own (several may run at once; `serve` also runs one unless
-    WEBHOOK_WORKER=false)."""
+    """Run a webhook delivery worker on its own (several may run at once; `serve` also runs a small one
+    unless WEBHOOK_WORKER=false)."""
     import asyncio
     import signal
 
-    from app.webhooks.delivery import Worker, new_client
+    from app.webhooks.delivery import Size, Worker, new_client
 
     settings = get_settings()
     db = _db()
-    worker = Worker(db, settings)
+    worker = Worker(db, settings, size=Size(subscriptions, concurrency))
 
     async def main() -> None:
         if once:

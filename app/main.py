@@ -35,6 +35,7 @@ from app.search import index as search_index
 from app.search import router as search
 from app.webhooks import outbox as webhook_outbox
 from app.webhooks import router as webhooks
+from app.webhooks.delivery import SERVE_SIZE
 from app.webhooks.delivery import Worker as WebhookWorker
 
 DESCRIPTION = """Structured health-topic content (topics, claims with their evidence, experts and their quotes,
@@ -71,7 +72,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         log_database_version(db)
         icd10cm.warm()  # the code tables take seconds to load: not on the first request's time
         stop = asyncio.Event()
-        worker = asyncio.create_task(WebhookWorker(db, settings).run(stop)) if settings.webhook_worker else None
+        worker = None
+        if settings.webhook_worker:  # a small one: reads keep the CPU (`python -m app deliver` for more)
+            worker = asyncio.create_task(WebhookWorker(db, settings, size=SERVE_SIZE).run(stop))
         yield
         stop.set()
         if worker is not None:

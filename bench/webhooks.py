@@ -186,7 +186,9 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
-            claims = [c["id"] for c in httpx.get(base + "/v1/claims", params={"limit": 100}).json()["items"]]
+            claims = [
+                c["id"] for c in httpx.get(base + "/v1/claims", params={"limit": 100}, timeout=60).json()["items"]
+            ]
             receiver = Receiver()
 
             reads_a, writes_a = phase(base, keys["editor"], claims, seconds, args.rate, args.readers)
@@ -195,6 +197,7 @@ def main() -> None:
                     base + "/v1/webhooks",
                     json={"url": f"http://127.0.0.1:{receiver.port}/{i}", "events": ["upsert"]},
                     headers=keys["partner"],
+                    timeout=60,
                 )
                 assert made.status_code == 201, made.text
             reads_b, writes_b = phase(base, keys["editor"], claims, seconds, args.rate, args.readers)

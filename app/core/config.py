@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     webhook_retry_scale: float = Field(
         default=1.0, description="Multiplies the retry schedule (5 s ... 10 h); tests make it small."
     )
-    webhook_poll_seconds: float = Field(default=1.0, description="How often an idle delivery worker looks for work.")
+    webhook_poll_seconds: float = Field(
+        default=0.25, description="How often an idle delivery worker looks for work (one index probe)."
+    )
     webhook_secret_grace_seconds: int = Field(
         default=86400, description="How long a rotated-out signing secret still signs beside the new one."
     )

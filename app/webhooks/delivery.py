@@ -1,12 +1,13 @@
-"""The delivery worker: sends the outbox's pending deliveries, oldest first per subscription, and retries
-failures on the Standard Webhooks schedule.
+"""The delivery worker: sends the outbox's pending deliveries, in seq order per subscription, many
+subscriptions at once, and retries failures on the Standard Webhooks schedule.
 
-Work is shared by subscription: a worker leases a subscription whose oldest pending delivery is due (on
-PostgreSQL with `SELECT ... FOR UPDATE SKIP LOCKED`, on SQLite in a `BEGIN IMMEDIATE` transaction, the one
-writer), sends its deliveries in seq order while the lease lasts, and releases it. So several workers never
-send one subscription's events at once, nor out of order, and a worker that dies only delays its
-subscriptions until the lease runs out (then another sends again: at least once). The lease outlasts what
-one pass may take, because each send is cut off at the timeout."""
+The worker claims due subscriptions with their due deliveries (`queue.claim`: one transaction for many),
+sends each subscription's deliveries one after another in a task of its own, with at most `concurrency`
+sends in flight across all of them (connections kept alive per target, `sender.Clients`), and records what
+finished (`queue.record`: one transaction for every result that is ready, leases released in it). It claims
+again as soon as it has room and work is due, without waiting for slower subscriptions: a receiver that
+takes its full timeout holds up its own events only. Inside `serve` it runs small (few subscriptions and
+sends at once), so reads keep the CPU; `python -m app deliver` runs larger, and several share the work."""
 
 from __future__ import annotations
 
@@ -15,21 +16,19 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from anyio import to_thread
-from sqlalchemy import Connection, exists, or_, select, update
 
 from app.core.config import Settings
 from app.core.db import Database
 from app.ops.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LAG
-from app.webhooks import outbox
-from app.webhooks.sender import Attempt, send
-from app.webhooks.ssrf import Target, UnsafeTarget, check_url
+from app.webhooks import outbox, queue
+from app.webhooks.sender import Attempt, Clients, send
+from app.webhooks.ssrf import Target, UnsafeTarget, check_url, is_literal
 
 log = logging.getLogger("app.webhooks")
 
@@ -41,6 +40,21 @@ PENDING, SUCCEEDED, FAILED = outbox.PENDING, outbox.SUCCEEDED, outbox.FAILED
 # 10 h, 10 h. After the last one fails, the subscription is disabled.
 SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1
+
+
+# How much one worker does at once: inside `serve` (beside the reads) and as its own process.
+@dataclass(frozen=True)
+class Size:
+    subscriptions: int  # held (leased) at once
+    concurrency: int  # sends in flight at once, across them
+
+
+SERVE_SIZE = Size(subscriptions=64, concurrency=4)
+DELIVER_SIZE = Size(subscriptions=256, concurrency=64)
+
+RECORD_WAIT = 0.05  # seconds a finished result may wait to be recorded with others
+
+Result = tuple[dict[str, Any], Attempt, float]  # (the delivery, what its attempt did, when it ended)
 
 
 def iso(moment: float | None) -> str | None:
@@ -57,15 +71,6 @@ def retry_delay(attempts_made: int, scale: float, rng: random.Random | None = No
     return SCHEDULE[attempts_made] * scale * jitter
 
 
-@contextmanager
-def write_transaction(db: Database) -> Iterator[Connection]:
-    """A short transaction on the webhook tables. Not `Database.write()`: on PostgreSQL that takes the
-    content writers' lock, which the worker has no need of."""
-    options = {"sqlite_begin": "IMMEDIATE"} if db.is_sqlite else {}
-    with db.engine.connect().execution_options(**options) as conn, conn.begin():
-        yield conn
-
-
 def signing_secrets(subscription: dict[str, Any], now: float) -> list[str]:
     found = [subscription["secret"]]
     until = subscription.get("previous_secret_until")
@@ -75,93 +80,38 @@ def signing_secrets(subscription: dict[str, Any], now: float) -> list[str]:
 
 
 class Worker:
-    def __init__(self, db: Database, settings: Settings, *, name: str | None = None, batch: int = 32) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        name: str | None = None,
+        size: Size = DELIVER_SIZE,
+        per_subscription: int = 100,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.name = name or f"worker-{secrets.token_hex(4)}"
-        self.batch = batch
-        self.per_pass = 100  # deliveries of one subscription read (and recorded) at a time
+        self.subscriptions = size.subscriptions
+        self.concurrency = size.concurrency
+        self.per_subscription = per_subscription  # deliveries of one subscription per claim
         self.timeout = settings.webhook_timeout_seconds
         self.lease = 3 * self.timeout + 5
         self.wake = asyncio.Event()
 
-    # ---- the database side (each runs in a thread) ----------------------------------------------------
-
-    def claim(self, now: float) -> list[str]:
-        """Lease up to `batch` active subscriptions whose oldest pending delivery is due."""
-        earlier = DELIVERIES.alias("earlier")
-        head_due = select(DELIVERIES.c.subscription_id).where(
-            DELIVERIES.c.status == PENDING,
-            DELIVERIES.c.next_attempt_at <= now,
-            ~exists().where(
-                earlier.c.subscription_id == DELIVERIES.c.subscription_id,
-                earlier.c.status == PENDING,
-                earlier.c.id < DELIVERIES.c.id,
-            ),
-        )
-        query = (
-            select(SUBSCRIPTIONS.c.id)
-            .where(
-                SUBSCRIPTIONS.c.active.is_(True),
-                SUBSCRIPTIONS.c.id.in_(head_due),
-                or_(SUBSCRIPTIONS.c.lease_until.is_(None), SUBSCRIPTIONS.c.lease_until < now),
-            )
-            .limit(self.batch)
-        )
-        with write_transaction(self.db) as conn:
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            ids = list(conn.execute(query).scalars())
-            if ids:
-                conn.execute(
-                    update(SUBSCRIPTIONS)
-                    .where(SUBSCRIPTIONS.c.id.in_(ids))
-                    .values(lease_owner=self.name, lease_until=now + self.lease)
-                )
-        return ids
-
-    def due(self, subscription_id: str, now: float) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        """The subscription and its oldest pending deliveries, in order, up to the first not yet due, while
-        the lease is still this worker's."""
-        with self.db.engine.connect() as conn:
-            subscription = (
-                conn.execute(
-                    select(SUBSCRIPTIONS).where(
-                        SUBSCRIPTIONS.c.id == subscription_id,
-                        SUBSCRIPTIONS.c.active.is_(True),
-                        SUBSCRIPTIONS.c.lease_owner == self.name,
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if subscription is None:
-                return None
-            rows = (
-                conn.execute(
-                    select(DELIVERIES)
-                    .where(DELIVERIES.c.subscription_id == subscription_id, DELIVERIES.c.status == PENDING)
-                    .order_by(DELIVERIES.c.id)
-                    .limit(self.per_pass)
-                )
-                .mappings()
-                .all()
-            )
-        deliveries = []
-        for row in rows:
-            if row["next_attempt_at"] > now:
-                break
-            deliveries.append(dict(row))
-        return (dict(subscription), deliveries) if deliveries else None
+    # ---- what an attempt means ----------------------------------------------------------------------
 
     def outcome_of(self, delivery: dict[str, Any], attempt: Attempt, now: float) -> tuple[str, dict, str | None]:
-        """(outcome, the delivery's new values, why to disable the webhook or None)."""
+        """(outcome, the delivery's new values (queue.OUTCOME_COLUMNS), why to disable the webhook or None)."""
         attempts = delivery["attempts"] + 1
         values: dict[str, Any] = {
+            "status": PENDING,
             "attempts": attempts,
             "last_attempt_at": now,
             "last_status_code": attempt.status_code,
             "last_error": attempt.error,
+            "next_attempt_at": delivery["next_attempt_at"],
+            "delivered_at": None,
         }
         if attempt.ok:
             return "success", values | {"status": SUCCEEDED, "delivered_at": now}, None
@@ -177,37 +127,22 @@ class Worker:
             return "failed", values | {"status": FAILED}, reason
         return "retry", values | {"next_attempt_at": now + delay}, None
 
-    def record(self, subscription_id: str, results: list[tuple[dict[str, Any], Attempt, float]]) -> list[str]:
-        """Store a pass's attempts in one transaction; returns their outcomes."""
-        outcomes = []
-        with write_transaction(self.db) as conn:
+    def record(self, finished: list[tuple[str, list[Result]]]) -> int:
+        """Store what the sends of `finished` subscriptions did and release them, in one transaction."""
+        updates, outcomes, disable = [], [], {}
+        for subscription_id, results in finished:
             for delivery, attempt, now in results:
-                outcome, values, disable = self.outcome_of(delivery, attempt, now)
-                changed = conn.execute(
-                    update(DELIVERIES)
-                    .where(DELIVERIES.c.id == delivery["id"], DELIVERIES.c.status == PENDING)
-                    .values(**values)
-                ).rowcount
-                if changed and disable:
-                    conn.execute(
-                        update(SUBSCRIPTIONS)
-                        .where(SUBSCRIPTIONS.c.id == subscription_id)
-                        .values(active=False, disabled_reason=disable, updated_at=iso(now))
-                    )
-                outcomes.append(outcome)
-        for (delivery, attempt, now), outcome in zip(results, outcomes, strict=True):
+                outcome, values, reason = self.outcome_of(delivery, attempt, now)
+                updates.append({"_id": delivery["id"], **values})
+                outcomes.append((outcome, delivery, now))
+                if reason is not None:
+                    disable[subscription_id] = (delivery["id"], reason, iso(now))
+        queue.record(self.db, self.name, updates, disable, [sid for sid, _ in finished])
+        for outcome, delivery, now in outcomes:
             WEBHOOK_DELIVERIES.labels(outcome).inc()
-            if attempt.ok and delivery["seq"] is not None:
+            if outcome == "success" and delivery["seq"] is not None:
                 WEBHOOK_LAG.observe(max(0.0, now - delivery["created_at"]))
-        return outcomes
-
-    def release(self, subscription_id: str) -> None:
-        with write_transaction(self.db) as conn:
-            conn.execute(
-                update(SUBSCRIPTIONS)
-                .where(SUBSCRIPTIONS.c.id == subscription_id, SUBSCRIPTIONS.c.lease_owner == self.name)
-                .values(lease_owner=None, lease_until=None)
-            )
+        return len(updates)
 
     # ---- sending ------------------------------------------------------------------------------------
 
@@ -215,58 +150,79 @@ class Worker:
         """The target, checked now (its name resolved again), or a refused attempt."""
         allow = self.settings.webhook_allow_private_targets
         try:
+            if is_literal(url):  # nothing to resolve: no thread needed
+                return check_url(url, allow_private=allow)
             return await to_thread.run_sync(lambda: check_url(url, allow_private=allow))
         except UnsafeTarget as exc:
             return Attempt(status_code=None, error=f"refused: the URL {exc}")
 
-    async def drain(self, client: httpx.AsyncClient, subscription_id: str, claimed_at: float) -> int:
-        """Send one leased subscription's due deliveries in order until one fails or the lease runs low. Each
-        pass checks the target once and sends only to the addresses it checked."""
-        sent = 0
-        deadline = claimed_at + self.lease - self.timeout - 2
-        try:
-            while time.time() < deadline:
-                found = await to_thread.run_sync(self.due, subscription_id, time.time())
-                if found is None:
-                    break
-                subscription, deliveries = found
-                target = await self.check(subscription["url"])
-                results: list[tuple[dict[str, Any], Attempt, float]] = []
-                for delivery in deliveries:
-                    if isinstance(target, Attempt):
-                        attempt = target
-                    else:
-                        attempt = await send(
-                            client,
-                            subscription["url"],
-                            target,
-                            signing_secrets(subscription, time.time()),
-                            delivery["msg_id"],
-                            delivery["payload"],
-                            timeout=self.timeout,
-                        )
-                    results.append((delivery, attempt, time.time()))
-                    if not attempt.ok or time.time() >= deadline:
-                        break
-                outcomes = await to_thread.run_sync(self.record, subscription_id, results)
-                sent += len(outcomes)
-                if outcomes[-1] != "success":
-                    break
-        finally:
-            await to_thread.run_sync(self.release, subscription_id)
-        return sent
+    async def send_in_order(
+        self,
+        clients: Clients,
+        slots: asyncio.Semaphore,
+        subscription: dict[str, Any],
+        deliveries: list[dict[str, Any]],
+        deadline: float,
+    ) -> list[Result]:
+        """One subscription's deliveries, one after another, until one fails or the lease runs low. The
+        target is checked once, here, and every send goes to the addresses checked."""
+        target = await self.check(subscription["url"])
+        results: list[Result] = []
+        for delivery in deliveries:
+            if isinstance(target, Attempt):
+                attempt = target
+            else:
+                async with slots:
+                    attempt = await send(
+                        clients,
+                        subscription["url"],
+                        target,
+                        signing_secrets(subscription, time.time()),
+                        delivery["msg_id"],
+                        delivery["payload"],
+                        timeout=self.timeout,
+                    )
+            results.append((delivery, attempt, time.time()))
+            if not attempt.ok or time.time() >= deadline:
+                break
+        return results
 
-    async def run_once(self, client: httpx.AsyncClient) -> int:
-        """One round: lease what is due and send it. Returns the number of attempts made."""
+    def claim(self, now: float, room: int) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        return queue.claim(
+            self.db,
+            self.name,
+            now,
+            lease=self.lease,
+            subscriptions=room,
+            per_subscription=self.per_subscription,
+        )
+
+    def _start(self, clients: Clients, slots: asyncio.Semaphore, claimed_at: float, work) -> dict[asyncio.Task, str]:
+        deadline = claimed_at + self.lease - self.timeout - 2
+        return {
+            asyncio.ensure_future(self.send_in_order(clients, slots, subscription, deliveries, deadline)): (
+                subscription["id"]
+            )
+            for subscription, deliveries in work
+        }
+
+    async def run_once(self, clients: Clients) -> int:
+        """One round: claim what is due, send it, record it. Returns the number of attempts made."""
         now = time.time()
-        ids = await to_thread.run_sync(self.claim, now)
-        if not ids:
+        work = await to_thread.run_sync(self.claim, now, self.subscriptions)
+        if not work:
             return 0
-        counts = await asyncio.gather(*(self.drain(client, sid, now) for sid in ids))
-        return sum(counts)
+        tasks = self._start(clients, asyncio.Semaphore(self.concurrency), now, work)
+        results = await asyncio.gather(*tasks)
+        return await to_thread.run_sync(self.record, list(zip(tasks.values(), results, strict=True)))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set: send what is due; when idle, wait for a local write's signal or the poll."""
+        """Until `stop` is set: claim while there is room and work, record what finished; when idle, wait for
+        a local write's signal or the poll. On stop, the sends under way finish and are recorded.
+
+        Transactions are what a worker pays for most, so it gathers: it records when nothing is left running,
+        when half of what it holds has finished, or `RECORD_WAIT` after the first result; and it claims when
+        half of its room is free (or it holds nothing), not for every subscription that finishes."""
         loop = asyncio.get_running_loop()
 
         def wake() -> None:
@@ -274,28 +230,69 @@ class Worker:
 
         outbox.add_listener(wake)
         log.info("webhook worker %s started", self.name)
+        running: dict[asyncio.Task, str] = {}
+        finished: list[tuple[str, list[Result]]] = []
+        first_finished = 0.0
+        half = max(1, self.subscriptions // 2)
+        slots = asyncio.Semaphore(self.concurrency)
+        look = True  # whether to look for work (at start, on a wake, after a record, at each poll)
         try:
-            async with new_client() as client:
-                while not stop.is_set():
-                    self.wake.clear()
-                    try:
-                        busy = await self.run_once(client)
-                    except Exception:  # a database hiccup must not end the worker
-                        log.exception("webhook worker round failed")
-                        busy = 0
-                    if busy:
+            async with Clients(per_target=self.concurrency) as clients:
+                while running or finished or not stop.is_set():
+                    for task in [t for t in running if t.done()]:
+                        first_finished = first_finished if finished else time.monotonic()
+                        finished.append((running.pop(task), self._results(task)))
+                    waited = time.monotonic() - first_finished
+                    if finished and (not running or len(finished) >= half or waited >= RECORD_WAIT or stop.is_set()):
+                        await self._guarded(to_thread.run_sync(self.record, finished), 0)
+                        finished = []
+                        look = True  # leases released, and deliveries may have come in meanwhile
                         continue
-                    waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
-                    await asyncio.wait(
-                        waiters, timeout=self.settings.webhook_poll_seconds, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    for waiter in waiters:
-                        waiter.cancel()
+                    room = self.subscriptions - len(running) - len(finished)
+                    if look and not stop.is_set() and (room >= half or not (running or finished)):
+                        look = False
+                        self.wake.clear()
+                        now = time.time()
+                        work = await self._guarded(to_thread.run_sync(self.claim, now, room), [])
+                        running.update(self._start(clients, slots, now, work))
+                        look = len(work) == room  # took all it could: there may be more
+                        continue
+                    signals = [asyncio.ensure_future(self.wake.wait())]
+                    if not stop.is_set():
+                        signals.append(asyncio.ensure_future(stop.wait()))
+                    if finished:
+                        timeout: float | None = max(0.0, RECORD_WAIT - waited)
+                    else:
+                        timeout = None if running else self.settings.webhook_poll_seconds
+                    await asyncio.wait([*running, *signals], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    for signal in signals:
+                        signal.cancel()
+                    if self.wake.is_set() or not (running or finished):  # a local write, or the poll's time
+                        self.wake.clear()
+                        look = True
         finally:
             outbox.remove_listener(wake)
+            for task in running:
+                task.cancel()
             log.info("webhook worker %s stopped", self.name)
 
+    @staticmethod
+    def _results(task: asyncio.Task) -> list[Result]:
+        if task.exception() is not None:  # not a failed send (those are results): a fault, released unsent
+            log.error("webhook send task failed", exc_info=task.exception())
+            return []
+        return task.result()
 
-def new_client() -> httpx.AsyncClient:
-    """No redirects followed, no proxy from the environment, no cookies kept."""
-    return httpx.AsyncClient(follow_redirects=False, trust_env=False, limits=httpx.Limits(max_connections=200))
+    @staticmethod
+    async def _guarded(work: Awaitable[Any], fallback: Any) -> Any:
+        """A database hiccup must not end the worker: logged, and what it held is retried after its lease."""
+        try:
+            return await work
+        except Exception:
+            log.exception("webhook worker round failed")
+            return fallback
+
+
+def new_client() -> Clients:
+    """The clients a send goes through (`async with new_client() as clients`)."""
+    return Clients()

@@ -1,16 +1,24 @@
 """One signed POST to a webhook target, to the addresses the guard checked, within a time limit, reading
-at most a few kilobytes of the answer, following no redirect."""
+at most a few kilobytes of the answer, following no redirect.
+
+`Clients` keeps one aiohttp session (a pool of keep-alive connections) per target: scheme, host name and
+port. A connection made for one host name (its certificate checked against that name) never carries
+another's requests, even when both resolve to one address. aiohttp, not httpx, because this is the hot
+path of a worker sending a thousand events a second: on the benchmark machine an httpx request cost
+0.75 ms of CPU alone and up to 2.2 ms with 64 in flight (its pool scans every connection per request);
+aiohttp's 0.17 ms, flat with concurrency."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 import orjson
 
 from app.webhooks.signing import headers as signed_headers
@@ -18,6 +26,9 @@ from app.webhooks.ssrf import Target
 
 MAX_RESPONSE_BYTES = 16 * 1024
 USER_AGENT = "health-content-webhooks/1"
+MAX_TARGETS = 256  # sessions kept open at once; the least recently used is closed past this
+CONNECTIONS_PER_TARGET = 32
+KEEPALIVE_SECONDS = 30.0
 
 
 @dataclass
@@ -36,6 +47,52 @@ class Attempt:
         return self.error or "no answer"
 
 
+class Clients:
+    """Sessions by target, made on first use and closed with this object (`async with Clients() as
+    clients`). No redirects followed, no proxy or settings from the environment, no cookies kept, nothing
+    resolved by the session (it connects to addresses the guard checked)."""
+
+    def __init__(self, *, per_target: int = CONNECTIONS_PER_TARGET, max_targets: int = MAX_TARGETS) -> None:
+        self.per_target = per_target
+        self.max_targets = max_targets
+        self._sessions: OrderedDict[tuple[str, str, int], aiohttp.ClientSession] = OrderedDict()
+        self._closing: set[asyncio.Task] = set()
+
+    def client(self, target: Target) -> aiohttp.ClientSession:
+        key = (target.scheme, target.host, target.port)
+        found = self._sessions.get(key)
+        if found is not None:
+            self._sessions.move_to_end(key)
+            return found
+        made = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=self.per_target, limit_per_host=self.per_target, keepalive_timeout=KEEPALIVE_SECONDS
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+            auto_decompress=False,
+            skip_auto_headers=("Accept-Encoding",),
+        )
+        self._sessions[key] = made
+        while len(self._sessions) > self.max_targets:
+            _, oldest = self._sessions.popitem(last=False)
+            closing = asyncio.get_running_loop().create_task(oldest.close())  # a send still on it fails: retried
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+        return made
+
+    async def aclose(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), OrderedDict()
+        for session in sessions:
+            await session.close()
+
+    async def __aenter__(self) -> Clients:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
 def pinned_url(url: str, address: str) -> str:
     """The URL with its host replaced by the checked address."""
     parts = urlsplit(url)
@@ -45,7 +102,7 @@ def pinned_url(url: str, address: str) -> str:
 
 
 async def send(
-    client: httpx.AsyncClient,
+    clients: Clients,
     url: str,
     target: Target,
     signing_secrets: Sequence[str],
@@ -58,30 +115,26 @@ async def send(
     request_headers = signed_headers(signing_secrets, msg_id, int(time.time()), body)
     request_headers["user-agent"] = USER_AGENT
     request_headers["host"] = urlsplit(url).netloc
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    tls: dict[str, Any] = {"server_hostname": target.host} if target.scheme == "https" else {}
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            async with client.stream(
-                "POST",
+            async with clients.client(target).post(
                 pinned_url(url, target.addresses[0]),
-                content=body,
+                data=body,
                 headers=request_headers,
-                extensions=extensions,
-                timeout=timeout,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                **tls,
             ) as response:
-                read = 0
-                async for chunk in response.aiter_raw():
-                    read += len(chunk)
-                    if read >= MAX_RESPONSE_BYTES:
-                        break
+                await response.content.read(MAX_RESPONSE_BYTES)  # at most this much of the answer
                 error = (
                     f"redirect to {response.headers.get('location', '?')} not followed"
-                    if (300 <= response.status_code < 400)
+                    if (300 <= response.status < 400)
                     else None
                 )
-                return Attempt(response.status_code, error, (time.perf_counter() - started) * 1000)
+                return Attempt(response.status, error, (time.perf_counter() - started) * 1000)
     except TimeoutError:
         return Attempt(None, f"no answer within {timeout:g} s", (time.perf_counter() - started) * 1000)
-    except httpx.HTTPError as exc:
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
         return Attempt(None, f"{exc.__class__.__name__}: {exc}"[:300], (time.perf_counter() - started) * 1000)

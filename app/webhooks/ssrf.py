@@ -78,3 +78,12 @@ def check_url(url: str, *, allow_private: bool) -> Target:
             if not is_public(ipaddress.ip_address(address.split("%", 1)[0])):
                 raise UnsafeTarget(f"resolves to {address}, which is not a public address")
     return Target(scheme=scheme, host=host, port=port, addresses=tuple(addresses))
+
+
+def is_literal(url: str) -> bool:
+    """Whether the URL's host is an IP address (so checking it resolves no name)."""
+    try:
+        ipaddress.ip_address((urlsplit(url).hostname or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
