@@ -8,7 +8,7 @@ import ast
 
 import pytest
 
-from app.content.resources import RESOURCES, ClaimCount, JsonLd, Related
+from app.content.resources import FACETED, RESOURCES, ClaimCount, JsonLd, Related
 from app.core.config import PROJECT_ROOT
 from app.search.index import _fields
 
@@ -17,6 +17,7 @@ READ_SIDE = [
     "app/content/queries.py",
     "app/content/documents.py",
     "app/content/jsonld.py",
+    "app/content/facets.py",
     "app/search/index.py",
 ]
 
@@ -104,3 +105,20 @@ def test_a_json_ld_type_may_follow_a_field():
     assert chosen.of({"type": "other"}) == chosen.of({}) == "MedicalTherapy"
     assert chosen.described() == "MedicalTherapy or LifestyleModification"
     assert JsonLd("Person").described() == "Person"
+
+
+def test_faceted_resources_say_how_and_come_in_an_order_that_inherits_after():
+    assert {name for name, spec in RESOURCES.items() if spec.facets} == set(FACETED)
+    for position, name in enumerate(FACETED):
+        spec = RESOURCES[name]
+        for path in spec.facets.own.values():
+            *relations, column = path.split(".")
+            current = spec
+            for relation in relations:
+                current = RESOURCES[current.refs[relation].target]
+            assert column in current.table.c, path
+        for relation in spec.facets.inherits:
+            target = spec.refs[relation].target if relation in spec.refs else spec.links[relation].target
+            assert target in FACETED[:position], f"{name} inherits from {target}, which must be refreshed first"
+        if spec.facets.subjects:
+            assert {"conditions", "therapies"} <= set(spec.links)

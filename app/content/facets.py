@@ -12,10 +12,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Select, delete, select
+from sqlalchemy.sql import FromClause
 
 from app.content.documents import chunks
-from app.content.resources import FACETED, RESOURCES
+from app.content.resources import FACETED, RESOURCES, ResourceSpec
 from app.models import Facet, table_of
 
 FACETS = table_of(Facet)
@@ -112,70 +113,86 @@ def _shared_facets(conn, owner, pks, condition_keys, parents, therapies) -> dict
     return facets
 
 
+def _own(spec: ResourceSpec, part: Sequence[int]) -> tuple[Select, list[str]]:
+    """The query for the records' status, their own facets' values (`Faceted.own`) and the columns of the
+    relations they inherit from; and the names of those values."""
+    assert spec.facets is not None
+    t = spec.table
+    joined: FromClause = t
+    aliases: dict[str, Any] = {}  # a relation path -> its table, joined once
+    columns: list[Any] = []
+    for path in spec.facets.own.values():
+        *relations, column = path.split(".")
+        table, current, prefix = t, spec, ""
+        for relation in relations:
+            ref = current.refs[relation]
+            prefix = f"{prefix}_{relation}" if prefix else relation
+            if prefix not in aliases:
+                aliases[prefix] = RESOURCES[ref.target].table.alias(f"facet_{prefix}")
+                joined = joined.outerjoin(aliases[prefix], aliases[prefix].c.pk == table.c[ref.column])
+            table, current = aliases[prefix], RESOURCES[ref.target]
+        columns.append(table.c[column])
+    names = list(spec.facets.own)
+    for relation in spec.facets.inherits:
+        if relation in spec.refs:
+            columns.append(t.c[spec.refs[relation].column])
+            names.append(f"from:{relation}")  # the related record's pk, apart from the facet values
+    return select(t.c.pk, t.c.status, *columns).select_from(joined).where(t.c.pk.in_(part)), names
+
+
+def _inherited(conn: Connection, spec: ResourceSpec, rows: list[dict[str, Any]], part: Sequence[int]) -> dict:
+    """Each record's facets taken from the records its `Faceted.inherits` relations and links name."""
+    assert spec.facets is not None
+    owned = tuple(f"{kind}:" for kind in spec.facets.own)
+    found: dict[int, set[str]] = defaultdict(set)
+    for relation in spec.facets.inherits:
+        if relation in spec.refs:
+            target = spec.refs[relation].target
+            sources = {row["pk"]: [row[f"from:{relation}"]] for row in rows if row[f"from:{relation}"] is not None}
+        else:
+            target = spec.links[relation].target
+            sources = dict(_linked(conn, spec.name, relation, part))
+        facets_of: dict[int, set[str]] = defaultdict(set)
+        for sub in chunks(sorted({pk for pks in sources.values() for pk in pks})):
+            query = select(FACETS.c.facet, FACETS.c.record_pk).where(_of_resource(target), FACETS.c.record_pk.in_(sub))
+            for facet, owner in conn.execute(query):
+                if not facet.startswith(owned):
+                    facets_of[owner].add(facet)
+        for pk, owners in sources.items():
+            for owner in owners:
+                found[pk] |= facets_of[owner]
+    return found
+
+
 def compute(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
-    """The facet rows of the given records, from the current state of the tables."""
-    t = {name: RESOURCES[name].table for name in RESOURCES}
-    condition_keys, parents = _condition_tree(conn)
-    therapy_table = t["therapy"]
-    therapies = {
-        pk: (key, kind)
-        for pk, key, kind in conn.execute(select(therapy_table.c.pk, therapy_table.c.key, therapy_table.c.type))
-    }
+    """The facet rows of the given records, from the current state of the tables, as the resource's
+    `Faceted` entry says."""
+    spec = RESOURCES[resource]
+    assert spec.facets is not None, f"{resource} has no facets"
+    subjects: tuple[Any, ...] = ()
+    if spec.facets.subjects:
+        condition_keys, parents = _condition_tree(conn)
+        therapy_table = RESOURCES["therapy"].table
+        therapies = {
+            pk: (key, kind)
+            for pk, key, kind in conn.execute(select(therapy_table.c.pk, therapy_table.c.key, therapy_table.c.type))
+        }
+        subjects = (condition_keys, parents, therapies)
     rows: list[dict] = []
-    base: Sequence[Any]  # one row shape per resource
     for part in chunks(pks):
-        if resource == "topic":
-            base = conn.execute(
-                select(t["topic"].c.pk, t["topic"].c.status, t["topic"].c.language, t["source"].c.key)
-                .join(t["source"], t["source"].c.pk == t["topic"].c.source_pk)
-                .where(t["topic"].c.pk.in_(part))
-            ).all()
-            shared = _shared_facets(conn, "topic", part, condition_keys, parents, therapies)
-            for pk, status, language, source in base:
-                for facet in {f"source:{source}", f"lang:{language}"} | shared[pk]:
-                    rows.append({"resource": resource, "facet": facet, "status": status, "record_pk": pk})
-        elif resource == "claim":
-            claim, topic, source, expert = t["claim"], t["topic"], t["source"], t["expert"]
-            base = conn.execute(
-                select(claim.c.pk, claim.c.status, topic.c.key, topic.c.language, source.c.key, expert.c.key)
-                .join(topic, topic.c.pk == claim.c.topic_pk)
-                .join(source, source.c.pk == topic.c.source_pk)
-                .outerjoin(expert, expert.c.pk == claim.c.expert_pk)
-                .where(claim.c.pk.in_(part))
-            ).all()
-            shared = _shared_facets(conn, "claim", part, condition_keys, parents, therapies)
-            for pk, status, topic_key, language, source_key, expert_key in base:
-                own = {f"topic:{topic_key}", f"source:{source_key}", f"lang:{language}"}
-                if expert_key:
-                    own.add(f"expert:{expert_key}")
-                for facet in own | shared[pk]:
-                    rows.append({"resource": resource, "facet": facet, "status": status, "record_pk": pk})
-        else:  # quote: its own, plus its topic's and its claims' subject facets
-            quote, topic, expert = t["quote"], t["topic"], t["expert"]
-            base = conn.execute(
-                select(quote.c.pk, quote.c.status, quote.c.topic_pk, topic.c.key, expert.c.key)
-                .join(topic, topic.c.pk == quote.c.topic_pk)
-                .join(expert, expert.c.pk == quote.c.expert_pk)
-                .where(quote.c.pk.in_(part))
-            ).all()
-            topic_pks = {row[2] for row in base}
-            claim_links = _linked(conn, "quote", "claims", part)
-            inherited: dict[tuple[str, int], set[str]] = defaultdict(set)
-            for kind, owners in (("topic", topic_pks), ("claim", {c for cs in claim_links.values() for c in cs})):
-                for sub in chunks(sorted(owners)):
-                    for facet, owner in conn.execute(
-                        select(FACETS.c.facet, FACETS.c.record_pk).where(
-                            _of_resource(kind), FACETS.c.record_pk.in_(sub)
-                        )
-                    ):
-                        if not facet.startswith(("topic:", "expert:")):
-                            inherited[(kind, owner)].add(facet)
-            for pk, status, topic_pk, topic_key, expert_key in base:
-                facets = {f"topic:{topic_key}", f"expert:{expert_key}"} | inherited[("topic", topic_pk)]
-                for claim_pk in claim_links.get(pk, []):
-                    facets |= inherited[("claim", claim_pk)]
-                for facet in facets:
-                    rows.append({"resource": resource, "facet": facet, "status": status, "record_pk": pk})
+        query, names = _own(spec, part)
+        found = [
+            {"pk": pk, "status": status, **dict(zip(names, values, strict=True))}
+            for pk, status, *values in conn.execute(query)
+        ]
+        shared = _shared_facets(conn, resource, part, *subjects) if subjects else defaultdict(set)
+        inherited = _inherited(conn, spec, found, part) if spec.facets.inherits else defaultdict(set)
+        for record in found:
+            own = {f"{kind}:{record[kind]}" for kind in spec.facets.own if record[kind] is not None}
+            for facet in own | shared[record["pk"]] | inherited[record["pk"]]:
+                rows.append(
+                    {"resource": resource, "facet": facet, "status": record["status"], "record_pk": record["pk"]}
+                )
     return rows
 
 

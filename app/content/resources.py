@@ -78,6 +78,19 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class Faceted:
+    """How a record's facets are made (`app.content.facets`). `own`: each facet kind and the path to its
+    value (a column, or `relation.column` followed through to-one relations, `key` being a related
+    record's key); `subjects`: the condition (with every ancestor), therapy and therapy-type facets of its
+    `conditions` and `therapies` links; `inherits`: the relations and links whose records' facets it takes,
+    except the kinds it has of its own."""
+
+    own: dict[str, str]
+    subjects: bool = False
+    inherits: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Searched:
     """How a record is indexed for search. `label` (what a hit shows) formats the columns; a column named
     `relation.column` is read from the related record, and then a change to that record rewrites this
@@ -149,6 +162,7 @@ class ResourceSpec:
     column_filters: dict[str, str] = field(default_factory=dict)  # filter name -> the column it matches
     derived: Derived | None = None
     computed: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)  # read-shape fields
+    facets: Faceted | None = None  # resources with facets of their own (see FACETED)
     search: Searched | None = None
     jsonld: JsonLd = JsonLd("Thing")
 
@@ -279,6 +293,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             ref_shows=("title",),
             ref_carries=("domains", "source_pk"),
             details={"claims": Related("claim", "topic"), "quotes": Related("quote", "topic")},
+            facets=Faceted({"source": "source.key", "lang": "language"}, subjects=True),
             search=Searched(1, "{title}", title=("title",), body=("summary", "body")),
             jsonld=JsonLd("MedicalWebPage"),
         ),
@@ -308,6 +323,10 @@ RESOURCES: dict[str, ResourceSpec] = {
             description="Atomic statements a topic makes, with their evidence and the verbatim source words.",
             ref_shows=("text",),
             details={"quotes": Related("quote", "claims")},
+            facets=Faceted(
+                {"topic": "topic.key", "source": "topic.source.key", "lang": "topic.language", "expert": "expert.key"},
+                subjects=True,
+            ),
             search=Searched(2, "{text}", title=("text",), body=("source_excerpt",), shorten=True),
             jsonld=JsonLd("Claim"),
         ),
@@ -326,6 +345,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             description="Verbatim words of an expert in a topic, with the claims they make.",
             ref_shows=("text",),
             computed={"specialty_fit": _specialty_fit},
+            facets=Faceted({"topic": "topic.key", "expert": "expert.key"}, inherits=("topic", "claims")),
             search=Searched(3, "{expert.name}: “{text}”", title=("text",), body=("expert.name",), shorten=True),
             jsonld=JsonLd("Quotation"),
         ),
