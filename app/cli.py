@@ -44,6 +44,7 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
     """Serve the API; on an empty database, migrate and import data/ first."""
+    from app.api.protocol import server_config
     from app.importer.run import bootstrap
     from app.ops import serving
 
@@ -51,7 +52,7 @@ def serve(
     db = _db()
     bootstrap(db, settings.data_dir)
     db.dispose()
-    serving.run(host, port, workers, settings.log_level)
+    serving.run(server_config("app.main:app", settings, host=host, port=port, workers=workers))
 
 
 @cli.command()

@@ -13,11 +13,19 @@ from fastapi.routing import APIRoute
 from starlette_compress import CompressMiddleware
 
 from app import __version__
-from app.api import compression, docs, ops
+from app.api import compression, contract, docs, ops
 from app.api.caching import Builds, ResponseCache, ServeKept
 from app.api.handlers import install_error_handlers
-from app.api.middleware import ApiKeyAuth, BodySizeLimit, ProblemCORSMiddleware, RequestsInFlightLimit, SecurityHeaders
-from app.api.ratelimit import RateLimit
+from app.api.middleware import (
+    ApiKeyAuth,
+    BodySizeLimit,
+    InFlight,
+    KeyRequired,
+    ProblemCORSMiddleware,
+    RequestsInFlightLimit,
+    SecurityHeaders,
+)
+from app.api.ratelimit import Budgets, RateLimit
 from app.api.strict_query import reject_unknown_query_parameters
 from app.auth import keys
 from app.content import router as content
@@ -27,7 +35,6 @@ from app.core.db import Database, log_database_version
 from app.editing import router as editing
 from app.infobutton import icd10cm
 from app.infobutton import router as infobutton
-from app.ops import metrics as ops_metrics
 from app.ops.requests import RequestContext, configure_access_log
 from app.pages import router as pages
 from app.partners import router as partners
@@ -101,9 +108,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.response_cache = ResponseCache(settings.response_cache_entries)
     app.state.builds = Builds(settings.concurrent_builds)
+    app.state.in_flight = InFlight(settings.max_requests_in_flight, settings.max_requests_in_flight_per_client)
+    app.state.budgets = budgets = Budgets(settings)
     install_error_handlers(app)
     app.include_router(ops.router)
-    app.include_router(ops_metrics.router)
     app.include_router(content.build_router())
     app.include_router(editing.build_router())
     app.include_router(partners.router)
@@ -123,10 +131,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         gzip_level=compression.LEVELS["gzip"],
     )
     app.add_middleware(ServeKept, cache=app.state.response_cache, db=db)  # inside the rate limit: it is counted
-    app.add_middleware(RateLimit, settings=settings)  # inside ApiKeyAuth: it needs the caller
-    app.add_middleware(ApiKeyAuth, authenticate=keys.authenticate)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestsInFlightLimit, limit=settings.max_requests_in_flight)
+    # A keyless request for a keyed operation is refused before anything reads its body.
+    app.add_middleware(KeyRequired, requirement=contract.key_requirement)
+    app.add_middleware(RateLimit, budgets=budgets)  # inside ApiKeyAuth: it needs the caller
+    app.add_middleware(ApiKeyAuth, authenticate=keys.authenticate, budgets=budgets)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds)
+    app.add_middleware(RequestsInFlightLimit, state=app.state.in_flight)
     app.add_middleware(
         ProblemCORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_allow_origins.split(",")],

@@ -103,7 +103,7 @@ def test_a_key_past_its_limit_gets_429_then_recovers(seeded_db):
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert refused.headers["ratelimit-remaining"] == "0" and int(refused.headers["ratelimit-reset"]) <= 60
         assert api.get("/v1/topics").status_code == 200  # anonymous callers have a budget of their own
-        limiter.storage.reset()
+        limiter.budgets.storage.reset()
         assert api.get("/v1/topics", headers={"X-API-Key": key}).status_code == 200
 
 

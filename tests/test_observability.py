@@ -9,7 +9,14 @@ import re
 import orjson
 import pytest
 
+from app.auth.keys import Scope, create_key
 from app.ops.requests import JsonFormatter, access_log
+
+
+def ops_headers(client) -> dict[str, str]:
+    """An operations key for the app behind `client` (metrics are for it alone)."""
+    with client.app.state.db.write() as conn:
+        return {"X-API-Key": create_key(conn, scope=Scope.ops, name="monitoring")}
 
 
 @pytest.fixture
@@ -69,11 +76,12 @@ def _sample(text: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_count_requests_by_route_template_and_status(client):
-    before = client.get("/metrics").text
+    ops = ops_headers(client)
+    before = client.get("/metrics", headers=ops).text
     for key in ("a", "b", "c"):
         client.get(f"/v1/claims/{key}")
     client.get("/v1/topics")
-    after = client.get("/metrics")
+    after = client.get("/metrics", headers=ops)
     assert after.status_code == 200 and after.headers["content-type"].startswith("text/plain")
     text = after.text
     counted = _sample(text, "http_requests_total", route="/v1/claims/{id}", status="404") - _sample(
@@ -87,7 +95,7 @@ def test_metrics_count_requests_by_route_template_and_status(client):
 def test_unknown_methods_and_paths_share_bounded_labels(client):
     client.request("BREW", "/v1/topics")
     client.get("/random/path/12345")
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=ops_headers(client)).text
     assert 'method="BREW"' not in text and "/random/path" not in text
     assert _sample(text, "http_requests_total", method="OTHER") >= 1
 

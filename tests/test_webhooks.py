@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 from app.auth.keys import Scope, create_key
 from app.editing.examples import CREATE
 from tests.conftest import client_for
+from tests.test_observability import ops_headers
 from tests.webhook_receiver import receiver
 
 FAST = {
@@ -216,7 +217,7 @@ def test_metrics_count_deliveries_and_lag(app_client, editor, partner):
         publish(app_client, editor, "multiple-sclerosis", "Counted.")
         target.wait_for(1)
         time.sleep(0.2)
-    text = app_client.get("/metrics").text
+    text = app_client.get("/metrics", headers=ops_headers(app_client)).text
     assert 'webhook_deliveries_total{outcome="success"}' in text
     assert "webhook_delivery_lag_seconds_count" in text
 

@@ -28,29 +28,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import __version__
 from app.api import compression
+from app.api.cachekey import request_signature, signature_bytes
 from app.core.db import Database, content_version
 
 Built = tuple[Any, dict[str, str]]  # payload, extra headers
-
-
-def request_signature(scope: Scope) -> tuple:
-    """What a public response can depend on besides the content version: the URL as sent (scheme, host,
-    path, query) and the representation asked for (`Accept`). Taken from the raw scope, so the router-free
-    lookup and the route that keeps a response name it alike."""
-    hosts, accepts = [], []
-    for name, value in scope["headers"]:
-        if name == b"host":
-            hosts.append(value)
-        elif name == b"accept":
-            accepts.append(value)
-    return (
-        scope.get("scheme"),
-        tuple(hosts),
-        scope.get("root_path", ""),
-        scope["path"],
-        scope.get("query_string", b""),
-        tuple(accepts),
-    )
+ENTRY_OVERHEAD = 512  # bytes an entry costs besides its key, headers and bodies (objects, the LRU's links)
 
 
 class PreparedResponse(Response):
@@ -77,6 +59,14 @@ class Kept:
     route: Any  # the route that made it, named in metrics and logs when it is served without routing
     compressible: bool = False
     encoded: dict[str | None, tuple[list[tuple[bytes, bytes]], bytes]] = field(default_factory=dict)
+    grew: Callable[[Kept, int], None] | None = None  # told the bytes of each encoding made after it was kept
+
+    def weight(self) -> int:
+        """The bytes it holds: bodies (each encoding's too) and rendered headers."""
+        headers = sum(len(n) + len(v) for n, v in self.ok_headers) + sum(
+            len(n) + len(v) for n, v in self.not_modified_headers
+        )
+        return len(self.body) + headers + sum(_variant_bytes(variant) for variant in self.encoded.values())
 
     @classmethod
     def of(cls, response: Response, etag: str, version: int, *, salt: str, route: Any, max_age: int) -> Kept:
@@ -116,6 +106,8 @@ class Kept:
         variant = self.encoded.get(encoding)
         if variant is None:  # two requests may both make it; both make the same bytes
             variant = self.encoded[encoding] = self._encode(encoding)
+            if self.grew is not None:
+                self.grew(self, _variant_bytes(variant))
         return PreparedResponse(200, *variant)
 
     def _encode(self, encoding: str | None) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -133,13 +125,21 @@ class Kept:
         return headers, body
 
 
+def _variant_bytes(variant: tuple[list[tuple[bytes, bytes]], bytes]) -> int:
+    headers, body = variant
+    return len(body) + sum(len(n) + len(v) for n, v in headers)
+
+
 class ResponseCache:
-    """A bounded LRU of public responses, keyed by `request_signature`."""
+    """A bounded LRU of public responses, keyed by `request_signature`. Its byte bound counts everything an
+    entry holds (its key, headers, body and each encoding made later), so neither long URLs and headers
+    nor many small answers can take more than `max_bytes`."""
 
     def __init__(self, max_entries: int, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple, Kept] = OrderedDict()
+        self._weights: dict[tuple, int] = {}
         self._size = 0
         self._lock = threading.Lock()
 
@@ -150,11 +150,17 @@ class ResponseCache:
                 self._entries.move_to_end(signature)
             return kept
 
+    @property
+    def size(self) -> int:
+        """The bytes the entries hold, as counted against `max_bytes`."""
+        return self._size
+
     def clear(self) -> None:
         """Forget every entry: for when the store is replaced under a running app (a restore), where the
         content version may go back to a number whose content was different."""
         with self._lock:
             self._entries.clear()
+            self._weights.clear()
             self._size = 0
 
     def put(self, signature: tuple, kept: Kept) -> None:
@@ -163,14 +169,29 @@ class ResponseCache:
         with self._lock:
             old = self._entries.pop(signature, None)
             if old is not None:
-                self._size -= len(old.body)
+                self._size -= self._weights.pop(signature)
+                old.grew = None
                 if old.etag == kept.etag and old.ok_headers == kept.ok_headers and old.body == kept.body:
                     kept.encoded = old.encoded  # made again after a change elsewhere: same bytes, same encodings
+            weight = ENTRY_OVERHEAD + signature_bytes(signature) + kept.weight()
             self._entries[signature] = kept
-            self._size += len(kept.body)
-            while len(self._entries) > self.max_entries or self._size > self.max_bytes:
-                _, dropped = self._entries.popitem(last=False)
-                self._size -= len(dropped.body)
+            self._weights[signature] = weight
+            self._size += weight
+            kept.grew = functools.partial(self._grew, signature)
+            self._evict()
+
+    def _grew(self, signature: tuple, kept: Kept, added: int) -> None:
+        with self._lock:
+            if self._entries.get(signature) is kept:
+                self._weights[signature] += added
+                self._size += added
+                self._evict()
+
+    def _evict(self) -> None:
+        while self._entries and (len(self._entries) > self.max_entries or self._size > self.max_bytes):
+            signature, dropped = self._entries.popitem(last=False)
+            dropped.grew = None
+            self._size -= self._weights.pop(signature)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

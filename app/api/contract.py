@@ -7,17 +7,28 @@ exempt) are read from the app and the middleware, so the document follows the co
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.types import Scope
 
-from app.api.deps import require_editor, require_key
+from app.api.deps import EDITOR_KEY_NEEDED, KEY_NEEDED, OPS_KEY_NEEDED, require_editor, require_key, require_ops
 from app.api.middleware import RequestsInFlightLimit
 from app.api.ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
-from app.core.errors import PROBLEM_JSON, InvalidQuery, Overloaded, TooManyRequests, UriTooLong
+from app.core.errors import (
+    PROBLEM_JSON,
+    HeadersTooLarge,
+    InvalidHost,
+    InvalidQuery,
+    Overloaded,
+    RequestTimeout,
+    TooManyRequests,
+    UriTooLong,
+)
 from app.ops.routing import iter_routes
 
 SCHEME = "ApiKey"
@@ -81,7 +92,9 @@ def _refs(*names: str) -> dict[str, Any]:
 
 
 TOO_MANY_REQUESTS = TooManyRequests.openapi(
-    "Past the rate limit of this key (or, without a key, of this address); `Retry-After` says when to try again.",
+    "Past the rate limit of this key (or, without a key, of this address), past the requests one address may "
+    "have in flight in a worker (`MAX_REQUESTS_IN_FLIGHT_PER_CLIENT`), or, with a key, from an address whose "
+    "unknown or revoked keys filled a window of the anonymous budget; `Retry-After` says when to try again.",
     "This address may make 120 requests per 60 seconds; try again in 12 s.",
 )
 OVERLOADED = Overloaded.openapi(
@@ -105,12 +118,28 @@ NOT_MODIFIED_DATED = {
     "description": "Not modified: the `If-None-Match` or `If-Modified-Since` sent still describes this answer.",
     "headers": _refs("ETag", "Cache-Control", "Last-Modified"),
 }
+HEADERS_TOO_LARGE = HeadersTooLarge.openapi(
+    "The request line and headers together are over `MAX_HEADER_BYTES` (16 KiB); the connection is closed.",
+    "The request line and headers may not exceed 16384 bytes.",
+)
+REQUEST_TIMEOUT = RequestTimeout.openapi(
+    "The body did not arrive within `BODY_TIMEOUT_SECONDS` (30 s) of the request's start, or the head within "
+    "`HEADER_TIMEOUT_SECONDS` (10 s) of the connection's; the connection is closed.",
+    "The request body did not arrive within 30 seconds.",
+)
+INVALID_HOST = InvalidHost.openapi(
+    "The request has no `Host` naming a host and port, or more than one `Host` (RFC 9112, section 3.2).",
+    "The request needs exactly one Host header naming a host (and port).",
+)
 # Shared by many operations, so kept once in components/responses.
 RESPONSES: dict[str, dict[str, Any]] = {
     "NotModified": NOT_MODIFIED,
     "NotModifiedDated": NOT_MODIFIED_DATED,
     "UriTooLong": URI_TOO_LONG,
     "QueryRefused": QUERY_REFUSED,
+    "HeadersTooLarge": HEADERS_TOO_LARGE,
+    "InvalidHost": INVALID_HOST,
+    "RequestTimeout": REQUEST_TIMEOUT,
     "TooManyRequests": {**TOO_MANY_REQUESTS, "headers": _refs("Retry-After", *RATE_LIMIT_HEADERS)},
     "Overloaded": {**OVERLOADED, "headers": _refs("Retry-After")},
 }
@@ -137,11 +166,46 @@ def route_traits(app: FastAPI) -> dict[str, Traits]:
         if isinstance(route, APIRoute) and route.include_in_schema:
             found[route.name] = Traits(
                 editor_only=_needs(route.dependant, require_editor),
-                keyed=_needs(route.dependant, require_key),
+                keyed=_needs(route.dependant, require_key) or _needs(route.dependant, require_ops),
                 rate_limited=path not in RATE_LIMIT_EXEMPT,
                 may_be_overloaded=path not in RequestsInFlightLimit.EXEMPT_PATHS,
             )
     return found
+
+
+def _key_need(route: APIRoute) -> str | None:
+    """The 401 detail of an operation that needs a key, from its dependencies; None if it needs none."""
+    for check, detail in (
+        (require_editor, EDITOR_KEY_NEEDED),
+        (require_ops, OPS_KEY_NEEDED),
+        (require_key, KEY_NEEDED),
+    ):
+        if _needs(route.dependant, check):
+            return detail
+    return None
+
+
+def key_requirements(app: FastAPI) -> list[tuple[re.Pattern[str], set[str], str | None]]:
+    """(path pattern, methods, 401 detail or None) of every operation, in routing order."""
+    table = getattr(app.state, "_key_requirements", None)
+    if table is None:
+        table = []
+        for path, methods, route in iter_routes(app.router.routes):
+            if isinstance(route, APIRoute):
+                pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+                table.append((pattern, methods, _key_need(route)))
+        app.state._key_requirements = table
+    return table
+
+
+def key_requirement(scope: Scope) -> str | None:
+    """For `KeyRequired`: the 401 detail of the operation the router will pick for this request (the first
+    that takes its method and path), if that operation needs a key."""
+    method = "GET" if scope["method"] == "HEAD" else scope["method"]
+    for pattern, methods, detail in key_requirements(scope["app"]):
+        if method in methods and pattern.match(scope["path"]):
+            return detail
+    return None
 
 
 def _restrict_text(schema: dict[str, Any]) -> None:
@@ -194,8 +258,12 @@ def _document_answers(path: str, method: str, operation: dict[str, Any], trait: 
     responses.setdefault("422", _ref("QueryRefused"))
     if "401" in responses:
         _add_headers(responses["401"], "WWW-Authenticate")
-    if trait.rate_limited:
-        responses.setdefault("429", _ref("TooManyRequests"))
+    responses.setdefault("431", _ref("HeadersTooLarge"))
+    responses.setdefault("400", _ref("InvalidHost"))
+    if method in ("post", "put", "patch"):
+        responses.setdefault("408", _ref("RequestTimeout"))
+    # Past the rate limit, past the address's share of a worker, or (with a key) after too many failed keys.
+    responses.setdefault("429", _ref("TooManyRequests"))
     if trait.may_be_overloaded:
         if "503" in responses:  # the operation's own 503 (readiness) may also be the middleware's
             own = responses["503"]

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from app.api.principal import ANONYMOUS, Principal
+from app.api.principal import ANONYMOUS, Principal, Scope
 from app.core.db import Database
 from app.core.errors import Forbidden, Unauthorized
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -27,10 +27,15 @@ DatabaseDep = Annotated[Database, Depends(get_db)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+EDITOR_KEY_NEEDED = "This operation needs an X-API-Key with the editor scope."
+KEY_NEEDED = "This operation needs an X-API-Key (a partner's or an editor's)."
+OPS_KEY_NEEDED = "This operation needs an X-API-Key with the ops scope."
+
+
 def require_editor(principal: PrincipalDep) -> Principal:
     if principal.scope is None:
         raise Unauthorized(
-            "This operation needs an X-API-Key with the editor scope.",
+            EDITOR_KEY_NEEDED,
             headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
         )
     if not principal.is_editor:
@@ -45,13 +50,25 @@ def require_key(principal: PrincipalDep) -> Principal:
     """Any key, a partner's or an editor's: for what belongs to the key itself (its webhooks)."""
     if principal.scope is None or principal.prefix is None:
         raise Unauthorized(
-            "This operation needs an X-API-Key (a partner's or an editor's).",
+            KEY_NEEDED,
             headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'},
         )
     return principal
 
 
 KeyDep = Annotated[Principal, Depends(require_key)]
+
+
+def require_ops(principal: PrincipalDep) -> Principal:
+    """An operations key: for what tells about the running service (metrics), not about content."""
+    if principal.scope is None:
+        raise Unauthorized(OPS_KEY_NEEDED, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
+    if principal.scope != Scope.ops:
+        raise Forbidden("This key does not have the ops scope.")
+    return principal
+
+
+OpsDep = Annotated[Principal, Depends(require_ops)]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from app.core.errors import (
     NotFoundError,
     PayloadTooLarge,
     QueryTimeout,
+    RequestTimeout,
     Unauthorized,
     ValidationFailed,
 )
@@ -34,6 +35,7 @@ _HTTP_ERRORS: dict[int, type[ApiError]] = {
     401: Unauthorized,
     404: NotFoundError,
     405: MethodNotAllowed,
+    408: RequestTimeout,
     413: PayloadTooLarge,
 }
 

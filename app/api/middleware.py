@@ -1,11 +1,14 @@
-"""Pure ASGI middleware: security headers on every response (errors too), the body-size limit enforced
-while the body streams in (a 20 MB upload is refused without being buffered), and the caller's API key
-resolved once per request (an unknown or revoked key is a 401 on any path)."""
+"""Pure ASGI middleware: security headers on every response (errors too), the body's size and time limits
+enforced while it streams in (a 20 MB upload is refused without being buffered, a slow one after a
+deadline), the caller's API key resolved once per request (an unknown or revoked key is a 401 on any path,
+charged to the address), a keyless request for a keyed operation refused before its body is read, and
+the requests in flight capped per worker and per client address."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import anyio
 from anyio import to_thread
 from sqlalchemy import Connection
 from starlette.datastructures import Headers, MutableHeaders
@@ -15,7 +18,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.principal import ANONYMOUS, Principal
-from app.core.errors import ApiError, Overloaded, PayloadTooLarge, Unauthorized
+from app.api.ratelimit import Budgets, client_address
+from app.core.errors import ApiError, Overloaded, PayloadTooLarge, RequestTimeout, TooManyRequests, Unauthorized
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -92,10 +96,24 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is over {max_bytes} bytes.", headers={"Connection": "close"})
 
 
+class BodyTooSlow(HTTPException):
+    """The body did not arrive in time: a 408, through the problem handler like `BodyTooLarge`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408, f"The request body did not arrive within {seconds:g} seconds.", headers={"Connection": "close"}
+        )
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """A body is read only as far as `max_bytes` (413) and only until `timeout` seconds after the request
+    began (408, and the connection is closed): a client sending a byte now and then holds a worker's
+    request slot for `timeout` at most."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,10 +124,18 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
             return
         received = 0
+        deadline = anyio.current_time() + self.timeout
+        complete = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # once the body is in, waiting for the client to leave is not bounded here
+                return await receive()
+            with anyio.move_on_after(deadline - anyio.current_time()) as waiting:
+                message = await receive()
+            if waiting.cancelled_caught:
+                raise BodyTooSlow(self.timeout)
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
@@ -120,6 +146,8 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
             await self._refuse(scope, receive, send)
+        except BodyTooSlow as exc:
+            await RequestTimeout(str(exc.detail), headers={"Connection": "close"}).response()(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = PayloadTooLarge(
@@ -128,12 +156,22 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-class ApiKeyAuth:
-    """Puts the caller in `scope["state"]["principal"]`: `authenticate(conn, key)` names it, or None."""
+UNAUTHORIZED = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
 
-    def __init__(self, app: ASGIApp, authenticate: Callable[[Connection, str], Principal | None]) -> None:
+
+class ApiKeyAuth:
+    """Puts the caller in `scope["state"]["principal"]`: `authenticate(conn, key)` names it, or None.
+
+    An unknown or revoked key is a 401 that is charged to the caller's address (its anonymous budget, and a
+    count of failures); once an address's failures fill a window of that budget, its keyed requests are
+    429s until the window frees, without a database lookup."""
+
+    def __init__(
+        self, app: ASGIApp, authenticate: Callable[[Connection, str], Principal | None], budgets: Budgets
+    ) -> None:
         self.app = app
         self.authenticate = authenticate
+        self.budgets = budgets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,6 +180,16 @@ class ApiKeyAuth:
         presented = Headers(scope=scope).get("x-api-key")
         principal = ANONYMOUS
         if presented is not None:
+            address = client_address(scope)
+            if await self.budgets.failures_spent(address):
+                item = self.budgets.items[None]
+                retry = str(item.get_expiry())
+                response = TooManyRequests(
+                    f"Too many requests from this address carried an unknown or revoked key; try again in {retry} s.",
+                    headers={"Retry-After": retry},
+                ).response()
+                await response(scope, receive, send)
+                return
             db = scope["app"].state.db
 
             def lookup():
@@ -150,41 +198,90 @@ class ApiKeyAuth:
 
             principal = await to_thread.run_sync(lookup)
             if principal is None:
-                response = Unauthorized(
-                    "The X-API-Key is unknown or revoked.", headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
-                ).response()
+                await self.budgets.charge_failure(address)
+                response = Unauthorized("The X-API-Key is unknown or revoked.", headers=UNAUTHORIZED).response()
                 await response(scope, receive, send)
                 return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
 
-class RequestsInFlightLimit:
-    """Past `limit` requests at once in this worker, answer 503 at once (with `Retry-After`) rather than let
-    the queue, and every waiting client's latency, grow without bound. The liveness probe and metrics are
-    never refused (an overloaded worker is busy, not dead); the readiness probe may be, which is what it is
-    for."""
+class KeyRequired:
+    """A request for an operation that needs a key, made without one, is a 401 here, before its body is
+    read (the route would read the whole body, at the client's pace, before its own check).
+    `requirement(scope)` is the route's 401 detail, or None where no key is needed."""
 
-    EXEMPT_PATHS = frozenset({"/healthz", "/metrics"})
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, requirement: Callable[[Scope], str | None]) -> None:
         self.app = app
-        self.limit = limit
-        self.in_flight = 0
+        self.requirement = requirement
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.EXEMPT_PATHS:
+        if scope["type"] == "http" and scope.get("state", {}).get("principal", ANONYMOUS).scope is None:
+            detail = self.requirement(scope)
+            if detail is not None:
+                await Unauthorized(detail, headers=UNAUTHORIZED).response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class InFlight:
+    """Requests being answered by this worker, in all and per client address (what `/readyz` reports)."""
+
+    def __init__(self, limit: int, per_client: int) -> None:
+        self.limit = limit
+        self.per_client = per_client
+        self.count = 0
+        self.by_client: dict[str, int] = {}
+
+    @property
+    def saturated(self) -> bool:
+        return self.count >= self.limit
+
+
+class RequestsInFlightLimit:
+    """Past `limit` requests at once in this worker, answer 503 at once (with `Retry-After`) rather than let
+    the queue, and every waiting client's latency, grow without bound; past `per_client` from one address,
+    429, so that one address cannot take the others' share. The liveness probe is never refused (an
+    overloaded worker is busy, not dead); the readiness probe and metrics are not refused for the worker's
+    being full (the readiness probe says so itself), only for their address's share."""
+
+    EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+    def __init__(self, app: ASGIApp, state: InFlight) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/healthz":
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
+        state = self.state
+        exempt = scope["path"] in self.EXEMPT_PATHS
+        if not exempt and state.count >= state.limit:
             response = Overloaded(
-                f"This worker is answering {self.limit} requests already; try again in a second.",
+                f"This worker is answering {state.limit} requests already; try again in a second.",
                 headers={"Retry-After": "1"},
             ).response()
             await response(scope, receive, send)
             return
-        self.in_flight += 1
+        address = client_address(scope)
+        if state.by_client.get(address, 0) >= state.per_client:
+            response = TooManyRequests(
+                f"This address has {state.per_client} requests in flight already; try again in a second.",
+                headers={"Retry-After": "1"},
+            ).response()
+            await response(scope, receive, send)
+            return
+        state.by_client[address] = state.by_client.get(address, 0) + 1
+        if not exempt:
+            state.count += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            if not exempt:
+                state.count -= 1
+            left = state.by_client[address] - 1
+            if left:
+                state.by_client[address] = left
+            else:
+                del state.by_client[address]

@@ -1,4 +1,4 @@
-"""Who is calling: anonymous, a partner or an editor. The HTTP layer carries it per request; `app.auth`
+"""Who is calling: anonymous, a partner, an editor or operations. The HTTP layer carries it per request; `app.auth`
 makes it from an API key."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from enum import StrEnum
 class Scope(StrEnum):
     partner = "partner"
     editor = "editor"
+    ops = "ops"  # reads the operations endpoints (metrics), nothing else beyond public content
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,21 @@ response, which a shared cache keeps and replays to other callers, carries only 
 `RateLimit-Remaining` and `RateLimit-Reset`.
 
 The counters live in the storage `RATE_LIMIT_STORAGE_URL` names: in the process by default, in Redis
-when several workers must share one budget."""
+when several workers must share one budget. An unknown or revoked key is charged to its address
+(`ApiKeyAuth`, with `Budgets.charge_failure`)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 from anyio import to_thread
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,19 +36,23 @@ from app.core.errors import TooManyRequests
 
 log = logging.getLogger("app.ratelimit")
 
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 KEY_PREFIX = "health-content-rl"
+RETRY_SHARED_SECONDS = 5.0  # while degraded, how often the shared storage is tried again
 
 
-class RateLimit:
-    """Must run inside ApiKeyAuth, which puts the caller in scope["state"]["principal"]."""
+class Budgets:
+    """The counters every limit spends from, shared by the rate limit and the key check (which charges
+    failed authentications to the caller's address). When the shared storage (Redis) cannot be reached,
+    counting goes on in this worker's memory (each worker then allows the budget on its own) with one
+    warning; the shared storage is tried again every few seconds, and its return is logged once too."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.budgets: dict[KeyScope | None, RateLimitItem] = {
+    def __init__(self, settings: Settings) -> None:
+        self.items: dict[KeyScope | None, RateLimitItem] = {
             None: parse(settings.rate_limit_anonymous),
             KeyScope.partner: parse(settings.rate_limit_partner),
             KeyScope.editor: parse(settings.rate_limit_editor),
+            KeyScope.ops: parse(settings.rate_limit_partner),
         }
         url = settings.rate_limit_storage_url
         self.in_process = url.startswith("memory://")
@@ -54,37 +60,79 @@ class RateLimit:
         self.storage = storage_from_string(url, **options)
         # A sliding window counter costs the same at any budget (a moving window keeps, and shifts, one
         # entry per request) and has no burst at window edges (a fixed window doubles at each boundary).
-        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.shared = SlidingWindowCounterRateLimiter(self.storage)
+        self.local = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.degraded = False
+        self._retry_at = 0.0
+
+    def _take(self, limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, who: str) -> tuple[bool, int, int]:
+        allowed = limiter.hit(item, who)
+        stats = limiter.get_window_stats(item, who)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return allowed, max(0, stats.remaining), reset
+
+    def _spent(self, limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, who: str) -> bool:
+        return not limiter.test(item, who)
+
+    async def _run(self, operation: Callable[..., Any], item: RateLimitItem, who: str) -> Any:
+        if self.in_process:
+            return operation(self.shared, item, who)
+        if self.degraded and time.monotonic() >= self._retry_at:
+            if await to_thread.run_sync(self.storage.check):
+                self.degraded = False
+                log.warning("rate-limit storage reachable again; limits are shared across workers again")
+            else:
+                self._retry_at = time.monotonic() + RETRY_SHARED_SECONDS
+        if not self.degraded:
+            try:  # a network round trip: kept off the event loop
+                return await to_thread.run_sync(operation, self.shared, item, who)
+            except StorageError as exc:
+                self.degraded = True
+                self._retry_at = time.monotonic() + RETRY_SHARED_SECONDS
+                log.warning(
+                    "rate-limit storage unavailable (%s); counting per worker until it is back",
+                    type(exc.storage_error).__name__,
+                )
+        return operation(self.local, item, who)
+
+    async def take(self, item: RateLimitItem, who: str) -> tuple[bool, int, int]:
+        """Spend one request: (allowed, remaining, seconds until the window frees a request)."""
+        return await self._run(self._take, item, who)
+
+    async def failures_spent(self, address: str) -> bool:
+        """Whether this address's failed authentications have filled a window of the anonymous budget."""
+        return await self._run(self._spent, self.items[None], f"authfail:{address}")
+
+    async def charge_failure(self, address: str) -> None:
+        """A failed authentication: spent from the address's anonymous budget, and counted apart."""
+        await self._run(self._take, self.items[None], f"addr:{address}")
+        await self._run(self._take, self.items[None], f"authfail:{address}")
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+class RateLimit:
+    """Must run inside ApiKeyAuth, which puts the caller in scope["state"]["principal"]."""
+
+    def __init__(self, app: ASGIApp, budgets: Budgets) -> None:
+        self.app = app
+        self.budgets = budgets
 
     def _identity(self, scope: Scope) -> tuple[RateLimitItem, str]:
         principal: Principal = scope.get("state", {}).get("principal", ANONYMOUS)
         if principal.scope is not None:
-            return self.budgets[principal.scope], f"key:{principal.prefix}"
-        client = scope.get("client")
-        return self.budgets[None], f"addr:{client[0] if client else 'unknown'}"
-
-    def _take(self, item: RateLimitItem, who: str) -> tuple[bool, int, int]:
-        """Spend one request: (allowed, remaining, seconds until the window frees a request)."""
-        allowed = self.limiter.hit(item, who)
-        stats = self.limiter.get_window_stats(item, who)
-        reset = max(0, math.ceil(stats.reset_time - time.time()))
-        return allowed, max(0, stats.remaining), reset
+            return self.budgets.items[principal.scope], f"key:{principal.prefix}"
+        return self.budgets.items[None], f"addr:{client_address(scope)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
         item, who = self._identity(scope)
-        try:
-            if self.in_process:
-                allowed, remaining, reset = self._take(item, who)
-            else:  # a network round trip: keep it off the event loop
-                allowed, remaining, reset = await to_thread.run_sync(self._take, item, who)
-        except StorageError:
-            # An unreachable counter store must not take the API down with it: serve, unmetered, and say so.
-            log.warning("rate-limit storage unavailable; request served without a limit", exc_info=True)
-            await self.app(scope, receive, send)
-            return
+        allowed, remaining, reset = await self.budgets.take(item, who)
         headers = {
             "RateLimit-Limit": str(item.amount),
             "RateLimit-Remaining": str(remaining),

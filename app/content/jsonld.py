@@ -9,38 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api.cachekey import NEGOTIATED_MEDIA_TYPES, media_preferences
 from app.content.resources import RESOURCES
 
-MEDIA_TYPE = "application/ld+json"
+MEDIA_TYPE = NEGOTIATED_MEDIA_TYPES[0]
 CONTEXT = "https://schema.org"
 
 CODING_SYSTEMS = {"icd10cm": "ICD-10-CM", "mesh": "MeSH", "snomedct": "SNOMED-CT"}
 
 
-def _quality(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return max(0.0, min(1.0, float(value)))
-            except ValueError:
-                return 0.0
-    return 1.0
-
-
 def wanted(accept: str | None) -> bool:
-    """Whether the Accept header prefers JSON-LD to plain JSON (a wildcard alone means JSON)."""
-    if not accept or "ld+json" not in accept.lower():
-        return False
-    best = {"ld": 0.0, "json": 0.0}
-    for part in accept.split(",")[:50]:
-        media, *params = part.split(";")
-        media = media.strip().lower()
-        if media == MEDIA_TYPE:
-            best["ld"] = max(best["ld"], _quality(params))
-        elif media == "application/json":
-            best["json"] = max(best["json"], _quality(params))
-    return best["ld"] > 0 and best["ld"] >= best["json"]
+    """Whether the Accept header prefers JSON-LD to plain JSON (a wildcard alone means JSON). Read with the
+    response cache's own reading of `Accept`, so what the cache keeps apart is exactly what differs here."""
+    ld, json = media_preferences(accept)
+    return ld > 0 and ld >= json
 
 
 def _clean(node: dict[str, Any]) -> dict[str, Any]:

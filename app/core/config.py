@@ -33,6 +33,22 @@ class Settings(BaseSettings):
     max_requests_in_flight: int = Field(
         default=512, description="Requests a worker answers at once; past it, 503 with Retry-After at once."
     )
+    max_requests_in_flight_per_client: int = Field(
+        default=64, description="Requests one client address may have in flight in a worker; past it, 429 at once."
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, description="Longest a request's body may take to arrive, from the request's start; then 408."
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, description="Longest a request's head (request line and headers) may take to arrive; then 408."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, description="Largest request head (request line and headers) accepted; past it, 431."
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto serve trusts (comma-separated addresses or networks, '*').",
+    )
     query_timeout_ms: int = Field(default=5000, description="Longest a single query may run.")
     rate_limit_anonymous: str = Field(default="120/minute", description="Budget per client address.")
     rate_limit_partner: str = Field(default="1200/minute", description="Budget per partner key.")

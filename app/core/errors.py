@@ -123,6 +123,30 @@ class PayloadTooLarge(ApiError):
     slug = "payload-too-large"
 
 
+class InvalidHost(ApiError):
+    """A request without exactly one `Host` that names a host (RFC 9112, section 3.2)."""
+
+    status = 400
+    title = "Invalid Host header"
+    slug = "invalid-host"
+
+
+class RequestTimeout(ApiError):
+    """A request whose body (or head) did not arrive within its time limit; the connection is closed."""
+
+    status = 408
+    title = "Request timeout"
+    slug = "request-timeout"
+
+
+class HeadersTooLarge(ApiError):
+    """A request whose header section (request line and headers) is over the server's limit."""
+
+    status = 431
+    title = "Request header fields too large"
+    slug = "request-header-fields-too-large"
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     title = "Unsupported media type"

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 
-from fastapi import APIRouter
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -16,7 +14,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from starlette.responses import Response
 
 REQUESTS = Counter(
     "http_requests_total",
@@ -42,8 +39,6 @@ WEBHOOK_LAG = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0, 36000.0),
 )
 
-router = APIRouter(tags=["operations"])
-
 EXAMPLE = """# HELP http_requests_total Requests answered, by method, route template and status.
 # TYPE http_requests_total counter
 http_requests_total{method="GET",route="/v1/claims",status="200"} 42.0
@@ -56,17 +51,3 @@ def exposition() -> bytes:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
     return generate_latest()
-
-
-@router.get(
-    "/metrics",
-    summary="Prometheus metrics",
-    name="metrics",
-    response_class=Response,
-    description="Request counts, durations and requests in flight, by route template, and webhook "
-    "deliveries (`webhook_deliveries_total` by outcome, `webhook_delivery_lag_seconds` from write to "
-    "acknowledged receipt), in the Prometheus text format. Holds no content and no keys.",
-    responses={200: {"content": {"text/plain": {"example": EXAMPLE}}}},
-)
-def metrics() -> Response:
-    return Response(exposition(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

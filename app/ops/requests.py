@@ -21,7 +21,7 @@ import orjson
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import InvalidQuery, NotFoundError, UriTooLong, ValidationFailed
+from app.core.errors import InvalidHost, InvalidQuery, NotFoundError, UriTooLong, ValidationFailed
 from app.core.text import NOT_XML, describe, first_unsafe, xml_safe
 from app.ops.metrics import DURATION, IN_FLIGHT, REQUESTS
 from app.ops.routing import allowed_methods
@@ -39,6 +39,9 @@ def _new_request_id() -> str:
 
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+# A host name (letters, digits, '-', '.', '_'; at most 253) or an IPv6 literal, and an optional port.
+HOST = re.compile(rb"^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 access_log = logging.getLogger("app.access")
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -140,6 +143,28 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) and path else "unmatched"
 
 
+def _host_problem(scope: Scope):
+    """A problem response unless the request has one `Host` that names a host (HTTP/1.0 may have none)."""
+    hosts = [value for name, value in scope["headers"] if name == b"host"]
+    if len(hosts) > 1 or (hosts and not HOST.match(hosts[0])):
+        return InvalidHost("The request needs exactly one Host header naming a host (and port).").response()
+    return None
+
+
+def _location(scope: Scope, location: str) -> str:
+    """A redirect's `Location` as the app made it, unless it names the request's own host (the framework's
+    trailing-slash redirect is made from the `Host` header): then relative to the configured base URL, or
+    to this server."""
+    host = Headers(scope=scope).get("host")
+    for scheme in ("http", "https"):
+        prefix = f"{scheme}://{host}"
+        if host and location.startswith(prefix) and location[len(prefix) : len(prefix) + 1] in ("/", "?", ""):
+            settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+            base = getattr(settings, "public_base_url", "").rstrip("/")
+            return base + (location[len(prefix) :] or "/")
+    return location
+
+
 def _query_problem(scope: Scope):
     """A problem response when the URL is too long or carries NUL bytes or malformed UTF-8, else None."""
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -192,13 +217,15 @@ class RequestContext:
                 headers["X-Request-ID"] = request_id
                 if status == 405 and "app" in scope:
                     headers["Allow"] = ", ".join(allowed_methods(scope["app"], scope["path"]))
+                if status in REDIRECTS and "location" in headers:
+                    headers["Location"] = _location(scope, headers["location"])
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
         IN_FLIGHT.inc()
         try:
-            refusal = _query_problem(scope)
+            refusal = _host_problem(scope) or _query_problem(scope)
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             else:

@@ -4,7 +4,9 @@ Each worker listens on several sockets bound to the same port (SO_REUSEPORT, on 
 (uvloop, through libuv) takes one new connection per listening socket per turn of the loop, and under load
 a turn is long (it answers every request that is ready): 128 clients connecting at once to a busy worker
 waited up to 1.7 s for their first answer with one socket. With several, the kernel spreads new connections
-over them and the worker lets that many in per turn."""
+over them and the worker lets that many in per turn.
+
+The configuration (the HTTP protocol with its limits, the trusted proxies) is `app.api.protocol.server_config`."""
 
 from __future__ import annotations
 
@@ -39,17 +41,9 @@ def listening_sockets(host: str, port: int, count: int = LISTENERS) -> list[sock
     return sockets
 
 
-def run(host: str, port: int, workers: int, log_level: str) -> None:
-    config = uvicorn.Config(
-        "app.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
-        access_log=False,  # the app writes its own JSON request log (app.ops.requests)
-    )
+def run(config: uvicorn.Config) -> None:
+    """Serve with `config` (made by `app.api.protocol.server_config`) on this machine's listening sockets."""
+    host, port, workers = config.host, config.port, config.workers
     sockets = listening_sockets(host, port)
     if workers > 1:
         Multiprocess(config, sockets=sockets).run()
