@@ -219,7 +219,7 @@ def generate(
 
 @keys_cli.command("create")
 def keys_create(
-    scope: Annotated[str, typer.Option(help="partner or editor")],
+    scope: Annotated[str, typer.Option(help="partner, editor or ops (ops: metrics only)")],
     name: Annotated[str, typer.Option(help="Who the key is for.")],
 ) -> None:
     """Make a key; it is shown once, as the last word of the output."""
@@ -229,7 +229,7 @@ def keys_create(
     try:
         chosen = Scope(scope)
     except ValueError:
-        typer.echo("error: --scope must be partner or editor", err=True)
+        typer.echo("error: --scope must be partner, editor or ops", err=True)
         raise typer.Exit(2) from None
     with db.write() as conn:
         key = create_key(conn, scope=chosen, name=name)

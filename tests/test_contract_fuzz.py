@@ -94,12 +94,16 @@ DELIBERATE = [
         "Rules across fields of a webhook body (filters apply to claims, topics and quotes; a redelivery names "
         "one delivery or a cursor): in the descriptions, as JSON Schema would make them unreadable.",
     ),
-    Deliberate(
-        "ST401",
-        200,  # the keyed call's answer; the check's own call without a key got the 429
-        r"got `429 Too Many Requests`",
-        "Without a key a caller spends the anonymous budget, which the generated requests before it used up: "
-        "the documented 429 answers before the route could say 401.",
+    *(
+        Deliberate(
+            "ST401",
+            status,  # the keyed call's answer; the check's own call without (or with a wrong) key got the 429
+            r"got `429 Too Many Requests`",
+            "Without a key a caller spends the anonymous budget, which the generated requests before it used up "
+            "(a wrong key spends it too, and past it the address's keys are refused): the documented 429 "
+            "answers before the route could say 401.",
+        )
+        for status in (200, 201, 204)
     ),
     Deliberate(
         "ST201",
