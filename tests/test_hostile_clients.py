@@ -44,7 +44,7 @@ def served(db, **overrides) -> Iterator[int]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
@@ -89,7 +89,7 @@ def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 
 def client_from(port: int, source: str, **kwargs) -> httpx.Client:
     transport = httpx.HTTPTransport(local_address=source)
-    return httpx.Client(base_url=f"http://127.0.0.1:{port}", transport=transport, timeout=10, **kwargs)
+    return httpx.Client(base_url=f"http://127.0.0.1:{port}", transport=transport, timeout=60, **kwargs)
 
 
 def slow_body(port: int, source: str, path: bytes = b"/v1/infobutton", extra: bytes = b"") -> socket.socket:
