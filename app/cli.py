@@ -151,21 +151,41 @@ def db_restore(path: Annotated[Path, typer.Argument(help="A file made by `db bac
 
 
 @cli.command("import")
-def import_(path: Annotated[Path, typer.Argument(help="A data directory, such as data/.")]) -> None:
-    """Import a data directory: validated, all or nothing, idempotent."""
+def import_(
+    path: Annotated[Path, typer.Argument(help="A data directory, such as data/.")],
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also delete imported records the files no longer hold.")
+    ] = False,
+) -> None:
+    """Import a data directory: validated, all or nothing, idempotent. Records the files no longer hold
+    are kept (and counted as `stale`) unless `--prune` is given."""
+    from sqlalchemy.exc import DBAPIError
+
+    from app.core.errors import ApiError
     from app.core.migrate import upgrade
-    from app.importer.loader import ImportInvalid
-    from app.importer.run import import_path
+    from app.importer.loader import ImportInvalid, load_dataset
+    from app.importer.run import apply_dataset
 
     db = _db()
-    upgrade(db)
     try:
-        outcome = import_path(db, path)
+        dataset = load_dataset(path)  # checked whole before the database is touched
+        upgrade(db)
+        outcome = apply_dataset(db, dataset, prune=prune)
     except ImportInvalid as exc:
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(" ".join(f"{op}={outcome.get(op, 0)}" for op in ("created", "updated", "unchanged", "deleted")))
+    except ApiError as exc:  # the write path refused (a record still in use, an unknown reference...)
+        typer.echo(f"error: nothing was imported: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    except DBAPIError as exc:  # the database refused: its reason, never the statement
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        typer.echo(f"error: nothing was imported: the database refused the change ({reason})", err=True)
+        raise typer.Exit(1) from None
+    ops = ("created", "updated", "unchanged", "deleted", "stale")
+    typer.echo(" ".join(f"{op}={outcome.get(op, 0)}" for op in ops))
+    if outcome.get("stale"):
+        typer.echo(f"{outcome['stale']} imported records are no longer in the files: kept (--prune deletes them)")
 
 
 @cli.command()

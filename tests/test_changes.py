@@ -190,7 +190,7 @@ def test_an_import_that_drops_a_record_from_data_deletes_it(client, seeded_db, t
     dropped = content["quotes"].pop()["id"]
     path.write_text(yaml.safe_dump(content, sort_keys=False, allow_unicode=True), encoding="utf-8")
     end = follow_changes(client, {}, None)
-    import_path(seeded_db, Path(data))
+    import_path(seeded_db, Path(data), prune=True)
     items = client.get("/v1/changes", params={"since": end}).json()["items"]
     assert {"resource": "quote", "key": dropped, "op": "delete", "data": None} in [
         {k: c[k] for k in ("resource", "key", "op", "data")} for c in items

@@ -44,7 +44,7 @@ def synthetic_data(root: Path) -> Path:
 def run_import(env: dict, data: Path, kill_after: float | None = None) -> bool:
     """Run `python -m app import`; with kill_after, SIGKILL it then. True when it ran to the end."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "import", str(data)],
+        [sys.executable, "-m", "app", "import", "--prune", str(data)],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -83,7 +83,7 @@ for line in sys.stdin:
         if pid == 0:
             db = Database.from_settings(get_settings())
             upgrade(db)
-            import_path(db, Path(arg))
+            import_path(db, Path(arg), prune=True)
             os._exit(0)
         print("pid", pid, flush=True)
     elif verb == "reap":

@@ -88,7 +88,7 @@ def test_an_edit_updates_only_that_record_and_a_removal_deletes(seeded_db, data_
         del d["claims"][1]
 
     edit_yaml(source, change)
-    outcome = import_path(seeded_db, data_copy)
+    outcome = import_path(seeded_db, data_copy, prune=True)
     assert (outcome["updated"], outcome["deleted"]) == (1, 1)
     with seeded_db.read() as conn:
         changes = conn.execute(select(Change.__table__).order_by(Change.__table__.c.seq.desc()).limit(2)).all()

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, select, true, update
 
 from app.content import facets, readmodel
 from app.content.documents import chunks, content_of, load_documents, pks_by_key
+from app.content.hierarchy import children_first
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
 from app.core.clock import utc_now
@@ -197,8 +198,9 @@ class ContentWriter:
         pks = list(existing.values())
         self._refuse_if_used(spec, pks)
         old_docs = load_documents(self.conn, spec, pks)
-        for part in chunks(pks):
-            self.conn.execute(delete(spec.table).where(spec.table.c.pk.in_(part)))
+        for level in children_first(self.conn, spec, pks):
+            for part in chunks(level):
+                self.conn.execute(delete(spec.table).where(spec.table.c.pk.in_(part)))
         results = []
         log = _LogRows()
         for pk, doc in old_docs.items():

@@ -106,6 +106,12 @@ def load_dataset(root: Path) -> Dataset:
     seen: dict[str, set[str]] = {r: set() for r in RESOURCES}
     if not root.is_dir():
         raise ImportInvalid([ImportProblem(str(root), "-", "is not a directory")])
+    if not any((root / name).is_file() for name in SHARED_FILES.values()) and not any(
+        (root / "sources").glob("*.yaml")
+    ):
+        # An empty or wrong directory is not an empty data set: nothing is imported, nothing deleted.
+        expected = ", ".join([*SHARED_FILES.values(), "sources/*.yaml"])
+        raise ImportInvalid([ImportProblem(str(root), "-", f"holds no data files (expected {expected})")])
 
     for resource, filename in SHARED_FILES.items():
         path = root / filename

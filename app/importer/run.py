@@ -1,4 +1,5 @@
-"""Applying a dataset: all or nothing, idempotent, and deleting what data/ no longer holds."""
+"""Applying a dataset: all or nothing, idempotent; what data/ no longer holds is deleted only when asked
+(`prune`), and then in dependency order (quotes before claims before topics..., a subtree from its leaves)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ IMPORT_ACTOR = "import"
 log = logging.getLogger("app.migrate")
 
 
-def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR) -> Counter:
-    """Write the dataset in one transaction; returns how many records were created, updated, deleted."""
+def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR, *, prune: bool = False) -> Counter:
+    """Write the dataset in one transaction; returns how many records were created, updated, deleted
+    and, without `prune`, how many imported records the files no longer hold were kept (`stale`)."""
     outcome: Counter = Counter()
     with writing(db, actor) as writer:
         for resource in WRITE_ORDER:
@@ -38,13 +40,15 @@ def apply_dataset(db: Database, dataset: Dataset, actor: str = IMPORT_ACTOR) -> 
             wanted = {key for key, _ in dataset.records[resource]}
             held = writer.conn.execute(select(table.c.key).where(table.c.origin == "import")).scalars().all()
             gone = [key for key in held if key not in wanted]
-            if gone:
+            if gone and prune:
                 outcome["deleted"] += len(writer.delete_many(resource, gone))
+            elif gone:
+                outcome["stale"] += len(gone)
     return outcome
 
 
-def import_path(db: Database, path: Path) -> Counter:
-    return apply_dataset(db, load_dataset(path))
+def import_path(db: Database, path: Path, *, prune: bool = False) -> Counter:
+    return apply_dataset(db, load_dataset(path), prune=prune)
 
 
 def is_empty(db: Database) -> bool:
