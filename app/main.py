@@ -28,12 +28,12 @@ from app.api.middleware import (
 from app.api.ratelimit import Budgets, RateLimit
 from app.api.strict_query import reject_unknown_query_parameters
 from app.auth import keys
+from app.content import icd10cm
 from app.content import router as content
 from app.content.store import add_change_hook, add_write_hook
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
 from app.editing import router as editing
-from app.infobutton import icd10cm
 from app.infobutton import router as infobutton
 from app.ops.requests import RequestContext, configure_access_log
 from app.pages import router as pages

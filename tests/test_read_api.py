@@ -116,7 +116,14 @@ def test_every_response_says_nosniff(client):
 def test_details_embed_related_items(client):
     ms = client.get("/v1/conditions/multiple-sclerosis").json()
     assert ms["parent"]["slug"] == "autoimmune-disorders"
-    assert {"system": "mesh", "code": "D009103", "version": None} in ms["codes"]
+    assert {
+        "system": "mesh",
+        "code": "D009103",
+        "version": "2026",
+        "name": "Multiple Sclerosis",
+        "category": False,
+        "checked_against": "MeSH 2026",
+    } in ms["codes"]
     assert ms["claim_count"] >= 1
     parent = client.get("/v1/conditions/autoimmune-disorders").json()
     assert "rheumatoid-arthritis" in [c["slug"] for c in parent["children"]]

@@ -28,9 +28,30 @@ EXAMPLES: dict[str, dict] = {
         "description": "A long-term autoimmune disease that mainly inflames the joints.",
         "parent": {"slug": "autoimmune-disorders", "name": "Autoimmune disorders"},
         "codes": [
-            {"system": "icd10cm", "code": "M06.9", "version": None},
-            {"system": "mesh", "code": "D001172", "version": None},
-            {"system": "snomedct", "code": "69896004", "version": None},
+            {
+                "system": "icd10cm",
+                "code": "M06.9",
+                "version": "FY2026",
+                "name": "Rheumatoid arthritis, unspecified",
+                "category": False,
+                "checked_against": "FY2026",
+            },
+            {
+                "system": "mesh",
+                "code": "D001172",
+                "version": "2026",
+                "name": "Arthritis, Rheumatoid",
+                "category": False,
+                "checked_against": "MeSH 2026",
+            },
+            {
+                "system": "snomedct",
+                "code": "69896004",
+                "version": "International",
+                "name": None,
+                "category": False,
+                "checked_against": None,
+            },
         ],
         "status": "published",
         "retraction_reason": None,
@@ -45,7 +66,16 @@ EXAMPLES: dict[str, dict] = {
         "synonyms": ["FMT", "faecal microbiota transplantation", "stool transplant"],
         "description": "Transfer of gut microbes from a healthy donor's stool into a patient's gut to "
         "restore microbial balance.",
-        "codes": [{"system": "mesh", "code": "D000069467", "version": None}],
+        "codes": [
+            {
+                "system": "mesh",
+                "code": "D000069467",
+                "version": "2026",
+                "name": "Fecal Microbiota Transplantation",
+                "category": False,
+                "checked_against": "MeSH 2026",
+            }
+        ],
         "status": "published",
         "retraction_reason": None,
         "created_at": "2026-11-02T09:30:00Z",

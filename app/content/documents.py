@@ -17,6 +17,7 @@ from app.api.caching import record_etag
 from app.content.resources import META_FIELDS, RESOURCES, ResourceSpec
 
 CHUNK = 500
+CODE_FIELDS = ("system", "code", "version", "name", "category", "checked_against")
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -54,7 +55,7 @@ def _statement(resource: str, purpose: str, extra: str | None = None) -> Select:
         code_table, owner_column = spec.codes
         owner = code_table.c[owner_column]
         return (
-            select(owner, code_table.c.system, code_table.c.code, code_table.c.version)
+            select(owner, *(code_table.c[name] for name in CODE_FIELDS))
             .where(owner.in_(IN_LIST))
             .order_by(code_table.c.pk)
         )
@@ -103,8 +104,8 @@ def load_documents(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> 
     if spec.codes:
         for part in chunks(pk_list):
             found = conn.execute(_statement(spec.name, "codes"), {"values": list(part)})
-            for owner, system, code, version in found:
-                codes[owner].append({"system": system, "code": code, "version": version})
+            for owner, *fields in found:
+                codes[owner].append(dict(zip(CODE_FIELDS, fields, strict=True)))
 
     documents = {}
     for row in rows:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
+from app.content import codes
 from app.content.vocab import (
     CodeSystem,
     Domain,
@@ -47,9 +48,50 @@ class Strict(BaseModel):
 
 
 class Code(Strict):
+    """Checked against its system on every write (a code the system does not hold is a 422 naming it):
+    ICD-10-CM against CMS's tables, MeSH against NLM's descriptors, SNOMED CT by its check digit only."""
+
     system: CodeSystem
     code: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    version: Annotated[str, StringConstraints(max_length=16)] | None = None
+    version: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None,
+        description="The release the code is for: `FY2026` (ICD-10-CM), `2026` (MeSH), the edition (SNOMED CT, "
+        "required). Left out: the release it is checked against.",
+    )
+    name: ShortText | None = Field(
+        None, description="The code's name in its system; if given it must be that name. Left out: filled in."
+    )
+    category: bool = Field(
+        False,
+        description="ICD-10-CM only: true when a category that cannot be billed is meant on purpose.",
+    )
+    checked_against: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None,
+        description="Set by the server (a value sent is replaced): the release the code was checked against, "
+        "e.g. `FY2026` or `MeSH 2026`; null for SNOMED CT, which is checked by its check digit only.",
+    )
+
+    @model_validator(mode="after")
+    def _checked(self) -> Code:
+        try:
+            found = codes.check(self.system.value, self.code, self.version, self.name, self.category)
+        except codes.CodeRefused as exc:
+            raise ValueError(str(exc)) from None
+        self.code, self.version, self.name = found.code, found.version, found.name
+        self.checked_against = found.checked_against
+        return self
+
+
+class CodeOut(BaseModel):
+    system: CodeSystem
+    code: str
+    version: str | None = Field(description="The release the code is for (the edition, for SNOMED CT).")
+    name: str | None = Field(description="The code's name in its system.")
+    category: bool = Field(description="ICD-10-CM: a category that cannot be billed, meant on purpose.")
+    checked_against: str | None = Field(
+        description="The release the code was checked against on its last write (`FY2026`, `MeSH 2026`); null "
+        "for SNOMED CT, which is checked by its check digit only, not against a release."
+    )
 
 
 class Workflow(Strict):
@@ -175,7 +217,7 @@ class ConditionOut(Meta):
     parent: Ref | None
     synonyms: list[str]
     description: str | None
-    codes: list[Code]
+    codes: list[CodeOut]
     children: list[Ref] | None = Field(None, description="Detail only: the direct children.")
     claim_count: int | None = Field(None, description="Detail only: published claims about it or below.")
 
@@ -186,7 +228,7 @@ class TherapyOut(Meta):
     type: TherapyType
     synonyms: list[str]
     description: str | None
-    codes: list[Code]
+    codes: list[CodeOut]
     claim_count: int | None = Field(None, description="Detail only: published claims about it.")
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
+from app.content import icd10cm
 from app.content.documents import pks_by_key
 from app.content.queries import PUBLIC, Filters
 from app.content.resources import RESOURCES
-from app.infobutton import icd10cm
 from app.infobutton.request import CODE_SYSTEMS, ICD10CM, SYSTEM_NAMES, Criterion
 from app.models import Facet, table_of
 from app.search.service import search

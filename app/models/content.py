@@ -15,6 +15,10 @@ def json_list() -> Any:
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
+def json_dict() -> Any:
+    return Field(default_factory=dict, sa_type=JSON, nullable=False)  # a mixin's: a column per table
+
+
 def fk(target: str, *, nullable: bool = False, ondelete: str = "RESTRICT") -> Any:
     return Field(
         default=None if nullable else ...,
@@ -35,6 +39,25 @@ class Record(SQLModel):
     origin: str = Field(default="api", max_length=16)  # "import": data/ owns it and an import may delete it
 
 
+class Annotated(SQLModel):
+    """Which fields are the editors' inference rather than the source's words: field name -> {basis, note}."""
+
+    provenance: dict[str, Any] = json_dict()
+
+
+class Cautioned(SQLModel):
+    """Cautions a reader must see with the record: [{term, text}]."""
+
+    cautions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+
+
+class Graded(SQLModel):
+    """Reading grades of the record's text (Flesch-Kincaid, Coleman-Liau), computed on write."""
+
+    grade_fk: float | None = None
+    grade_cl: float | None = None
+
+
 class Reviewed(SQLModel):
     """Review bookkeeping health publishers keep on what they publish."""
 
@@ -43,7 +66,7 @@ class Reviewed(SQLModel):
     reviewed_by: str | None = None
 
 
-class Condition(Record, table=True):
+class Condition(Record, Annotated, Cautioned, table=True):
     __tablename__ = "conditions"
     name: str
     parent_pk: int | None = fk("conditions.pk", nullable=True)
@@ -58,10 +81,13 @@ class ConditionCode(SQLModel, table=True):
     condition_pk: int = fk("conditions.pk", ondelete="CASCADE")
     system: str = Field(max_length=16)
     code: str = Field(max_length=32)
-    version: str | None = Field(default=None, max_length=16)
+    version: str | None = Field(default=None, max_length=40)
+    name: str | None = None
+    category: bool = Field(default=False)
+    checked_against: str | None = Field(default=None, max_length=40)
 
 
-class Therapy(Record, table=True):
+class Therapy(Record, Annotated, Cautioned, table=True):
     __tablename__ = "therapies"
     name: str
     type: str = Field(max_length=32, index=True)
@@ -75,10 +101,13 @@ class TherapyCode(SQLModel, table=True):
     therapy_pk: int = fk("therapies.pk", ondelete="CASCADE")
     system: str = Field(max_length=16)
     code: str = Field(max_length=32)
-    version: str | None = Field(default=None, max_length=16)
+    version: str | None = Field(default=None, max_length=40)
+    name: str | None = None
+    category: bool = Field(default=False)
+    checked_against: str | None = Field(default=None, max_length=40)
 
 
-class Expert(Record, table=True):
+class Expert(Record, Annotated, table=True):
     __tablename__ = "experts"
     name: str
     honorific: str | None = None
@@ -90,7 +119,7 @@ class Expert(Record, table=True):
     specialties: list[str] = json_list()
 
 
-class Source(Record, Reviewed, table=True):
+class Source(Record, Reviewed, Annotated, table=True):
     __tablename__ = "sources"
     title: str
     title_note: str | None = None
@@ -105,7 +134,7 @@ class Source(Record, Reviewed, table=True):
     text_sha256: str | None = Field(default=None, max_length=64)
 
 
-class Topic(Record, Reviewed, table=True):
+class Topic(Record, Reviewed, Annotated, Graded, table=True):
     __tablename__ = "topics"
     source_pk: int = fk("sources.pk")
     title: str
@@ -117,7 +146,7 @@ class Topic(Record, Reviewed, table=True):
     domains: list[str] = json_list()
 
 
-class Claim(Record, table=True):
+class Claim(Record, Annotated, Cautioned, Graded, table=True):
     __tablename__ = "claims"
     topic_pk: int = fk("topics.pk")
     expert_pk: int | None = fk("experts.pk", nullable=True)

@@ -91,7 +91,16 @@ CHANGE_EXAMPLE = {
                 "parent": "autoimmune-disorders",
                 "synonyms": ["RA"],
                 "description": None,
-                "codes": [{"system": "icd10cm", "code": "M06.9", "version": None}],
+                "codes": [
+                    {
+                        "system": "icd10cm",
+                        "code": "M06.9",
+                        "version": "FY2026",
+                        "name": "Rheumatoid arthritis, unspecified",
+                        "category": False,
+                        "checked_against": "FY2026",
+                    }
+                ],
                 "status": "published",
                 "retraction_reason": None,
                 "created_at": "2026-01-05T10:00:00.000000Z",

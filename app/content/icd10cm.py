@@ -1,5 +1,6 @@
-"""ICD-10-CM structure for the ancestor fallback: the code's ancestors in the code system, nearest first,
-from the three-character category down, never a block or a chapter.
+"""ICD-10-CM as CMS publishes it: whether a code is in the release and billable (for checking codes on every
+write), and its ancestors in the code system, nearest first, from the three-character category down, never a
+block or a chapter (for the Infobutton's fallback).
 
 The tables are CMS's, as the maintained `simple-icd-10-cm` package ships them. Loading them takes a few
 seconds, so they are loaded once per process, on first use (or by `warm()` in the background at start).
@@ -34,6 +35,31 @@ def _tables() -> ModuleType:
         import simple_icd_10_cm
 
         return simple_icd_10_cm
+
+
+@cache
+def release() -> str:
+    """The fiscal year of the packaged tables (`FY2026`): CMS's year runs from October, so an April 2026
+    update is FY2026 and an October 2025 release is FY2026 too. Read from the name of the package's code list."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from simple_icd_10_cm import simple_icd_10_cm as module
+
+    found = re.search(
+        r"(January|February|March|April|May|June|July|August|September|October|November|December)"
+        r"-(\d{4})",
+        module._all_codes_package_file_name,
+    )
+    if not found:
+        raise RuntimeError("cannot tell the ICD-10-CM release of the installed tables")
+    month, year = found.group(1), int(found.group(2))
+    return f"FY{year + 1 if month in ('October', 'November', 'December') else year}"
+
+
+def is_billable(code: str) -> bool:
+    """A code a claim can carry: in the release and a leaf (a category or subcategory with children is not)."""
+    tables = _tables()
+    return tables.is_valid_item(code) and tables.is_leaf(code)
 
 
 def warm() -> None:
