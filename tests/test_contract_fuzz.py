@@ -94,6 +94,20 @@ DELIBERATE = [
         "Rules across fields of a webhook body (filters apply to claims, topics and quotes; a redelivery names "
         "one delivery or a cursor): in the descriptions, as JSON Schema would make them unreadable.",
     ),
+    Deliberate(
+        "ST202",
+        422,
+        r"(icd10cm|mesh|snomedct|unknown) code (system )?'",
+        "Codes are checked against their systems (CMS's ICD-10-CM tables, NLM's MeSH descriptors, SNOMED CT's "
+        "check digit): which codes exist, and which can be billed, is the systems' data, not a schema.",
+    ),
+    Deliberate(
+        "ST202",
+        422,
+        r"provenance names '[^']*', which is not a field",
+        "Provenance is keyed by the record's own field names: a rule between a map's keys and the shape it "
+        "belongs to, stated in the description.",
+    ),
     *(
         Deliberate(
             "ST401",

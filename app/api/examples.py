@@ -26,6 +26,8 @@ EXAMPLES: dict[str, dict] = {
         "name": "Rheumatoid arthritis",
         "synonyms": ["RA", "rheumatoid disease"],
         "description": "A long-term autoimmune disease that mainly inflames the joints.",
+        "provenance": {},
+        "cautions": [],
         "parent": {"slug": "autoimmune-disorders", "name": "Autoimmune disorders"},
         "codes": [
             {
@@ -66,6 +68,8 @@ EXAMPLES: dict[str, dict] = {
         "synonyms": ["FMT", "faecal microbiota transplantation", "stool transplant"],
         "description": "Transfer of gut microbes from a healthy donor's stool into a patient's gut to "
         "restore microbial balance.",
+        "provenance": {},
+        "cautions": [],
         "codes": [
             {
                 "system": "mesh",
@@ -92,6 +96,13 @@ EXAMPLES: dict[str, dict] = {
         "location": None,
         "described_as": "Medical Director, American TMS Clinics",
         "specialties": ["psychiatry"],
+        "provenance": {
+            "specialties": {
+                "basis": "inferred",
+                "note": "Inferred from his post (medical director of TMS clinics, which treat depression with "
+                "magnetic stimulation); the article names no specialty.",
+            }
+        },
         "status": "published",
         "retraction_reason": None,
         "created_at": "2026-11-02T09:30:00Z",
@@ -113,6 +124,17 @@ EXAMPLES: dict[str, dict] = {
         "next_review_due": None,
         "reviewed_by": None,
         "author": {"name": "Lynn Martelli", "role": "editor at Readability"},
+        "provenance": {
+            "title": {
+                "basis": "inferred",
+                "note": "The text has no title line; this title was made by the editors from the content.",
+            },
+            "author": {
+                "basis": "inferred",
+                "note": "The article does not say who wrote it; it ends with Lynn Martelli's bio, from which she "
+                "is taken to be its author.",
+            },
+        },
         "translation_of": None,
         "status": "published",
         "retraction_reason": None,
@@ -131,6 +153,9 @@ EXAMPLES: dict[str, dict] = {
         "position": 5,
         "language": "en",
         "domains": ["gastroenterology", "microbiology", "immunology"],
+        "provenance": {},
+        "related_cautions": [],
+        "reading_grade": {"flesch_kincaid": 16.8, "coleman_liau": 19.3},
         "last_reviewed_at": None,
         "next_review_due": None,
         "reviewed_by": None,
@@ -160,6 +185,10 @@ EXAMPLES: dict[str, dict] = {
         "source_excerpt": "This approach has shown promise in treating autoimmune diseases by introducing "
         "a more diverse and healthy microbial population.",
         "evidence": {"kind": "expert-opinion", "stated_as": None, "citations": [], "strength": "very-low"},
+        "provenance": {},
+        "cautions": [],
+        "related_cautions": [],
+        "reading_grade": {"flesch_kincaid": 19.0, "coleman_liau": 22.5},
         "topic": {
             "slug": "fecal-microbiota-transplantation",
             "title": "Fecal Microbiota Transplantation (FMT) as an Emerging Therapy",

@@ -3,7 +3,12 @@
 Each record becomes the schema.org type a search engine or a health knowledge graph expects:
 conditions are MedicalCondition with their codes as MedicalCode, therapies MedicalTherapy,
 DietarySupplement or LifestyleModification by type, experts Person, topics MedicalWebPage, claims Claim,
-quotes Quotation, sources Article. Related records are nodes with an `@id` (their URL in this API)."""
+quotes Quotation, sources Article. Related records are nodes with an `@id` (their URL in this API).
+
+What schema.org has no property for travels as `additionalProperty` PropertyValues, each named by its
+`propertyID`: `provenance` (a field the editors inferred, or the source states in our words: `name` is the
+field, `value` its basis, `description` the note), `caution` (the record's own and those of what it mentions:
+`name` is the term, `value` the caution) and the reading grades (`flesch-kincaid-grade`, `coleman-liau-index`)."""
 
 from __future__ import annotations
 
@@ -175,6 +180,28 @@ SHAPES = {
 }
 
 
+def _property(property_id: str, name: str | None, value: Any, description: str | None = None) -> dict[str, Any]:
+    return _clean(
+        {"@type": "PropertyValue", "propertyID": property_id, "name": name, "value": value, "description": description}
+    )
+
+
+def _annotations(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """Provenance, cautions and reading grades of the record, as PropertyValues."""
+    out = [
+        _property("provenance", name, given["basis"], given.get("note"))
+        for name, given in (item.get("provenance") or {}).items()
+    ]
+    for caution in (item.get("cautions") or []) + (item.get("related_cautions") or []):
+        about = caution.get("about")
+        out.append(_property("caution", caution.get("term"), caution["text"], about and about["name"]))
+    grade = item.get("reading_grade") or {}
+    for property_id, name in (("flesch-kincaid-grade", "flesch_kincaid"), ("coleman-liau-index", "coleman_liau")):
+        if grade.get(name) is not None:
+            out.append(_property(property_id, None, grade[name]))
+    return out
+
+
 def document(resource: str, item: dict[str, Any], base_url: str) -> dict[str, Any]:
     """The record (read shape, as `get_one` returns it) as a schema.org JSON-LD document."""
     b = _Builder(base_url)
@@ -189,6 +216,7 @@ def document(resource: str, item: dict[str, Any], base_url: str) -> dict[str, An
             "url": b.url(resource, key),
             "identifier": key,
             **node,
+            "additionalProperty": _annotations(item),
             "dateCreated": item.get("created_at"),
             "dateModified": item.get("updated_at"),
         }

@@ -53,6 +53,12 @@ SourceFilter = Annotated[list[str] | None, _filter("A source's slug.")]
 ExpertFilter = Annotated[list[str] | None, _filter("An expert's slug.")]
 LangFilter = Annotated[list[str] | None, _filter("A language tag (BCP 47), e.g. `en`.")]
 
+GRADE_DOC = (
+    "Only records whose text reads at or below this US school grade (Flesch-Kincaid, measured on every "
+    "write); consumer health material aims at 6-8, e.g. `max_grade=8`."
+)
+GradeFilter = Annotated[float | None, Query(ge=0, le=30, allow_inf_nan=False, description=GRADE_DOC)]
+
 REVIEW_DOC = (
     "`overdue`: only records whose `next_review_due` is before today (UTC), the editors' queue of "
     "content to review again. Records without a due date are never overdue."
@@ -60,13 +66,14 @@ REVIEW_DOC = (
 ReviewFilter = Annotated[Literal["overdue"] | None, Query(description=REVIEW_DOC)]
 
 
-def _filters(review: str | None = None, **values: list[Any] | None) -> Filters:
+def _filters(review: str | None = None, max_grade: float | None = None, **values: list[Any] | None) -> Filters:
     return Filters(
         **{
             name: [str(v.value if isinstance(v, TherapyType) else v) for v in value or []]
             for name, value in values.items()
         },
         review=review,
+        max_grade=max_grade,
     )
 
 
@@ -99,16 +106,26 @@ async def source_filters(review: ReviewFilter = None, lang: LangFilter = None) -
 
 async def topic_filters(
     review: ReviewFilter = None,
+    max_grade: GradeFilter = None,
     condition: ConditionFilter = None,
     therapy: TherapyFilter = None,
     therapy_type: TherapyTypeFilter = None,
     source: SourceFilter = None,
     lang: LangFilter = None,
 ) -> Filters:
-    return _filters(review, condition=condition, therapy=therapy, therapy_type=therapy_type, source=source, lang=lang)
+    return _filters(
+        review,
+        max_grade,
+        condition=condition,
+        therapy=therapy,
+        therapy_type=therapy_type,
+        source=source,
+        lang=lang,
+    )
 
 
 async def claim_filters(
+    max_grade: GradeFilter = None,
     condition: ConditionFilter = None,
     therapy: TherapyFilter = None,
     therapy_type: TherapyTypeFilter = None,
@@ -118,6 +135,7 @@ async def claim_filters(
     lang: LangFilter = None,
 ) -> Filters:
     return _filters(
+        max_grade=max_grade,
         condition=condition,
         therapy=therapy,
         therapy_type=therapy_type,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, exists, func, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, func, select
 from sqlalchemy.sql import Select
 
 from app.content import readmodel
@@ -44,9 +44,12 @@ class Filters:
     expert: list[str] = field(default_factory=list)
     lang: list[str] = field(default_factory=list)
     review: str | None = None  # sources and topics: "overdue" (see _review_clause); not a facet
+    max_grade: float | None = None  # topics and claims: Flesch-Kincaid grade at most this; not a facet
 
     def given(self) -> dict[str, list[str]]:
-        return {name: values for name, values in vars(self).items() if values and name != "review"}
+        return {
+            name: values for name, values in vars(self).items() if values and name not in ("review", "max_grade")
+        }
 
     def salt(self) -> str:
         """What a list with these filters depends on beyond its URL and the content version, for the
@@ -147,8 +150,10 @@ def list_page(
     them, JSON bytes ready to be joined into the response."""
     table = spec.table
     groups = facet_groups(conn, filters)
-    wanted_review = filters.review
-    review = (lambda pk: pk.in_(_review_clause(spec, wanted_review))) if wanted_review else None
+    narrowing = [_review_clause(spec, filters.review)] if filters.review else []
+    if filters.max_grade is not None:
+        narrowing.append(_grade_clause(spec, filters.max_grade))
+    review = (lambda pk: and_(*(pk.in_(clause) for clause in narrowing))) if narrowing else None
     if spec.name in FACETED and groups:
         found = page_pks(conn, spec.name, groups, statuses, after=after, wanted=limit + 1, extra=review)
     else:
@@ -171,6 +176,14 @@ def list_page(
         docs = load_documents(conn, spec, pks)
         items = expand(conn, spec, [docs[pk] for pk in pks], public=statuses == PUBLIC)
     return Page(items=items, last_position=pks[-1] if more else None)
+
+
+def _grade_clause(spec: ResourceSpec, max_grade: float) -> Select:
+    """The pks of records whose text reads at most at this Flesch-Kincaid grade (one never measured: no)."""
+    if "reading_grade" not in spec.nested:
+        raise BadParameter("max_grade", "is for topics and claims only")
+    table = spec.table
+    return select(table.c.pk).where(table.c.grade_fk.is_not(None), table.c.grade_fk <= max_grade)
 
 
 def _review_clause(spec: ResourceSpec, review: str) -> Select:

@@ -32,6 +32,7 @@ from app.models import (
 
 META_FIELDS = ("status", "retraction_reason", "created_at", "updated_at", "revision")
 REVIEW_FIELDS = ("last_reviewed_at", "next_review_due", "reviewed_by")
+GRADE_COLUMNS = {"flesch_kincaid": "grade_fk", "coleman_liau": "grade_cl"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,17 @@ def _specialty_fit(quote: dict[str, Any]) -> str:
     return specialty_fit(expert.get("specialties", []), topic.get("domains", [])).value
 
 
+def _related_cautions(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cautions of the conditions and therapies a record mentions, each naming whose it is (carried by
+    the references)."""
+    out: list[dict[str, Any]] = []
+    for resource, name in (("condition", "conditions"), ("therapy", "therapies")):
+        for ref in item.get(name) or []:
+            about = {"resource": resource, "slug": ref["slug"], "name": ref["name"]}
+            out.extend({**caution, "about": about} for caution in ref.get("cautions") or [])
+    return out
+
+
 @dataclass(frozen=True)
 class ResourceSpec:
     name: str
@@ -181,13 +193,14 @@ RESOURCES: dict[str, ResourceSpec] = {
             table=table_of(Condition),
             write_schema=schemas.ConditionIn,
             out_schema=schemas.ConditionOut,
-            columns=("name", "synonyms", "description"),
+            columns=("name", "synonyms", "description", "provenance", "cautions"),
             label="name",
             refs={"parent": RefField("condition", "parent_pk")},
             codes=(table_of(ConditionCode), "condition_pk"),
             filters=("therapy", "therapy_type"),
             description="Diseases and states, as a hierarchy, with synonyms and ICD-10-CM, MeSH and SNOMED CT codes.",
             ref_shows=("name",),
+            ref_carries=("cautions",),
             details={"children": Related("condition", "parent"), "claim_count": ClaimCount()},
             derived=Derived("claim", "conditions"),
             search=Searched(5, "{name}", title=("name", "synonyms"), body=("description",)),
@@ -200,12 +213,13 @@ RESOURCES: dict[str, ResourceSpec] = {
             table=table_of(Therapy),
             write_schema=schemas.TherapyIn,
             out_schema=schemas.TherapyOut,
-            columns=("name", "type", "synonyms", "description"),
+            columns=("name", "type", "synonyms", "description", "provenance", "cautions"),
             label="name",
             codes=(table_of(TherapyCode), "therapy_pk"),
             filters=("condition", "therapy_type"),
             description="Interventions, each with a type from a fixed vocabulary.",
             ref_shows=("name", "type"),
+            ref_carries=("cautions",),
             details={"claim_count": ClaimCount()},
             column_filters={"therapy_type": "type"},
             derived=Derived("claim", "therapies"),
@@ -227,6 +241,7 @@ RESOURCES: dict[str, ResourceSpec] = {
                 "location",
                 "described_as",
                 "specialties",
+                "provenance",
             ),
             label="name",
             filters=("condition", "therapy", "therapy_type", "topic", "source"),
@@ -259,6 +274,7 @@ RESOURCES: dict[str, ResourceSpec] = {
                 "license",
                 "published_at",
                 "text_sha256",
+                "provenance",
                 *REVIEW_FIELDS,
             ),
             label="title",
@@ -278,7 +294,8 @@ RESOURCES: dict[str, ResourceSpec] = {
             table=table_of(Topic),
             write_schema=schemas.TopicIn,
             out_schema=schemas.TopicOut,
-            columns=("title", "summary", "body", "position", "language", "domains", *REVIEW_FIELDS),
+            columns=("title", "summary", "body", "position", "language", "domains", "provenance", *REVIEW_FIELDS),
+            nested={"reading_grade": GRADE_COLUMNS},
             label="title",
             refs={
                 "source": RefField("source", "source_pk"),
@@ -294,6 +311,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             ref_carries=("domains", "source_pk"),
             details={"claims": Related("claim", "topic"), "quotes": Related("quote", "topic")},
             facets=Faceted({"source": "source.key", "lang": "language"}, subjects=True),
+            computed={"related_cautions": _related_cautions},
             search=Searched(1, "{title}", title=("title",), body=("summary", "body")),
             jsonld=JsonLd("MedicalWebPage"),
         ),
@@ -304,7 +322,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             table=table_of(Claim),
             write_schema=schemas.ClaimIn,
             out_schema=schemas.ClaimOut,
-            columns=("text", "source_excerpt"),
+            columns=("text", "source_excerpt", "provenance", "cautions"),
             label="text",
             nested={
                 "evidence": {
@@ -312,7 +330,8 @@ RESOURCES: dict[str, ResourceSpec] = {
                     "stated_as": "evidence_stated_as",
                     "citations": "evidence_citations",
                     "strength": "evidence_strength",
-                }
+                },
+                "reading_grade": GRADE_COLUMNS,
             },
             refs={"topic": RefField("topic", "topic_pk"), "expert": RefField("expert", "expert_pk")},
             links={
@@ -327,6 +346,7 @@ RESOURCES: dict[str, ResourceSpec] = {
                 {"topic": "topic.key", "source": "topic.source.key", "lang": "topic.language", "expert": "expert.key"},
                 subjects=True,
             ),
+            computed={"related_cautions": _related_cautions},
             search=Searched(2, "{text}", title=("text",), body=("source_excerpt",), shorten=True),
             jsonld=JsonLd("Claim"),
         ),

@@ -11,8 +11,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
-from app.content import codes
+from app.content import codes, readability
 from app.content.vocab import (
+    Basis,
     CodeSystem,
     Domain,
     EvidenceKind,
@@ -94,6 +95,72 @@ class CodeOut(BaseModel):
     )
 
 
+class Provenance(Strict):
+    basis: Basis = Field(description="`stated`: the source says it; `inferred`: the editors inferred it.")
+    note: ShortText | None = Field(None, description="How, in a sentence: e.g. inferred from the appended bio.")
+
+
+class Caution(Strict):
+    term: ShortText | None = Field(
+        None, description="The term the caution is about (`leaky gut`); null when it is about the record itself."
+    )
+    text: ShortText = Field(description="What a reader must know, in plain words.")
+
+
+FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,39}$")]
+NOT_ANNOTATED = frozenset({"status", "retraction_reason", "provenance", "cautions", "reading_grade"})
+PROVENANCE_DOC = (
+    "Per field that is not the source's own words, where it comes from: `stated` by the source (in our words) "
+    "or `inferred` by the editors, with a short note. A field not named here is the source's words or a plain "
+    "fact of the record."
+)
+
+
+class Attributed(Strict):
+    provenance: dict[FieldName, Provenance] = Field({}, description=PROVENANCE_DOC)
+
+    @model_validator(mode="after")
+    def _provenance_names_fields(self) -> Attributed:
+        unknown = sorted(set(self.provenance) - (set(type(self).model_fields) - NOT_ANNOTATED))
+        if unknown:
+            raise ValueError(f"provenance names {unknown[0]!r}, which is not a field this record has")
+        return self
+
+
+class Cautioned(Strict):
+    cautions: list[Caution] = Field(
+        [],
+        max_length=20,
+        description="What a reader must know with this record (a popular term that is not a diagnosis, a "
+        "hypothesis); served with it and with every claim and topic that mentions it.",
+    )
+
+
+class ReadingGrade(BaseModel):
+    flesch_kincaid: float | None = Field(description="Flesch-Kincaid grade (US school grade).")
+    coleman_liau: float | None = Field(description="Coleman-Liau index (US school grade).")
+
+
+GRADE_DOC = (
+    "Reading grades (US school grades) measured on every write: Flesch-Kincaid, which `max_grade` filters on, "
+    "and Coleman-Liau. Consumer health material aims at grade 6-8."
+)
+
+
+class Graded(Strict):
+    reading_grade: ReadingGrade | None = Field(
+        None, description="Set by the server (a value sent is replaced): the reading grades of the text."
+    )
+
+    def _graded_text(self) -> str:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _measured(self) -> Graded:
+        self.reading_grade = ReadingGrade(**readability.grades(self._graded_text()))
+        return self
+
+
 class Workflow(Strict):
     status: Status = Status.published
     retraction_reason: ShortText | None = None
@@ -105,7 +172,7 @@ class Reviewed(Strict):
     reviewed_by: ShortText | None = None
 
 
-class ConditionIn(Workflow):
+class ConditionIn(Workflow, Attributed, Cautioned):
     name: ShortText
     parent: Slug | None = None
     synonyms: Names = []
@@ -113,7 +180,7 @@ class ConditionIn(Workflow):
     codes: Codes = []
 
 
-class TherapyIn(Workflow):
+class TherapyIn(Workflow, Attributed, Cautioned):
     name: ShortText
     type: TherapyType
     synonyms: Names = []
@@ -121,7 +188,7 @@ class TherapyIn(Workflow):
     codes: Codes = []
 
 
-class ExpertIn(Workflow):
+class ExpertIn(Workflow, Attributed):
     name: ShortText
     honorific: ShortText | None = None
     credentials: Names = []
@@ -137,7 +204,7 @@ class Author(Strict):
     role: ShortText | None = None
 
 
-class SourceIn(Workflow, Reviewed):
+class SourceIn(Workflow, Reviewed, Attributed):
     title: ShortText
     title_note: ShortText | None = None
     author: Author | None = None
@@ -150,7 +217,7 @@ class SourceIn(Workflow, Reviewed):
     text_sha256: Sha256 | None = None
 
 
-class TopicIn(Workflow, Reviewed):
+class TopicIn(Workflow, Reviewed, Attributed, Graded):
     source: Slug
     title: ShortText
     summary: LongText
@@ -162,6 +229,9 @@ class TopicIn(Workflow, Reviewed):
     conditions: Links = []
     therapies: Links = []
 
+    def _graded_text(self) -> str:
+        return self.body
+
 
 class Evidence(Strict):
     kind: EvidenceKind
@@ -170,7 +240,7 @@ class Evidence(Strict):
     strength: EvidenceStrength
 
 
-class ClaimIn(Workflow):
+class ClaimIn(Workflow, Attributed, Cautioned, Graded):
     topic: Slug
     text: LongText
     source_excerpt: LongText
@@ -178,6 +248,9 @@ class ClaimIn(Workflow):
     therapies: Links = []
     expert: Slug | None = None
     evidence: Evidence
+
+    def _graded_text(self) -> str:
+        return self.text
 
 
 class QuoteIn(Workflow):
@@ -211,28 +284,49 @@ class Meta(BaseModel):
     revision: int
 
 
-class ConditionOut(Meta):
+class CautionAbout(BaseModel):
+    resource: str = Field(description="`condition` or `therapy`.")
+    slug: str
+    name: str
+
+
+class RelatedCaution(BaseModel):
+    term: str | None
+    text: str
+    about: CautionAbout = Field(description="The condition or therapy the caution belongs to.")
+
+
+class ProvenanceOut(BaseModel):
+    provenance: dict[str, Provenance] = Field(description=PROVENANCE_DOC)
+
+
+RELATED_CAUTIONS = "The cautions of the conditions and therapies it mentions, each with `about` naming whose."
+
+
+class ConditionOut(Meta, ProvenanceOut):
     slug: str
     name: str
     parent: Ref | None
     synonyms: list[str]
     description: str | None
     codes: list[CodeOut]
+    cautions: list[Caution]
     children: list[Ref] | None = Field(None, description="Detail only: the direct children.")
     claim_count: int | None = Field(None, description="Detail only: published claims about it or below.")
 
 
-class TherapyOut(Meta):
+class TherapyOut(Meta, ProvenanceOut):
     slug: str
     name: str
     type: TherapyType
     synonyms: list[str]
     description: str | None
     codes: list[CodeOut]
+    cautions: list[Caution]
     claim_count: int | None = Field(None, description="Detail only: published claims about it.")
 
 
-class ExpertOut(Meta):
+class ExpertOut(Meta, ProvenanceOut):
     slug: str
     name: str
     honorific: str | None
@@ -245,7 +339,7 @@ class ExpertOut(Meta):
     quotes: list[Ref] | None = Field(None, description="Detail only: the expert's quotes.")
 
 
-class SourceOut(Meta, Reviewed):
+class SourceOut(Meta, Reviewed, ProvenanceOut):
     slug: str
     title: str
     title_note: str | None
@@ -260,7 +354,7 @@ class SourceOut(Meta, Reviewed):
     topics: list[Ref] | None = Field(None, description="Detail only: the source's topics in order.")
 
 
-class TopicOut(Meta, Reviewed):
+class TopicOut(Meta, Reviewed, ProvenanceOut):
     slug: str
     source: Ref | None = Field(description=HIDDEN_REF)
     title: str
@@ -272,11 +366,13 @@ class TopicOut(Meta, Reviewed):
     domains: list[Domain]
     conditions: list[Ref]
     therapies: list[Ref]
+    related_cautions: list[RelatedCaution] = Field(description=RELATED_CAUTIONS)
+    reading_grade: ReadingGrade = Field(description=GRADE_DOC + " Of the topic's body.")
     claims: list[Ref] | None = Field(None, description="Detail only: the topic's claims.")
     quotes: list[Ref] | None = Field(None, description="Detail only: the topic's quotes.")
 
 
-class ClaimOut(Meta):
+class ClaimOut(Meta, ProvenanceOut):
     id: str
     topic: Ref | None = Field(description=HIDDEN_REF)
     source: Ref | None = Field(description=HIDDEN_REF)
@@ -286,6 +382,9 @@ class ClaimOut(Meta):
     therapies: list[Ref]
     expert: Ref | None
     evidence: Evidence
+    cautions: list[Caution] = Field(description="The claim's own cautions (promotional wording, say).")
+    related_cautions: list[RelatedCaution] = Field(description=RELATED_CAUTIONS)
+    reading_grade: ReadingGrade = Field(description=GRADE_DOC + " Of the claim's text.")
     quotes: list[Ref] | None = Field(None, description="Detail only: quotes that state this claim.")
 
 

@@ -118,3 +118,10 @@ def specialty_fit(specialties: list[str], domains: list[str]) -> SpecialtyFit:
     if any(DOMAIN_NEIGHBOURS.get(s, set()) & topic for s in own):
         return SpecialtyFit.near
     return SpecialtyFit.outside
+
+
+class Basis(StrEnum):
+    """Where a field's content comes from: the source says it, or the editors inferred it."""
+
+    stated = "stated"
+    inferred = "inferred"

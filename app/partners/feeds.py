@@ -41,6 +41,8 @@ def topic_tag(slug: str) -> str:
 def feed_tag(filters: Filters) -> str:
     """One id per filtered feed: the same filters always name the same feed."""
     given = sorted((name, value) for name, values in filters.given().items() for value in sorted(values))
+    if filters.max_grade is not None:
+        given.append(("max_grade", f"{filters.max_grade:g}"))
     return f"{TAG_AUTHORITY}:feed" + (f"?{urlencode(given)}" if given else "")
 
 
@@ -199,6 +201,15 @@ def _expert_line(expert: dict[str, Any] | None, fallback: str) -> str:
     return _e(name) + (f", {_e(role)}" if role else "")
 
 
+def _notes_html(provenance: dict[str, Any], cautions: list[dict[str, Any]]) -> str:
+    """Inferred fields and cautions, in small print under what they qualify."""
+    lines = [f"{_e(name)} ({_e(given['basis'])}): {_e(given.get('note') or '')}" for name, given in provenance.items()]
+    for caution in cautions:
+        term = f" ({_e(caution['term'])})" if caution.get("term") else ""
+        lines.append(f"Caution{term}: {_e(caution['text'])}")
+    return "".join(f"<p><small>{line}</small></p>" for line in lines)
+
+
 def content_html(entry: Entry) -> str:
     """The topic's text, then its claims with their evidence, then its quotes with who said them; every
     piece of content is escaped, so nothing in the data can become markup."""
@@ -208,7 +219,10 @@ def content_html(entry: Entry) -> str:
         out.append("<h3>Claims</h3><ul>")
         for claim in entry.claims:
             who = f" (said by {_e(claim['expert']['name'])})" if claim.get("expert") else ""
-            out.append(f"<li><p>{_e(claim['text'])}{who}</p><p>{_evidence_html(claim['evidence'])}</p></li>")
+            notes = _notes_html(
+                claim.get("provenance") or {}, claim.get("cautions", []) + claim.get("related_cautions", [])
+            )
+            out.append(f"<li><p>{_e(claim['text'])}{who}</p><p>{_evidence_html(claim['evidence'])}</p>{notes}</li>")
         out.append("</ul>")
     if entry.quotes:
         out.append("<h3>Quotes</h3>")
@@ -218,14 +232,17 @@ def content_html(entry: Entry) -> str:
                 f"<blockquote><p>\u201c{_e(quote['text'])}\u201d</p>"
                 f"<footer>\u2014 {_expert_line(expert, quote['expert']['name'])}</footer></blockquote>"
             )
+    source_notes = {k: v for k, v in ((entry.source or {}).get("provenance") or {}).items() if k in ("author", "title")}
+    out.append(_notes_html({**source_notes, **(topic.get("provenance") or {})}, []))
     return "".join(out)
 
 
-def _authors(entry: Entry) -> list[dict[str, str]]:
+def _authors(entry: Entry) -> list[dict[str, Any]]:
     source = entry.source or {}
     author = source.get("author") or {}
     if author.get("name"):
-        return [{"name": author["name"]}]
+        provenance = (source.get("provenance") or {}).get("author")
+        return [{"name": author["name"], **({"_provenance": provenance} if provenance else {})}]
     if source.get("publisher"):
         return [{"name": source["publisher"]}]
     return [{"name": FEED_AUTHOR}]
@@ -280,6 +297,9 @@ def json_feed(page: FeedPage, filters: Filters, links: Links) -> dict[str, Any]:
                 "therapy_types": [term for vocabulary, term, _ in _tags(entry) if vocabulary == "therapy-types"],
                 "claims": [c["id"] for c in entry.claims],
                 "quotes": [q["id"] for q in entry.quotes],
+                "provenance": {"source": (entry.source or {}).get("provenance") or {}, "topic": topic["provenance"]},
+                "cautions": {c["id"]: c["cautions"] + c["related_cautions"] for c in entry.claims},
+                "reading_grade": topic["reading_grade"],
             },
         }
         if entry.source and entry.source.get("url"):
@@ -369,7 +389,7 @@ def atom_feed(page: FeedPage, filters: Filters, links: Links) -> bytes:
         item.summary(topic["summary"])
         item.content(content_html(entry), type="html")
         for author in _authors(entry):
-            item.author(author)
+            item.author({"name": author["name"]})  # an inferred author's note is in the content
         for vocabulary, term, label in _tags(entry):
             item.category(term=term, scheme=f"{TAG_AUTHORITY}:{vocabulary}", label=label)
     return generator.atom_str(pretty=False)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from app.content.resources import RESOURCES
-from app.content.schemas import Timestamp
+from app.content.schemas import Provenance, Timestamp
 
 if TYPE_CHECKING:  # a checker sees a string; the OpenAPI document, the registry's names
     ResourceName = str
@@ -32,6 +32,11 @@ class ChangesPage(BaseModel):
 
 class FeedAuthor(BaseModel):
     name: str
+    provenance: Provenance | None = Field(
+        None,
+        alias="_provenance",
+        description="Present when the editors inferred the author (the source does not name one): how.",
+    )
 
 
 class FeedItemExtension(BaseModel):
