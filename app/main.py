@@ -28,7 +28,7 @@ from app.api.middleware import (
 from app.api.ratelimit import Budgets, RateLimit
 from app.api.strict_query import reject_unknown_query_parameters
 from app.auth import keys
-from app.content import icd10cm
+from app.content import codes
 from app.content import router as content
 from app.content.store import add_change_hook, add_write_hook
 from app.core.config import Settings, get_settings
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log_database_version(db)
-        icd10cm.warm()  # the code tables take seconds to load: not on the first request's time
+        codes.warm()  # the code tables take seconds to load: not on the first request's time
         stop = asyncio.Event()
         worker = None
         if settings.webhook_worker:  # a small one: reads keep the CPU (`python -m app deliver` for more)

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from app.content import codes, readability
 from app.core.config import PROJECT_ROOT, Settings
 from app.core.db import Database
 from app.core.migrate import upgrade
@@ -98,6 +99,14 @@ class PostgresTemplates:
         for database in self.made:
             self.drop(database)
         self.admin.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tables_loaded() -> None:
+    """Every write shape checks codes against their systems' tables and measures reading grades: their tables
+    and dictionary load once, before any test's clock (a property test's deadline) starts."""
+    codes.load()
+    readability.load()
 
 
 @pytest.fixture(scope="session")

@@ -63,6 +63,17 @@ def mesh() -> MeshTable:
     return MeshTable(found.group(1), names)
 
 
+def load() -> None:
+    """Load every table a check reads (seconds, once per process), so no write pays for it."""
+    icd10cm.load()
+    mesh()
+
+
+def warm() -> None:
+    """`load` in the background (at start, so the first write does not wait)."""
+    threading.Thread(target=load, name="code-tables-load", daemon=True).start()
+
+
 def _same_name(a: str, b: str) -> bool:
     return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
 

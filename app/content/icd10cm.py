@@ -62,8 +62,12 @@ def is_billable(code: str) -> bool:
     return tables.is_valid_item(code) and tables.is_leaf(code)
 
 
+def load() -> None:
+    _tables()
+
+
 def warm() -> None:
-    threading.Thread(target=_tables, name="icd10cm-load", daemon=True).start()
+    threading.Thread(target=load, name="icd10cm-load", daemon=True).start()
 
 
 def in_release(code: str) -> bool:

@@ -25,6 +25,11 @@ def _textstat() -> ModuleType:
         return textstat
 
 
+def load() -> None:
+    """Load the pronouncing dictionary (a second or two, once per process), so no write pays for it."""
+    _textstat()
+
+
 def grades(text: str) -> dict[str, float | None]:
     """`{"flesch_kincaid": ..., "coleman_liau": ...}`, US school grades to one decimal; None when the text
     holds no word to measure."""

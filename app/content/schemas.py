@@ -7,7 +7,7 @@ API, and one read shape (`XOut`) in which relations are small embedded reference
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
@@ -116,24 +116,36 @@ PROVENANCE_DOC = (
 )
 
 
+ProvenanceMap = Annotated[dict[FieldName, Provenance], Field(max_length=40)]
+Cautions = Annotated[list[Caution], Field(max_length=20)]
+CAUTIONS_DOC = (
+    "What a reader must know with this record (a popular term that is not a diagnosis, a hypothesis, the "
+    "source's promotional wording); served with it, and with every claim and topic that mentions it."
+)
+
+
+def provenance_field() -> Any:
+    return Field({}, description=PROVENANCE_DOC)
+
+
+def cautions_field() -> Any:
+    return Field([], description=CAUTIONS_DOC)
+
+
+def grade_field() -> Any:
+    return Field(None, description="Set by the server (a value sent is replaced): the reading grades of the text.")
+
+
 class Attributed(Strict):
-    provenance: dict[FieldName, Provenance] = Field({}, description=PROVENANCE_DOC)
+    """Records with `provenance` (each declares it last): its keys must be the record's own fields."""
 
     @model_validator(mode="after")
     def _provenance_names_fields(self) -> Attributed:
-        unknown = sorted(set(self.provenance) - (set(type(self).model_fields) - NOT_ANNOTATED))
+        named = getattr(self, "provenance", {})
+        unknown = sorted(set(named) - (set(type(self).model_fields) - NOT_ANNOTATED))
         if unknown:
             raise ValueError(f"provenance names {unknown[0]!r}, which is not a field this record has")
         return self
-
-
-class Cautioned(Strict):
-    cautions: list[Caution] = Field(
-        [],
-        max_length=20,
-        description="What a reader must know with this record (a popular term that is not a diagnosis, a "
-        "hypothesis); served with it and with every claim and topic that mentions it.",
-    )
 
 
 class ReadingGrade(BaseModel):
@@ -148,16 +160,14 @@ GRADE_DOC = (
 
 
 class Graded(Strict):
-    reading_grade: ReadingGrade | None = Field(
-        None, description="Set by the server (a value sent is replaced): the reading grades of the text."
-    )
+    """Records with `reading_grade` (each declares it last), measured from `_graded_text`."""
 
     def _graded_text(self) -> str:
         raise NotImplementedError
 
     @model_validator(mode="after")
     def _measured(self) -> Graded:
-        self.reading_grade = ReadingGrade(**readability.grades(self._graded_text()))
+        self.reading_grade = ReadingGrade(**readability.grades(self._graded_text()))  # type: ignore[attr-defined]
         return self
 
 
@@ -172,20 +182,24 @@ class Reviewed(Strict):
     reviewed_by: ShortText | None = None
 
 
-class ConditionIn(Workflow, Attributed, Cautioned):
+class ConditionIn(Workflow, Attributed):
     name: ShortText
     parent: Slug | None = None
     synonyms: Names = []
     description: LongText | None = None
     codes: Codes = []
+    provenance: ProvenanceMap = provenance_field()
+    cautions: Cautions = cautions_field()
 
 
-class TherapyIn(Workflow, Attributed, Cautioned):
+class TherapyIn(Workflow, Attributed):
     name: ShortText
     type: TherapyType
     synonyms: Names = []
     description: LongText | None = None
     codes: Codes = []
+    provenance: ProvenanceMap = provenance_field()
+    cautions: Cautions = cautions_field()
 
 
 class ExpertIn(Workflow, Attributed):
@@ -197,6 +211,7 @@ class ExpertIn(Workflow, Attributed):
     location: ShortText | None = None
     described_as: ShortText | None = None
     specialties: Domains = []
+    provenance: ProvenanceMap = provenance_field()
 
 
 class Author(Strict):
@@ -215,6 +230,7 @@ class SourceIn(Workflow, Reviewed, Attributed):
     license: ShortText | None = None
     published_at: IsoDate | None = None
     text_sha256: Sha256 | None = None
+    provenance: ProvenanceMap = provenance_field()
 
 
 class TopicIn(Workflow, Reviewed, Attributed, Graded):
@@ -228,6 +244,8 @@ class TopicIn(Workflow, Reviewed, Attributed, Graded):
     domains: Domains = []
     conditions: Links = []
     therapies: Links = []
+    provenance: ProvenanceMap = provenance_field()
+    reading_grade: ReadingGrade | None = grade_field()
 
     def _graded_text(self) -> str:
         return self.body
@@ -240,7 +258,7 @@ class Evidence(Strict):
     strength: EvidenceStrength
 
 
-class ClaimIn(Workflow, Attributed, Cautioned, Graded):
+class ClaimIn(Workflow, Attributed, Graded):
     topic: Slug
     text: LongText
     source_excerpt: LongText
@@ -248,6 +266,9 @@ class ClaimIn(Workflow, Attributed, Cautioned, Graded):
     therapies: Links = []
     expert: Slug | None = None
     evidence: Evidence
+    provenance: ProvenanceMap = provenance_field()
+    cautions: Cautions = cautions_field()
+    reading_grade: ReadingGrade | None = grade_field()
 
     def _graded_text(self) -> str:
         return self.text

@@ -22,7 +22,25 @@ CREATE: dict[str, dict[str, Any]] = {
         "parent": "autoimmune-disorders",
         "synonyms": ["celiac disease"],
         "description": "An immune reaction to gluten that damages the small intestine.",
-        "codes": [{"system": "icd10cm", "code": "K90.0"}, {"system": "mesh", "code": "D002446"}],
+        # As the server stores them: a code's release, name and checked release are filled in when left out.
+        "codes": [
+            {
+                "system": "icd10cm",
+                "code": "K90.0",
+                "version": "FY2026",
+                "name": "Celiac disease",
+                "category": False,
+                "checked_against": "FY2026",
+            },
+            {
+                "system": "mesh",
+                "code": "D002446",
+                "version": "2026",
+                "name": "Celiac Disease",
+                "category": False,
+                "checked_against": "MeSH 2026",
+            },
+        ],
         "status": "draft",
     },
     "therapy": {

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.content.schemas import (
     Author,
+    Cautions,
     ClaimIn,
     Code,  # noqa: F401  # `Codes` names it: the patch bodies resolve it here
     Codes,
@@ -27,7 +28,9 @@ from app.content.schemas import (
     LongText,
     Names,
     Position,
+    ProvenanceMap,
     QuoteIn,
+    ReadingGrade,
     Sha256,
     ShortText,
     Slug,
@@ -145,6 +148,8 @@ class ConditionPatch(WorkflowPatch):
     synonyms: Names = keep()
     description: LongText | None = keep()
     codes: Codes = keep()
+    provenance: ProvenanceMap = keep()
+    cautions: Cautions = keep()
 
 
 class TherapyPatch(WorkflowPatch):
@@ -155,6 +160,8 @@ class TherapyPatch(WorkflowPatch):
     synonyms: Names = keep()
     description: LongText | None = keep()
     codes: Codes = keep()
+    provenance: ProvenanceMap = keep()
+    cautions: Cautions = keep()
 
 
 class ExpertPatch(WorkflowPatch):
@@ -168,6 +175,7 @@ class ExpertPatch(WorkflowPatch):
     location: ShortText | None = keep()
     described_as: ShortText | None = keep()
     specialties: Domains = keep()
+    provenance: ProvenanceMap = keep()
 
 
 class SourcePatch(WorkflowPatch, ReviewedPatch):
@@ -183,6 +191,7 @@ class SourcePatch(WorkflowPatch, ReviewedPatch):
     license: ShortText | None = keep()
     published_at: IsoDate | None = keep()
     text_sha256: Sha256 | None = keep()
+    provenance: ProvenanceMap = keep()
 
 
 class TopicPatch(WorkflowPatch, ReviewedPatch):
@@ -198,6 +207,8 @@ class TopicPatch(WorkflowPatch, ReviewedPatch):
     domains: Domains = keep()
     conditions: Links = keep()
     therapies: Links = keep()
+    provenance: ProvenanceMap = keep()
+    reading_grade: ReadingGrade | None = keep()
 
 
 class ClaimPatch(WorkflowPatch):
@@ -210,6 +221,9 @@ class ClaimPatch(WorkflowPatch):
     therapies: Links = keep()
     expert: Slug | None = keep()
     evidence: Evidence = keep()
+    provenance: ProvenanceMap = keep()
+    cautions: Cautions = keep()
+    reading_grade: ReadingGrade | None = keep()
 
 
 class QuotePatch(WorkflowPatch):
