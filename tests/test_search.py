@@ -83,7 +83,7 @@ def test_hits_are_ranked_and_carry_title_snippet_and_url(client):
     scores = [h["score"] for h in items]
     assert scores == sorted(scores, reverse=True)
     for hit in items:
-        assert hit["resource"] in ("topic", "claim", "quote", "expert", "condition")
+        assert hit["resource"] in ("topic", "claim", "quote", "expert", "condition", "therapy")
         assert hit["title"] and "<mark>" in hit["snippet"]
         assert client.get(hit["url"]).status_code == 200
 

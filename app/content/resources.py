@@ -223,6 +223,7 @@ RESOURCES: dict[str, ResourceSpec] = {
             details={"claim_count": ClaimCount()},
             column_filters={"therapy_type": "type"},
             derived=Derived("claim", "therapies"),
+            search=Searched(6, "{name}", title=("name", "synonyms"), body=("description",)),
             jsonld=JsonLd("MedicalTherapy", by=("type", THERAPY_SCHEMA_TYPES)),
         ),
         ResourceSpec(

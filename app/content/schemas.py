@@ -167,7 +167,7 @@ class Graded(Strict):
 
     @model_validator(mode="after")
     def _measured(self) -> Graded:
-        self.reading_grade = ReadingGrade(**readability.grades(self._graded_text()))  # type: ignore[attr-defined]
+        setattr(self, "reading_grade", ReadingGrade(**readability.grades(self._graded_text())))  # noqa: B010
         return self
 
 

@@ -52,7 +52,7 @@ async def search_filters(
 
 
 class SearchHit(BaseModel):
-    resource: str = Field(description="topic, claim, quote, expert or condition.")
+    resource: str = Field(description="topic, claim, quote, expert, condition or therapy.")
     key: str = Field(description="The record's slug or id.")
     title: str = Field(description="What to show for the hit: a title, name, or the start of a claim or quote.")
     snippet: str = Field(description="HTML: the best passage, escaped, with the matched words in `<mark>`.")
@@ -111,9 +111,10 @@ BAD_QUERY = ValidationFailed.openapi(
     summary="Search the content",
     response_model=SearchPage,
     description=(
-        "Topics, claims, quotes, experts and conditions whose words match `q`, best first (bm25 on SQLite, "
-        "ts_rank on PostgreSQL), with stemming (`probiotic` finds `probiotics`). Names, synonyms and "
-        "abbreviations of conditions and therapies are expanded (`IBD`, `MS`, `RA`, `FMT`, `leaky gut`). "
+        "Topics, claims, quotes, experts, conditions and therapies whose words match `q`, best first (bm25 on "
+        "SQLite, ts_rank on PostgreSQL), with stemming (`probiotic` finds `probiotics`). Names, synonyms and "
+        "abbreviations of conditions and therapies are expanded (`IBD`, `MS`, `RA`, `FMT`, `leaky gut`), and "
+        "British and American spellings find each other (`fibre`/`fiber`, `faecal`/`fecal`). "
         "All words must match; punctuation and operators are ignored, so any text is safe to send. Each hit "
         "has a snippet in which the matched words stand in `<mark>`; the rest of the snippet is escaped "
         "HTML. "

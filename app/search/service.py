@@ -99,8 +99,9 @@ def highlight(snippet: str) -> str:
 
 def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
     """The filters as the lists apply them: facets for claims, topics and quotes; experts and conditions
-    through the claims and quotes that reach them. Checked per hit (index seeks for each), so the cost
-    follows the hits the text matched, never the size of what the filters alone select."""
+    through the claims and quotes that reach them; therapies by their own key and type, and by condition
+    through their claims. Checked per hit (index seeks for each), so the cost follows the hits the text
+    matched, never the size of what the filters alone select."""
     groups = facet_groups(conn, filters)
     if not groups:
         return None
@@ -113,6 +114,20 @@ def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
         through = reached(RESOURCES[name], groups, t.c.record_pk)
         if through is not None:
             clauses.append(and_(t.c.resource == name, through))
+    therapies = RESOURCES["therapy"].table
+    own = [t.c.resource == "therapy"]
+    if filters.therapy or filters.therapy_type:
+        chosen = select(therapies.c.pk)
+        if filters.therapy:
+            chosen = chosen.where(therapies.c.key.in_(filters.therapy))
+        if filters.therapy_type:
+            chosen = chosen.where(therapies.c.type.in_(filters.therapy_type))
+        own.append(t.c.record_pk.in_(chosen))
+    others = [g for g in groups if not g[0].startswith(("therapy:", "therapy_type:"))]
+    through = reached(RESOURCES["therapy"], others, t.c.record_pk)
+    if through is not None:
+        own.append(through)
+    clauses.append(and_(*own))
     return or_(*clauses)
 
 

@@ -2,8 +2,10 @@
 
 The text is cut into words (letters and digits only: no operator, quote, NUL or lone surrogate survives);
 a run of words that names a condition or therapy, by its name or a synonym (`IBD`, `FMT`, `leaky gut`),
-becomes a group of alternatives: every name of that record. Groups combine with AND, alternatives with
-OR, and each alternative is a phrase we quote ourselves."""
+becomes a group of alternatives: every name of that record. Every word also stands for its British or
+American spelling (`fibre`/`fiber`, `faecal`/`fecal`, `oesophagus`, `haemorrhage`, `anaemia`, `paediatric`),
+from the `breame` package's tables, so either spelling finds the same hits. Groups combine with AND,
+alternatives with OR, and each alternative is a phrase we quote ourselves."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import re
 import threading
 from dataclasses import dataclass
 
+from breame.spelling import BRITISH_ENGLISH_SPELLINGS
 from sqlalchemy import Connection, select
 
 from app.content.resources import RESOURCES
@@ -27,6 +30,27 @@ Phrase = tuple[str, ...]
 
 def words(value: str) -> list[str]:
     return [w.casefold() for w in WORD.findall(value)]
+
+
+# American spelling -> its British spellings (some have two: anaesthetise, anaesthetize), from breame's table.
+_BRITISH: dict[str, tuple[str, ...]] = {}
+for _british, _american in sorted(BRITISH_ENGLISH_SPELLINGS.items()):
+    _BRITISH[_american] = (*_BRITISH.get(_american, ()), _british)
+
+
+def _word_spellings(word: str) -> list[str]:
+    american = BRITISH_ENGLISH_SPELLINGS.get(word, word)
+    return list(dict.fromkeys((word, american, *_BRITISH.get(american, ()))))
+
+
+def spellings(phrase: Phrase) -> list[Phrase]:
+    """The phrase as typed, then its other spellings: every one of a single word; for a longer phrase, all
+    American and all British (the first British spelling of each word)."""
+    if len(phrase) == 1:
+        return [(w,) for w in _word_spellings(phrase[0])]
+    american = tuple(BRITISH_ENGLISH_SPELLINGS.get(w, w) for w in phrase)
+    british = tuple((_BRITISH.get(w) or (w,))[0] for w in american)
+    return list(dict.fromkeys((phrase, american, british)))
 
 
 def _order(phrase: Phrase) -> tuple[int, Phrase]:
@@ -105,13 +129,15 @@ def parse(text: str, vocab: Vocabulary) -> list[list[Phrase]]:
     i = 0
     while i < len(found):
         for length in range(min(vocab.longest, len(found) - i), 0, -1):
-            phrase = tuple(found[i : i + length])
-            if phrase in vocab.names:
-                groups.append(vocab.alternatives(phrase))
+            typed = spellings(tuple(found[i : i + length]))
+            named = next((p for p in typed if p in vocab.names), None)
+            if named is not None:
+                group = dict.fromkeys([*typed, *vocab.alternatives(named)])
+                groups.append(list(group)[:MAX_ALTERNATIVES])
                 i += length
                 break
         else:
-            groups.append([(found[i],)])
+            groups.append(spellings((found[i],)))
             i += 1
     return groups
 
