@@ -47,9 +47,7 @@ class Filters:
     max_grade: float | None = None  # topics and claims: Flesch-Kincaid grade at most this; not a facet
 
     def given(self) -> dict[str, list[str]]:
-        return {
-            name: values for name, values in vars(self).items() if values and name not in ("review", "max_grade")
-        }
+        return {name: values for name, values in vars(self).items() if values and name not in ("review", "max_grade")}
 
     def salt(self) -> str:
         """What a list with these filters depends on beyond its URL and the content version, for the

@@ -7,13 +7,27 @@ API, and one read shape (`XOut`) in which relations are small embedded reference
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
-from app.content import codes, readability
+from app.content import codes
+from app.content.annotations import (
+    GRADE_DOC,
+    RELATED_CAUTIONS,
+    Attributed,
+    Caution,
+    Cautions,
+    Graded,
+    ProvenanceMap,
+    ProvenanceOut,
+    ReadingGrade,
+    RelatedCaution,
+    cautions_field,
+    grade_field,
+    provenance_field,
+)
 from app.content.vocab import (
-    Basis,
     CodeSystem,
     Domain,
     EvidenceKind,
@@ -93,82 +107,6 @@ class CodeOut(BaseModel):
         description="The release the code was checked against on its last write (`FY2026`, `MeSH 2026`); null "
         "for SNOMED CT, which is checked by its check digit only, not against a release."
     )
-
-
-class Provenance(Strict):
-    basis: Basis = Field(description="`stated`: the source says it; `inferred`: the editors inferred it.")
-    note: ShortText | None = Field(None, description="How, in a sentence: e.g. inferred from the appended bio.")
-
-
-class Caution(Strict):
-    term: ShortText | None = Field(
-        None, description="The term the caution is about (`leaky gut`); null when it is about the record itself."
-    )
-    text: ShortText = Field(description="What a reader must know, in plain words.")
-
-
-FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,39}$")]
-NOT_ANNOTATED = frozenset({"status", "retraction_reason", "provenance", "cautions", "reading_grade"})
-PROVENANCE_DOC = (
-    "Per field that is not the source's own words, where it comes from: `stated` by the source (in our words) "
-    "or `inferred` by the editors, with a short note. A field not named here is the source's words or a plain "
-    "fact of the record."
-)
-
-
-ProvenanceMap = Annotated[dict[FieldName, Provenance], Field(max_length=40)]
-Cautions = Annotated[list[Caution], Field(max_length=20)]
-CAUTIONS_DOC = (
-    "What a reader must know with this record (a popular term that is not a diagnosis, a hypothesis, the "
-    "source's promotional wording); served with it, and with every claim and topic that mentions it."
-)
-
-
-def provenance_field() -> Any:
-    return Field({}, description=PROVENANCE_DOC)
-
-
-def cautions_field() -> Any:
-    return Field([], description=CAUTIONS_DOC)
-
-
-def grade_field() -> Any:
-    return Field(None, description="Set by the server (a value sent is replaced): the reading grades of the text.")
-
-
-class Attributed(Strict):
-    """Records with `provenance` (each declares it last): its keys must be the record's own fields."""
-
-    @model_validator(mode="after")
-    def _provenance_names_fields(self) -> Attributed:
-        named = getattr(self, "provenance", {})
-        unknown = sorted(set(named) - (set(type(self).model_fields) - NOT_ANNOTATED))
-        if unknown:
-            raise ValueError(f"provenance names {unknown[0]!r}, which is not a field this record has")
-        return self
-
-
-class ReadingGrade(BaseModel):
-    flesch_kincaid: float | None = Field(description="Flesch-Kincaid grade (US school grade).")
-    coleman_liau: float | None = Field(description="Coleman-Liau index (US school grade).")
-
-
-GRADE_DOC = (
-    "Reading grades (US school grades) measured on every write: Flesch-Kincaid, which `max_grade` filters on, "
-    "and Coleman-Liau. Consumer health material aims at grade 6-8."
-)
-
-
-class Graded(Strict):
-    """Records with `reading_grade` (each declares it last), measured from `_graded_text`."""
-
-    def _graded_text(self) -> str:
-        raise NotImplementedError
-
-    @model_validator(mode="after")
-    def _measured(self) -> Graded:
-        setattr(self, "reading_grade", ReadingGrade(**readability.grades(self._graded_text())))  # noqa: B010
-        return self
 
 
 class Workflow(Strict):
@@ -303,25 +241,6 @@ class Meta(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
     revision: int
-
-
-class CautionAbout(BaseModel):
-    resource: str = Field(description="`condition` or `therapy`.")
-    slug: str
-    name: str
-
-
-class RelatedCaution(BaseModel):
-    term: str | None
-    text: str
-    about: CautionAbout = Field(description="The condition or therapy the caution belongs to.")
-
-
-class ProvenanceOut(BaseModel):
-    provenance: dict[str, Provenance] = Field(description=PROVENANCE_DOC)
-
-
-RELATED_CAUTIONS = "The cautions of the conditions and therapies it mentions, each with `about` naming whose."
 
 
 class ConditionOut(Meta, ProvenanceOut):

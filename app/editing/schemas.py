@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.content.annotations import Cautions, ProvenanceMap, ReadingGrade
 from app.content.schemas import (
     Author,
-    Cautions,
     ClaimIn,
     Code,  # noqa: F401  # `Codes` names it: the patch bodies resolve it here
     Codes,
@@ -28,9 +28,7 @@ from app.content.schemas import (
     LongText,
     Names,
     Position,
-    ProvenanceMap,
     QuoteIn,
-    ReadingGrade,
     Sha256,
     ShortText,
     Slug,

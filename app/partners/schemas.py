@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.content.annotations import Provenance
 from app.content.resources import RESOURCES
-from app.content.schemas import Provenance, Timestamp
+from app.content.schemas import Timestamp
 
 if TYPE_CHECKING:  # a checker sees a string; the OpenAPI document, the registry's names
     ResourceName = str
