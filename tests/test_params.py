@@ -20,7 +20,9 @@ NAMES = sorted(RESOURCES)
 
 def expected_parameters(name: str) -> list[str]:
     spec = RESOURCES[name]
-    return (["review"] if "next_review_due" in spec.columns else []) + list(spec.filters)
+    review = ["review"] if "next_review_due" in spec.columns else []
+    grade = ["max_grade"] if "reading_grade" in spec.nested else []  # topics and claims: measured on write
+    return review + grade + list(spec.filters)
 
 
 def test_every_resource_has_its_filters():
@@ -53,6 +55,8 @@ def test_the_filters_handed_on_are_the_values_given(name, data):
     for parameter in expected_parameters(name):
         if parameter == "review":
             given_values[parameter] = data.draw(st.sampled_from([None, "overdue"]))
+        elif parameter == "max_grade":
+            given_values[parameter] = data.draw(st.none() | st.floats(min_value=0, max_value=30))
         elif parameter == "therapy_type":
             given_values[parameter] = data.draw(st.none() | st.lists(st.sampled_from(list(TherapyType)), max_size=3))
         else:
@@ -60,6 +64,7 @@ def test_the_filters_handed_on_are_the_values_given(name, data):
     filters = asyncio.run(FILTER_DEPENDENCIES[name](**given_values))
     review = given_values.pop("review", None)
     assert filters.review == review
+    assert filters.max_grade == given_values.pop("max_grade", None)
     assert filters.given() == {k: [str(getattr(x, "value", x)) for x in v] for k, v in given_values.items() if v}
     assert filters.salt() == (datetime.now(UTC).date().isoformat() if review else "")
 

@@ -1,11 +1,13 @@
 """content integrity
 
-Revision ID: 0005_content_integrity
-Revises: 0004
+Revision ID: 0008_content_integrity
+Revises: 0007_read_model
 Create Date: 2026-11-30 22:30:00.000000
 
 Codes record their name, whether a category is meant, and the release they were checked against;
-records carry the provenance of inferred fields and cautions; topics and claims their reading grades.
+records carry the provenance of inferred fields and cautions; topics and claims their reading grades,
+measured here for what is already stored. The kept read documents are rendered again (they gain the new
+fields) and the search index is rebuilt (therapies become hits).
 """
 
 from collections.abc import Sequence
@@ -13,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_content_integrity"
-down_revision: str | None = "0004"
+revision: str = "0008_content_integrity"
+down_revision: str | None = "0007_read_model"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -41,6 +43,26 @@ def upgrade() -> None:
         with op.batch_alter_table(name) as batch:
             batch.add_column(sa.Column("grade_fk", sa.Float(), nullable=True))
             batch.add_column(sa.Column("grade_cl", sa.Float(), nullable=True))
+    _measure()
+    from app.content.readmodel import rebuild as render_documents
+    from app.search.index import rebuild as index_search
+
+    render_documents(op.get_bind())
+    index_search(op.get_bind())
+
+
+def _measure() -> None:
+    from app.content.readability import grades
+
+    bind = op.get_bind()
+    for table, column in (("topics", "body"), ("claims", "text")):
+        rows = bind.execute(sa.text(f"SELECT pk, {column} FROM {table}")).all()
+        updates = []
+        for pk, text in rows:
+            measured = grades(text)
+            updates.append({"pk": pk, "fk": measured["flesch_kincaid"], "cl": measured["coleman_liau"]})
+        if updates:
+            bind.execute(sa.text(f"UPDATE {table} SET grade_fk = :fk, grade_cl = :cl WHERE pk = :pk"), updates)
 
 
 def downgrade() -> None:
