@@ -45,6 +45,7 @@ class Receiver:
     def __init__(self) -> None:
         self.port = free_port()
         self.lags: list[float] = []
+        self.received: dict[str, tuple[float, float]] = {}  # webhook-id -> (the change's `at`, when it arrived)
         self.count = 0
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -61,15 +62,18 @@ class Receiver:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
+                length, msg_id = 0, ""
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
+                    elif line.lower().startswith(b"webhook-id:"):
+                        msg_id = line.split(b":", 1)[1].strip().decode()
                 body = await reader.readexactly(length)
                 received = time.time()
                 event = json.loads(body)
                 at = datetime.fromisoformat(event["data"]["at"].replace("Z", "+00:00")).timestamp()
                 self.lags.append(received - at)
+                self.received[msg_id] = (at, received)
                 self.count += 1
                 writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
@@ -77,6 +81,21 @@ class Receiver:
             pass
         finally:
             writer.close()
+
+
+def lag_split(base: str, partner: dict, webhook_ids: list[str], received: dict) -> tuple[list[float], list[float]]:
+    """Where the lag went, from a sample of webhooks' delivery records: write to queued (the write's own
+    transaction, up to its outbox rows) and queued to receipt (waiting for the worker, and the send)."""
+    to_queue, to_receipt = [], []
+    for webhook_id in webhook_ids:
+        answer = httpx.get(f"{base}/v1/webhooks/{webhook_id}/deliveries", params={"limit": 100}, headers=partner)
+        for delivery in answer.json()["items"]:
+            if delivery["event_id"] in received:
+                at, got = received[delivery["event_id"]]
+                queued = datetime.fromisoformat(delivery["queued_at"].replace("Z", "+00:00")).timestamp()
+                to_queue.append(queued - at)
+                to_receipt.append(got - queued)
+    return to_queue, to_receipt
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -192,6 +211,7 @@ def main() -> None:
             receiver = Receiver()
 
             reads_a, writes_a = phase(base, keys["editor"], claims, seconds, args.rate, args.readers)
+            webhook_ids = []
             for i in range(args.webhooks):
                 made = httpx.post(
                     base + "/v1/webhooks",
@@ -200,11 +220,13 @@ def main() -> None:
                     timeout=60,
                 )
                 assert made.status_code == 201, made.text
+                webhook_ids.append(made.json()["id"])
             reads_b, writes_b = phase(base, keys["editor"], claims, seconds, args.rate, args.readers)
             expected = writes_b * args.webhooks
             drain_deadline = time.monotonic() + 120
             while receiver.count < expected and time.monotonic() < drain_deadline:
                 time.sleep(0.2)
+            split = lag_split(base, keys["partner"], webhook_ids[:10], receiver.received)
         finally:
             for process in (server, worker):
                 if process is not None:
@@ -226,6 +248,13 @@ def main() -> None:
             f"lag write->receipt: p50 {p50:.0f} ms, p90 {p90:.0f} ms, "
             f"p99 {percentile(lags, 0.99) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms, "
             f"mean {statistics.fmean(lags) * 1000:.0f} ms"
+        )
+    to_queue, to_receipt = split
+    if to_queue:
+        print(
+            f"of which (a sample of {len(to_queue)}): write->queued p50 {percentile(to_queue, 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(to_queue, 0.99) * 1000:.0f} ms; queued->receipt p50 "
+            f"{percentile(to_receipt, 0.5) * 1000:.0f} ms, p99 {percentile(to_receipt, 0.99) * 1000:.0f} ms"
         )
 
 

@@ -204,3 +204,23 @@ def test_no_address_in_a_private_network_passes_the_guard(address):
     with pytest.raises(ssrf.UnsafeTarget):
         ssrf.check_url(f"https://{host}/hook", allow_private=False)
     assert not ssrf.is_public(ipaddress.ip_address(address))
+
+
+def test_a_slow_target_holds_back_its_own_events_only(seeded_db, editor, partner):
+    """One worker sends to many webhooks at once: while a slow target is still answering its first event,
+    a quick one hears of the next two; the slow one then gets its events, in order, after the first."""
+    options = {**FAST, "webhook_timeout_seconds": 20.0}
+    with receiver(delays=[8.0]) as slow, receiver() as quick, client_for(seeded_db, **options) as client:
+        for target in (slow, quick):
+            assert client.post("/v1/webhooks", json={"url": target.url}, headers=partner).status_code == 201
+        keys = [publish(client, editor, "multiple-sclerosis", "First.")]
+        assert wait_until(lambda: slow.in_flight.get("/hook") == 1 and len(quick.received) == 1)
+        keys += [publish(client, editor, "multiple-sclerosis", f"Next {i}.") for i in range(2)]
+        quick.wait_for(3)
+        with slow.lock:
+            still_answering, slow_count = slow.in_flight.get("/hook"), len(slow.received)
+        slow_events = [r.event["data"]["key"] for r in slow.wait_for(3, timeout=30)]
+    assert [e["data"]["key"] for e in quick.events()] == keys
+    assert (still_answering, slow_count) == (1, 1), "the quick target waited for the slow one"
+    assert slow_events == keys, "the slow target's events, in order, once it answered"
+    assert slow.most_in_flight["/hook"] == 1
