@@ -274,6 +274,23 @@ def _other_parts(database: Path, args, rng: random.Random, hot: list[str] | None
     return out
 
 
+def memory(seconds: float) -> dict:
+    """The soak with the response cache on and 200 editor writes a minute; the heap's growth over its last
+    third (the target is set for an hour: under 5% over the last 20 minutes)."""
+    command = [sys.executable, str(Path(__file__).with_name("soak.py")), "--seconds", f"{seconds:g}"]
+    command += ["--writes-per-minute", "200", "--samples", "12", "--warmup", f"{min(60.0, seconds / 5):g}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 300, check=False)
+    report = json.loads(done.stdout[done.stdout.index("{") :]) if "{" in done.stdout else {}
+    growth = report.get("heap_last_third_growth_pct")
+    print(
+        f"\nmemory: {seconds:g} s soak, {report.get('writes_per_minute')} writes/min, heap (RssAnon) growth over "
+        f"the last third: {growth}% (target < 5% over the last 20 minutes of an hour); 5xx: "
+        f"{report.get('server_errors_5xx')}"
+    )
+    print(f"  samples [s, VmRSS KiB, RssAnon KiB]: {report.get('rss_kib', {}).get('samples')}")
+    return report
+
+
 def _conditions(database: Path, rng: random.Random) -> list[str]:
     with sqlite3.connect(database) as conn:
         found = [
@@ -333,6 +350,7 @@ def main() -> None:
     parser.add_argument("--no-datasette", action="store_true")
     parser.add_argument("--replay", action="store_true", help="time the change-log replay above 100k too")
     parser.add_argument("--parts", default="hot,cold,writes", help="of hot, cold, writes (comma-separated)")
+    parser.add_argument("--soak", type=float, default=120, help="seconds of soak for the memory target; 0: none")
     parser.add_argument("--rebuild", action="store_true", help="make the stores anew and time the import")
     parser.add_argument("--output", type=Path, default=DATA / "results.json")
     args = parser.parse_args()
@@ -354,6 +372,8 @@ def main() -> None:
         "command": " ".join(sys.argv),
         "sizes": [run_size(s, args, rng) for s in sizes],
     }
+    if args.soak:
+        report["memory"] = memory(args.soak)
     flat = {}
     by_size = {entry["size"]: entry for entry in report["sizes"]}
     if min(by_size) < max(by_size) and all("results" in entry for entry in by_size.values()):
