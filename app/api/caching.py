@@ -5,8 +5,8 @@ Public content is a function of the newest change-log sequence number, so a publ
 and served again while the content version it was made at is current: `ResponseCache` entries are stamped
 with that number, so an entry can never outlive the content it shows, and workers that each keep their
 own can never disagree with one another. A revalidation against a kept response costs one indexed lookup;
-after a change anywhere, the first request for a URL builds it again, and if its bytes are the same, so
-is its tag (and the client gets its 304)."""
+after a change anywhere, the first request for a URL builds it again (a list page the change did not touch
+is stamped anew instead: `api/validity.py`), and if its bytes are the same, so is its tag (and the 304)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import __version__
 from app.api import compression
 from app.api.cachekey import request_signature, signature_bytes
+from app.api.validity import Fetch, Invalidations, PageScope, conn_notes, current, db_notes
 from app.core.db import Database, content_version
 
 Built = tuple[Any, dict[str, str]]  # payload, extra headers
@@ -58,6 +59,7 @@ class Kept:
     salt: str  # what else it depends on (the date, for `?review=overdue`), so only its route can reuse it
     route: Any  # the route that made it, named in metrics and logs when it is served without routing
     compressible: bool = False
+    page: PageScope | None = None  # a list page: what it shows and spans, for `validity.Invalidations`
     encoded: dict[str | None, tuple[list[tuple[bytes, bytes]], bytes]] = field(default_factory=dict)
     grew: Callable[[Kept, int], None] | None = None  # told the bytes of each encoding made after it was kept
 
@@ -69,7 +71,7 @@ class Kept:
         return len(self.body) + headers + sum(_variant_bytes(variant) for variant in self.encoded.values())
 
     @classmethod
-    def of(cls, response: Response, etag: str, version: int, *, salt: str, route: Any, max_age: int) -> Kept:
+    def of(cls, response: Response, etag: str, version: int, *, salt: str, route: Any, max_age: int, page=None) -> Kept:
         # A copy: the response is about to be sent, and middleware further out adds its caller's headers (a
         # request id, CORS for an origin); the kept list must not depend on whether that edits it in place.
         return cls(
@@ -81,6 +83,7 @@ class Kept:
             salt,
             route,
             compression.compressible(response.media_type, len(response.body)),
+            page,
         )
 
     def to_route(self, if_none_match: str | None, accept_encoding: str | None) -> Response:
@@ -142,6 +145,7 @@ class ResponseCache:
         self._weights: dict[tuple, int] = {}
         self._size = 0
         self._lock = threading.Lock()
+        self.invalidations = Invalidations()
 
     def get(self, signature: tuple) -> Kept | None:
         with self._lock:
@@ -162,10 +166,13 @@ class ResponseCache:
             self._entries.clear()
             self._weights.clear()
             self._size = 0
+            self.invalidations = Invalidations()
 
     def put(self, signature: tuple, kept: Kept) -> None:
         if self.max_entries <= 0 or len(kept.body) > self.max_bytes // 16:
             return
+        if kept.page is not None:
+            self.invalidations.begin(kept.version)
         with self._lock:
             old = self._entries.pop(signature, None)
             if old is not None:
@@ -239,6 +246,7 @@ def cached_read(
     render: Callable[[Any], bytes] = orjson.dumps,
     etag_of: Callable[[Any], str] | None = None,
     salt: str = "",
+    page_of: Callable[[], PageScope | None] | None = None,
 ) -> Response:
     """Run `build` in one read snapshot and answer with validators, or 304 when the client is current.
     `etag_of` tags a non-public response from its payload (a record's revision) instead of its bytes.
@@ -248,7 +256,8 @@ def cached_read(
     with db.read() as conn:
         if public:
             version = content_version(conn)
-            if (kept := kept_for(request, version, salt)) is not None:
+            fetch = functools.partial(conn_notes, conn)
+            if (kept := kept_for(request, version, salt, fetch)) is not None:
                 return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
@@ -258,7 +267,8 @@ def cached_read(
     set_validators(response, etag, public=public, max_age=max_age)
     if public and (cache := _cache(request)) is not None:
         route = request.scope.get("route")
-        kept = Kept.of(response, etag, version, salt=salt, route=route, max_age=max_age)
+        page = page_of() if page_of else None
+        kept = Kept.of(response, etag, version, salt=salt, route=route, max_age=max_age, page=page)
         cache.put(request_signature(request.scope), kept)
     if etag_matches(if_none_match, etag):
         return not_modified(etag, public=public, max_age=max_age)
@@ -288,11 +298,11 @@ def _cache(request: Request) -> ResponseCache | None:
     return cache if cache is not None and cache.max_entries > 0 else None
 
 
-def kept_for(request: Request, version: int, salt: str = "") -> Kept | None:
-    """The kept response for this request, if it was made at content `version` and with the same `salt`
-    (see `cached_read`)."""
+def kept_for(request: Request, version: int, salt: str = "", fetch: Fetch | None = None) -> Kept | None:
+    """The kept response for this request, if it shows what a build at content `version` would and was
+    made with the same `salt` (see `cached_read`)."""
     kept = cache.get(request_signature(request.scope)) if (cache := _cache(request)) is not None else None
-    if kept is None or kept.version != version or kept.salt != salt:
+    if kept is None or kept.salt != salt or cache is None or not current(cache.invalidations, kept, version, fetch):
         return None
     return kept
 
@@ -307,6 +317,7 @@ async def cached_read_async(
     max_age: int = 60,
     etag_of: Callable[[Any], str] | None = None,
     salt: str = "",
+    page_of: Callable[[], PageScope | None] | None = None,
 ) -> Response:
     """`cached_read` for async routes: where the content version can be read in microseconds on the
     event loop (SQLite), a revalidation or a kept response is answered there; only building a response
@@ -322,6 +333,7 @@ async def cached_read_async(
         max_age=max_age,
         etag_of=etag_of,
         salt=salt,
+        page_of=page_of,
     )
     version = db.peek_content_version() if public else None
     if version is None:
@@ -330,9 +342,9 @@ async def cached_read_async(
     key = (version, salt, request_signature(request.scope))
     while (running := builds._running.get(key)) is not None:  # the same response is being built
         await running.wait()
-        if (kept := kept_for(request, version, salt)) is not None:
+        if (kept := kept_for(request, version, salt, db_notes(db))) is not None:
             return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
-    if (kept := kept_for(request, version, salt)) is not None:
+    if (kept := kept_for(request, version, salt, db_notes(db))) is not None:
         return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
     builds._running[key] = done = anyio.Event()
     try:
@@ -360,7 +372,8 @@ class ServeKept:
             kept = None if principal is not None and principal.is_editor else self.cache.get(request_signature(scope))
             if kept is not None and not kept.salt:
                 headers = Headers(scope=scope)
-                if "if-modified-since" not in headers and kept.version == self.db.peek_content_version():
+                now, notes = self.db.peek_content_version(), db_notes(self.db)
+                if "if-modified-since" not in headers and current(self.cache.invalidations, kept, now, notes):
                     scope["route"] = kept.route
                     answer = kept.served(headers.get("if-none-match"), headers.get("accept-encoding"))
                     await answer(scope, receive, send)

@@ -201,7 +201,8 @@ def refresh(
     touched: dict[str, set[int]],
     removed: dict[str, set[int]],
     reshaped: dict[str, set[int]],
-) -> None:
+) -> dict[str, set[int]]:
+    """Recompute the facets of what was touched and of what it moves; returns the records recomputed."""
     for resource in FACETED:
         for part in chunks(sorted(removed.get(resource, ()))):
             conn.execute(delete(FACETS).where(_of_resource(resource), FACETS.c.record_pk.in_(part)))
@@ -217,6 +218,7 @@ def refresh(
             # In index order: a bulk load then appends to each facet's range instead of jumping between them.
             rows.sort(key=lambda row: (row["facet"], row["status"], row["record_pk"]))
             _insert_rows(conn, rows)
+    return affected
 
 
 def _insert_rows(conn: Connection, rows: list[dict]) -> None:

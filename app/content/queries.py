@@ -59,6 +59,7 @@ class Filters:
 class Page:
     items: list[Any]  # documents, or (rendered) their kept bodies as `orjson.Fragment`s
     last_position: int | None  # where the next page starts, None at the end
+    pks: Sequence[int] = ()  # the records shown
 
 
 def resolve_conditions(conn: Connection, values: Sequence[str]) -> list[str]:
@@ -173,7 +174,34 @@ def list_page(
     else:
         docs = load_documents(conn, spec, pks)
         items = expand(conn, spec, [docs[pk] for pk in pks], public=statuses == PUBLIC)
-    return Page(items=items, last_position=pks[-1] if more else None)
+    return Page(items=items, last_position=pks[-1] if more else None, pks=pks)
+
+
+FILTERED_BY = {
+    "condition": ("condition",),
+    "therapy": ("therapy",),
+    "therapy_type": ("therapy",),
+    "topic": ("topic",),
+    "source": ("source",),
+    "expert": ("expert",),
+    "lang": ("source", "topic"),
+}
+
+
+def page_depends(spec: ResourceSpec, filters: Filters) -> frozenset[str] | None:
+    """The resources any change of which may change a public page of `spec` with `filters` besides its
+    own records: what its documents embed and what its filters name. None where a page depends on more
+    than that (filters reaching through claims or quotes, a date): such a page is current only at the
+    content version it was made at."""
+    given = filters.given()
+    if filters.review or (given and spec.name not in FACETED):
+        return None
+    depends = {ref.target for ref in spec.refs.values()} | {link.target for link in spec.links.values()}
+    if "topic" in spec.refs:
+        depends.add("source")
+    for name in given:
+        depends.update(FILTERED_BY[name])
+    return frozenset(depends)
 
 
 def _grade_clause(spec: ResourceSpec, max_grade: float) -> Select:

@@ -24,10 +24,13 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select
 from app.content.documents import IN_LIST, chunks, expand, load_documents
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
-from app.models import ReadDocument, table_of
+from app.models import ReadDocument, ReadInvalidation, table_of
 
 READ = table_of(ReadDocument)
+INVALIDATIONS = table_of(ReadInvalidation)
 RENDER_BATCH = 2_000
+BULK = 1_000  # records a write changes past which its invalidation is "everything"
+INVALIDATIONS_KEPT = 10_000  # content versions of invalidations kept
 
 
 def render(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> dict[int, bytes]:
@@ -66,6 +69,13 @@ def _pks_where(conn: Connection, column, targets: Iterable[int], selected) -> se
     for part in chunks(sorted(targets)):
         found.update(conn.execute(select(selected).where(column.in_(part))).scalars())
     return found
+
+
+def moves_lists(spec: ResourceSpec, old: dict, new: dict) -> bool:
+    """Whether an update may move a record in or out of a list or a filter: a new status, relation,
+    language or type (what facets and visibility are made of), not a new text."""
+    fields = ("status", "language", "type", *spec.refs, *spec.links)
+    return any(old.get(name) != new.get(name) for name in fields)
 
 
 def dependents(conn: Connection, changed: dict[str, set[int]]) -> dict[str, set[int]]:
@@ -112,16 +122,45 @@ def _store(conn: Connection, spec: ResourceSpec, pks: Sequence[int], *, replace:
 
 def refresh(
     conn: Connection, touched: dict[str, set[int]], removed: dict[str, set[int]], updated: dict[str, set[int]]
-) -> None:
-    """Bring the kept documents in step with a write transaction's changes (see the module's text)."""
+) -> dict[str, set[int]]:
+    """Bring the kept documents in step with a write transaction's changes (see the module's text);
+    returns the dependents rendered again (records whose embedded parts changed)."""
     for resource, pks in removed.items():
         _forget(conn, resource, pks)
     wanted: dict[str, set[int]] = {resource: set(pks) for resource, pks in touched.items()}
-    for resource, pks in dependents(conn, updated).items():
+    embedding = dependents(conn, updated)
+    for resource, pks in embedding.items():
         wanted.setdefault(resource, set()).update(pks)
     for resource, pks in wanted.items():
         if pks:
             _store(conn, RESOURCES[resource], sorted(pks - removed.get(resource, set())))
+    return embedding
+
+
+def invalidate(
+    conn: Connection,
+    seq: int,
+    moved: dict[str, set[int]],
+    refaceted: dict[str, set[int]],
+    touched: dict[str, set[int]],
+    embedding: dict[str, set[int]],
+) -> None:
+    """Note, under content version `seq`, the records whose place in lists may have changed (`moved`:
+    created, deleted, a new status or relation; and those whose facets were recomputed because another
+    record moved them) and those whose document alone changed (touched or embedding one that was), for
+    the response cache's per-response validity (`api/validity.py`). A large write is one row meaning
+    everything. Rows older than `INVALIDATIONS_KEPT` versions are dropped."""
+    places = {r: set(moved.get(r, ())) | (refaceted.get(r, set()) - touched.get(r, set())) for r in RESOURCES}
+    rows = [(seq, r, pk, "m") for r, pks in places.items() for pk in pks]
+    for r in RESOURCES:
+        rows += [(seq, r, pk, "b") for pk in (touched.get(r, set()) | embedding.get(r, set())) - places[r]]
+    if len(rows) > BULK:
+        rows = [(seq, "*", 0, "m")]
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    columns = "(seq, resource, record_pk, kind)"
+    if rows:
+        conn.exec_driver_sql(f"INSERT INTO {INVALIDATIONS.name} {columns} VALUES ({', '.join([mark] * 4)})", rows)
+    conn.execute(delete(INVALIDATIONS).where(INVALIDATIONS.c.seq < seq - INVALIDATIONS_KEPT))
 
 
 def rebuild(conn: Connection) -> dict[str, int]:

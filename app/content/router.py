@@ -16,6 +16,7 @@ from app.api.caching import Built, cached_read_async
 from app.api.deps import DatabaseDep, PageDep, PageParams, PrincipalDep
 from app.api.examples import DETAIL_EXAMPLES, EXAMPLES
 from app.api.principal import Principal
+from app.api.validity import PageScope
 from app.content import jsonld, queries
 from app.content.documents import record_etag_of
 from app.content.params import (
@@ -78,16 +79,29 @@ async def list_records(
     public = statuses == (Status.published.value,)
     after = decode_cursor(spec.plural, page.cursor)
 
+    shown: list[queries.Page] = []
+
     def build(conn: Connection) -> Built:
         result = queries.list_page(
             conn, spec, filters, after=after, limit=page.limit, statuses=statuses, rendered=public
         )
+        shown.append(result)
         next_cursor = encode_cursor(spec.plural, result.last_position) if result.last_position else None
         headers = next_link(request, next_cursor)
         return {"items": result.items, "next_cursor": next_cursor}, headers
 
+    def page_of() -> PageScope | None:
+        """What the page shows and spans, so that a write elsewhere leaves it kept (`api/validity.py`)."""
+        depends = queries.page_depends(spec, filters)
+        if depends is None or not shown:
+            return None
+        last = shown[-1]
+        return PageScope(spec.name, frozenset(last.pks), after, last.last_position, depends)
+
     max_age = request.app.state.settings.cache_max_age
-    return await cached_read_async(request, db, build, public=public, max_age=max_age, salt=filters.salt())
+    return await cached_read_async(
+        request, db, build, public=public, max_age=max_age, salt=filters.salt(), page_of=page_of
+    )
 
 
 async def get_record(request: Request, db: Database, principal: Principal, spec: ResourceSpec, key: str) -> Response:

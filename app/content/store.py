@@ -20,7 +20,7 @@ from app.content.hierarchy import children_first
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
 from app.core.clock import utc_now
-from app.core.db import Database
+from app.core.db import Database, content_version
 from app.core.errors import ContentError, InUse, NotFoundError, UnknownReference
 from app.models import Change, Revision, table_of
 
@@ -93,6 +93,8 @@ class ContentWriter:
     removed: dict[str, set[int]] = field(default_factory=dict)
     reshaped: dict[str, set[int]] = field(default_factory=dict)  # records whose change moves others' facets
     updated: dict[str, set[int]] = field(default_factory=dict)  # records that existed before: others embed them
+    moved: dict[str, set[int]] = field(default_factory=dict)  # records whose place in lists may have changed
+    changed: bool = False  # whether a change-log entry was written (a new content version)
     logged: list[dict[str, Any]] = field(default_factory=list)  # change-log entries written, for change_hooks
 
     # ---- writing ------------------------------------------------------------------------------------
@@ -146,10 +148,13 @@ class ContentWriter:
             self._record(spec, pk, key, "updated", doc, was_public=old["status"] == Status.published, log=log)
             if any(old.get(name) != content.get(name) for name in facets.SHAPING_FIELDS.get(resource, ())):
                 self.reshaped.setdefault(resource, set()).add(pk)
+            if readmodel.moves_lists(spec, old, content):
+                self.moved.setdefault(resource, set()).add(pk)
             results.append(WriteResult(resource, key, "updated", doc))
         if to_update:
             changed = [(pk, wanted[key]) for key, pk, _ in to_update]
             self._write_children(spec, changed, resolved, replace=True)
+        self.changed |= bool(log.changes)
         log.write(self.conn, self.logged)
         if to_update:
             self._refuse_cycles(spec, [pk for _, pk, _ in to_update])
@@ -209,8 +214,10 @@ class ContentWriter:
             if doc["status"] == Status.published:
                 log.change(self, resource, key, "delete", None, pk)
             self.removed.setdefault(resource, set()).add(pk)
+            self.moved.setdefault(resource, set()).add(pk)
             self.touched.get(resource, set()).discard(pk)
             results.append(WriteResult(resource, key, "deleted", None))
+        self.changed |= bool(log.changes)
         log.write(self.conn, self.logged)
         return results
 
@@ -221,11 +228,13 @@ class ContentWriter:
             for change_hook in change_hooks:
                 change_hook(self.conn, self.logged)
             self.logged = []
-        facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
-        readmodel.refresh(self.conn, self.touched, self.removed, self.updated)
+        affected = facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
+        embedding = readmodel.refresh(self.conn, self.touched, self.removed, self.updated)
+        if self.changed:  # what a kept response needs to tell whether it still shows the truth
+            readmodel.invalidate(self.conn, content_version(self.conn), self.moved, affected, self.touched, embedding)
         for hook in after_write_hooks:
             hook(self.conn, self.touched, self.removed)
-        self.touched, self.removed, self.reshaped, self.updated = {}, {}, {}, {}
+        self.touched, self.removed, self.reshaped, self.updated, self.moved, self.changed = {}, {}, {}, {}, {}, False
 
     # ---- helpers ------------------------------------------------------------------------------------
 
@@ -314,6 +323,8 @@ class ContentWriter:
         log.revision(self, spec, key, op, doc)
         if op == "updated":
             self.updated.setdefault(spec.name, set()).add(pk)
+        else:
+            self.moved.setdefault(spec.name, set()).add(pk)
         if doc["status"] == Status.published:
             log.change(self, spec.name, key, "upsert", doc, pk)
         elif was_public:
@@ -369,17 +380,8 @@ class _LogRows:
     record_pks: list[int] = field(default_factory=list)
 
     def revision(self, writer: ContentWriter, spec: ResourceSpec, key: str, op: str, doc: dict) -> None:
-        self.revisions.append(
-            {
-                "resource": spec.name,
-                "key": key,
-                "revision": doc["revision"],
-                "op": op,
-                "at": writer.now,
-                "actor": writer.actor,
-                "data": doc,
-            }
-        )
+        row = {"resource": spec.name, "key": key, "revision": doc["revision"], "op": op, "at": writer.now}
+        self.revisions.append(row | {"actor": writer.actor, "data": doc})
 
     def change(self, writer: ContentWriter, resource: str, key: str, op: str, data: dict | None, pk: int) -> None:
         self.changes.append({"resource": resource, "key": key, "op": op, "at": writer.now, "data": data})

@@ -148,6 +148,12 @@ class Database:
         each thread keeps a connection of its own for it and the answer comes from the WAL index in
         microseconds, so the event loop may ask it directly (a revalidation or a kept response then
         never waits for the threadpool). None where that is not so cheap (PostgreSQL: a network trip)."""
+        rows = self.peek("SELECT max(seq) FROM changes")
+        return None if rows is None else rows[0][0] or 0
+
+    def peek(self, sql: str, parameters: tuple = ()) -> list[tuple] | None:
+        """A small read (`?` placeholders) on the thread's own SQLite connection, as above; None on a
+        database where that is not cheap."""
         path = self.read_engine.url.database if is_sqlite(self.read_engine) else None
         if not path or path == ":memory:":
             return None
@@ -156,7 +162,7 @@ class Database:
             conn = sqlite3.connect(path, isolation_level=None, timeout=1, check_same_thread=False)
             self._peekers.conn = conn
             self._peek_connections.append(conn)
-        return conn.execute("SELECT max(seq) FROM changes").fetchone()[0] or 0
+        return conn.execute(sql, parameters).fetchall()
 
     def dispose(self) -> None:
         for conn in self._peek_connections:

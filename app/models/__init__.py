@@ -21,7 +21,7 @@ from app.models.content import (
     TopicCondition,
     TopicTherapy,
 )
-from app.models.system import ApiKey, Change, Facet, ReadDocument, Revision
+from app.models.system import ApiKey, Change, Facet, ReadDocument, ReadInvalidation, Revision
 from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
@@ -46,6 +46,7 @@ __all__ = [
     "Quote",
     "QuoteClaim",
     "ReadDocument",
+    "ReadInvalidation",
     "Revision",
     "Source",
     "Therapy",

@@ -61,6 +61,20 @@ class ReadDocument(SQLModel, table=True):
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class ReadInvalidation(SQLModel, table=True):
+    """What a write changed for the read side, under the content version it made (`seq`): a record whose
+    public document changed (`kind` "b": body) or whose place in lists may have (`kind` "m": created,
+    deleted, a new status or relation, facets moved); resource "*" is everything (a bulk write). A kept
+    response of a list is still current at a newer version when nothing it shows or spans changed."""
+
+    __tablename__ = "read_invalidations"
+    pk: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), nullable=False, index=True))
+    resource: str = Field(max_length=16)
+    record_pk: int
+    kind: str = Field(max_length=1)
+
+
 class ApiKey(SQLModel, table=True):
     """A partner's or editor's key: only a hash is kept; the prefix finds the row."""
 
