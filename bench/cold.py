@@ -157,7 +157,8 @@ def _editor_key(database: Path) -> str:
 
 
 class Editor(threading.Thread):
-    """Edits one claim's text once per `interval` seconds until stopped; counts the writes that landed."""
+    """Edits a claim's excerpt once per `interval` seconds (on a schedule) until stopped; counts the writes
+    that landed."""
 
     def __init__(self, base: str, key: str, claims: list[str], interval: float = 1.0) -> None:
         super().__init__(daemon=True)
@@ -167,8 +168,9 @@ class Editor(threading.Thread):
         self.failed = 0
 
     def run(self) -> None:
-        number = 0
-        while not self.stopping.wait(self.interval):
+        number, next_at = 0, time.monotonic() + self.interval
+        while not self.stopping.wait(max(0.0, next_at - time.monotonic())):
+            next_at += self.interval  # on a schedule: a slow write does not lower the rate
             number += 1
             claim = self.claims[number % len(self.claims)]
             body = json.dumps({"source_excerpt": f"Edited while read, number {number}."}).encode()
