@@ -194,21 +194,26 @@ def run_under_writes(database: Path, paths: list[str], args) -> dict:
         claims = [k for (k,) in conn.execute("select key from claims where status = 'published' limit 50")]
     rounds: dict[str, list[wrk.Result]] = {}
     editor_counts = {"written": 0, "failed": 0}
+    cpu: dict[str, list[float]] = {}
     with servers.ours(database, workers=2) as ours:
         # Long enough for both workers to keep every path: "no writes" is then the hot path it is meant to be.
         wrk.run("warm-up", ours, paths, seconds=max(10.0, args.warmup), connections=args.connections)
         for _ in range(args.rounds):
             name = "hot: condition, no writes"
+            before = servers.cpu_seconds(ours)
             rounds.setdefault(name, []).append(
                 wrk.run(name, ours, paths, seconds=args.seconds, connections=args.connections)
             )
+            cpu.setdefault(name, []).append(servers.cpu_seconds(ours) - before)
             editor = Editor(ours, key, claims)
             editor.start()
             try:
                 name = "hot: condition, 1 write/s"
+                before = servers.cpu_seconds(ours)
                 rounds.setdefault(name, []).append(
                     wrk.run(name, ours, paths, seconds=args.seconds, connections=args.connections)
                 )
+                cpu.setdefault(name, []).append(servers.cpu_seconds(ours) - before)
             finally:
                 editor.stopping.set()
                 editor.join(timeout=30)
@@ -218,12 +223,15 @@ def run_under_writes(database: Path, paths: list[str], args) -> dict:
     from bench.run import merge
 
     merged = {name: merge(results) for name, results in rounds.items()}
+    cpu_ms = {name: sum(cpu[name]) * 1000 / max(1, sum(r.requests for r in rounds[name])) for name in rounds}
     print(f"\nReads while an editor writes (cache on), {args.connections} connections, 2 workers:")
-    print(wrk.HEADER)
-    for result in merged.values():
-        print(result.row())
-    quiet, busy = merged["hot: condition, no writes"], merged["hot: condition, 1 write/s"]
-    ratio = busy.rps / quiet.rps if quiet.rps else 0.0
-    print(f"  with writes / without (target >= 0.50): {ratio:6.2f}x  ({editor_counts['written']} writes landed,")
-    print(f"  {editor_counts['failed']} refused)")
-    return {"results": {n: vars(r) for n, r in merged.items()}, "ratio": ratio, "writes": editor_counts}
+    print(wrk.HEADER + f" {'CPU ms/req':>10}")
+    for name, result in merged.items():
+        print(result.row() + f" {cpu_ms[name]:>10.2f}")
+    quiet, busy = "hot: condition, no writes", "hot: condition, 1 write/s"
+    ratio = merged[busy].rps / merged[quiet].rps if merged[quiet].rps else 0.0
+    by_cpu = cpu_ms[quiet] / cpu_ms[busy] if cpu_ms[busy] else 0.0
+    print(f"  with writes / without (target >= 0.50): {ratio:6.2f}x; by CPU per answer: {by_cpu:6.2f}x")
+    print(f"  ({editor_counts['written']} writes landed, {editor_counts['failed']} refused)")
+    results = {n: vars(r) | {"cpu_ms_per_request": cpu_ms[n]} for n, r in merged.items()}
+    return {"results": results, "ratio": ratio, "ratio_by_cpu": by_cpu, "writes": editor_counts}
