@@ -1,7 +1,7 @@
 """read invalidations
 
-Revision ID: 0008_read_invalidations
-Revises: 0007_read_model
+Revision ID: 0009_read_invalidations
+Revises: 0008_content_integrity
 Create Date: 2026-11-30 23:00:00.000000
 
 What each write changed for the read side, under the content version it made: kept list responses stay
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_read_invalidations"
-down_revision: str | None = "0007_read_model"
+revision: str = "0009_read_invalidations"
+down_revision: str | None = "0008_content_integrity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
