@@ -104,9 +104,9 @@ DELIBERATE = [
     Deliberate(
         "ST202",
         422,
-        r"provenance names '[^']*', which is not a field",
+        r"provenance names '[^']*', which is not a field|'provenance\.[^']*\[key\]' is invalid",
         "Provenance is keyed by the record's own field names: a rule between a map's keys and the shape it "
-        "belongs to, stated in the description.",
+        "belongs to, stated in the description (the key pattern is `propertyNames`, which generation ignores).",
     ),
     *(
         Deliberate(
