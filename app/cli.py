@@ -134,6 +134,9 @@ def db_backup(path: Annotated[Path, typer.Argument(help="A new file to write the
     except BackupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except OSError as exc:  # the copy was made but could not be put in place: nothing is left behind
+        typer.echo(f"error: the backup could not be written to {path}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"backed up to {info.path} ({info.bytes} bytes, change log at {info.last_change})")
 
 
@@ -192,16 +195,21 @@ def import_(
 def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write; default stdout.")] = None,
 ) -> None:
-    """Write every published record as NDJSON, one document per line, with the change-log cursor."""
+    """Write every published record as NDJSON, one document per line, with the change-log cursor. With
+    `-o`, the file is written whole or not at all (a temporary file beside it, renamed when complete)."""
+    from app.ops.files import written_whole
     from app.partners.export import write_ndjson
 
     db = _db()
-    stream = output.open("wb") if output else sys.stdout.buffer
+    if output is None:
+        write_ndjson(db, sys.stdout.buffer)
+        return
     try:
-        write_ndjson(db, stream)
-    finally:
-        if output:
-            stream.close()
+        with written_whole(output) as partial, partial.open("wb") as stream:
+            write_ndjson(db, stream)
+    except OSError as exc:  # a full disk, a missing directory: the old file, if any, is left as it was
+        typer.echo(f"error: the export could not be written to {output}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 @cli.command()

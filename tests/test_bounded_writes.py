@@ -98,19 +98,25 @@ def test_a_search_after_a_long_synonym_list_costs_what_any_search_costs(client, 
     statements = []
 
     def count(conn, cursor, statement, *args):
-        statements.append(statement)
+        if "webhook_" not in statement:  # the delivery worker's polls, not the search's
+            statements.append(statement)
 
-    before = client.get("/v1/search", params={"q": "RA"})
-    assert before.status_code == 200
+    def search_statements(q: str) -> tuple[int, dict]:
+        statements.clear()
+        event.listen(seeded_db.engine, "before_cursor_execute", count)
+        try:
+            response = client.get("/v1/search", params={"q": q})
+        finally:
+            event.remove(seeded_db.engine, "before_cursor_execute", count)
+        assert response.status_code == 200
+        return len(statements), response.json()
+
+    write(seeded_db, "condition", "rheumatoid-arthritis", synonyms=["RA", "zz0 rheumatism"])
+    short, _ = search_statements("RA")  # a new content version: the vocabulary is loaded again
     write(seeded_db, "condition", "rheumatoid-arthritis", synonyms=synonyms)
-    event.listen(seeded_db.engine, "before_cursor_execute", count)
-    try:
-        after = client.get("/v1/search", params={"q": "RA"})
-    finally:
-        event.remove(seeded_db.engine, "before_cursor_execute", count)
-    assert after.status_code == 200
-    assert ("condition", "rheumatoid-arthritis") in [(h["resource"], h["key"]) for h in after.json()["items"]]
-    assert len(statements) <= 12, statements
+    long, after = search_statements("RA")
+    assert ("condition", "rheumatoid-arthritis") in [(h["resource"], h["key"]) for h in after["items"]]
+    assert long <= short, (short, long)  # no more statements, whatever the number of synonyms
     with seeded_db.read() as conn:
         groups = parse("RA", vocabulary(conn, content_version(conn)))
     assert len(groups) == 1 and len(groups[0]) == MAX_ALTERNATIVES

@@ -22,6 +22,7 @@ from app.api.ratelimit import EXEMPT_PATHS as RATE_LIMIT_EXEMPT
 from app.core.errors import (
     PROBLEM_JSON,
     HeadersTooLarge,
+    InsufficientStorage,
     InvalidHost,
     InvalidQuery,
     Overloaded,
@@ -131,6 +132,11 @@ INVALID_HOST = InvalidHost.openapi(
     "The request has no `Host` naming a host and port, or more than one `Host` (RFC 9112, section 3.2).",
     "The request needs exactly one Host header naming a host (and port).",
 )
+INSUFFICIENT_STORAGE = InsufficientStorage.openapi(
+    "The database has no room for this write (a full disk or its size limit); nothing of it was saved. "
+    "Not a passing outage, so no `Retry-After`: it lasts until an operator makes room.",
+    "The database has no room for this write; nothing was saved.",
+)
 # Shared by many operations, so kept once in components/responses.
 RESPONSES: dict[str, dict[str, Any]] = {
     "NotModified": NOT_MODIFIED,
@@ -142,6 +148,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "RequestTimeout": REQUEST_TIMEOUT,
     "TooManyRequests": {**TOO_MANY_REQUESTS, "headers": _refs("Retry-After", *RATE_LIMIT_HEADERS)},
     "Overloaded": {**OVERLOADED, "headers": _refs("Retry-After")},
+    "InsufficientStorage": INSUFFICIENT_STORAGE,
 }
 
 
@@ -262,6 +269,8 @@ def _document_answers(path: str, method: str, operation: dict[str, Any], trait: 
     responses.setdefault("400", _ref("InvalidHost"))
     if method in ("post", "put", "patch"):
         responses.setdefault("408", _ref("RequestTimeout"))
+    if method in ("post", "put", "patch", "delete"):
+        responses.setdefault("507", _ref("InsufficientStorage"))
     # Past the rate limit, past the address's share of a worker, or (with a key) after too many failed keys.
     responses.setdefault("429", _ref("TooManyRequests"))
     if trait.may_be_overloaded:

@@ -13,10 +13,12 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.core.db import is_disk_full
 from app.core.errors import (
     ApiError,
     DatabaseUnavailable,
     HttpError,
+    InsufficientStorage,
     InternalError,
     MethodNotAllowed,
     NotFoundError,
@@ -84,6 +86,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _operational(_: Request, exc: OperationalError) -> Response:
+        if is_disk_full(exc):  # not a passing outage: no Retry-After
+            log.error("database full: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+            return InsufficientStorage("The database has no room for this write; nothing was saved.").response()
         if "interrupted" in str(exc.orig) or "statement timeout" in str(exc.orig):
             return QueryTimeout(
                 "The query ran past its time limit; narrow it.", headers={"Retry-After": "1"}

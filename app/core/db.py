@@ -188,3 +188,16 @@ def log_database_version(db: Database) -> None:
 def content_version(conn: Connection) -> int:
     """The sequence number of the newest public change: public content is a function of it."""
     return conn.execute(select(func.max(CHANGES.c.seq))).scalar() or 0
+
+
+SQLITE_FULL = 13  # "database or disk is full"
+DISK_FULL_SQLSTATE = "53100"  # PostgreSQL's disk_full
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """A database error that says there is no room: SQLite's SQLITE_FULL (a full disk, or the page limit
+    `PRAGMA max_page_count` sets), PostgreSQL's SQLSTATE 53100. Given the driver's error or SQLAlchemy's."""
+    original = getattr(error, "orig", None) or error
+    if getattr(original, "sqlite_errorcode", None) == SQLITE_FULL:
+        return True
+    return getattr(original, "sqlstate", None) == DISK_FULL_SQLSTATE

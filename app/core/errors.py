@@ -189,6 +189,15 @@ class DatabaseUnavailable(ApiError):
     slug = "database-unavailable"
 
 
+class InsufficientStorage(ApiError):
+    """The database has no room for a write (a full disk, a size limit): not a passing outage, so no
+    `Retry-After`; nothing of the write was saved."""
+
+    status = 507
+    title = "Insufficient storage"
+    slug = "insufficient-storage"
+
+
 class ContentError(ApiError):
     """A write the content cannot take, naming the fields at fault."""
 

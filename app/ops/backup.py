@@ -9,13 +9,13 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from app.core.db import Database
+from app.ops.files import written_whole
 
 
 class BackupError(Exception):
@@ -67,17 +67,15 @@ def backup(db: Database, target: Path) -> BackupInfo:
     if not db.is_sqlite:
         return _pg_dump(db, target)
     source = _sqlite_file(db)
-    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
-    conn = sqlite3.connect(source, timeout=10)
-    try:
-        conn.execute("VACUUM INTO ?", (str(partial),))
-    finally:
-        conn.close()
-    try:
+    with written_whole(target) as partial:
+        conn = sqlite3.connect(source, timeout=10)
+        try:
+            conn.execute("VACUUM INTO ?", (str(partial),))
+        except sqlite3.Error as exc:  # a full disk among others: nothing is left behind
+            raise BackupError(f"The backup could not be written to {target}: {exc}.") from None
+        finally:
+            conn.close()
         inspect_sqlite(partial)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
     return inspect_sqlite(target)
 
 
@@ -121,11 +119,11 @@ def _tool(name: str) -> str:
 
 def _pg_dump(db: Database, target: Path) -> BackupInfo:
     url, env = _libpq_url(db)
-    command = [_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(target), "--dbname", url]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        target.unlink(missing_ok=True)
-        raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+    with written_whole(target) as partial:
+        command = [_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(partial), "--dbname", url]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
     return BackupInfo(path=target, bytes=target.stat().st_size, schema=None, last_change=0)
 
 
