@@ -65,8 +65,10 @@ def test_a_server_killed_between_a_write_and_its_delivery_delivers_after_restart
     with receiver(delays=[0.0, 30.0]) as target:
         server = start(url, port, worker=False)
         try:
-            made = httpx.post(base + "/v1/webhooks", json={"url": target.url}, headers=partner).json()
-            first = httpx.post(base + "/v1/claims", json=claim_about("multiple-sclerosis", "One."), headers=editor)
+            made = httpx.post(base + "/v1/webhooks", json={"url": target.url}, headers=partner, timeout=30).json()
+            first = httpx.post(
+                base + "/v1/claims", json=claim_about("multiple-sclerosis", "One."), headers=editor, timeout=30
+            )
             assert first.status_code == 201
         finally:
             kill(server)  # committed, never sent
@@ -75,7 +77,9 @@ def test_a_server_killed_between_a_write_and_its_delivery_delivers_after_restart
         server = start(url, port, worker=True)
         try:
             assert len(target.wait_for(1, timeout=20)) == 1
-            second = httpx.post(base + "/v1/claims", json=claim_about("multiple-sclerosis", "Two."), headers=editor)
+            second = httpx.post(
+                base + "/v1/claims", json=claim_about("multiple-sclerosis", "Two."), headers=editor, timeout=30
+            )
             assert second.status_code == 201
             assert len(target.wait_for(2, timeout=20)) == 2  # the send of "Two." is now hanging
         finally:

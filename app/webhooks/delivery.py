@@ -6,8 +6,10 @@ sends each subscription's deliveries one after another in a task of its own, wit
 sends in flight across all of them (connections kept alive per target, `sender.Clients`), and records what
 finished (`queue.record`: one transaction for every result that is ready, leases released in it). It claims
 again as soon as it has room and work is due, without waiting for slower subscriptions: a receiver that
-takes its full timeout holds up its own events only. Inside `serve` it runs small (few subscriptions and
-sends at once), so reads keep the CPU; `python -m app deliver` runs larger, and several share the work."""
+takes its full timeout holds up its own events only. Inside `serve` it runs smaller (it shares the event
+loop with the reads); `python -m app deliver` runs larger, and several share the work. What it costs the
+reads is the deliveries' CPU, not the bound (BENCHMARKS.md, "Webhook delivery"): a smaller bound only
+sends later."""
 
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ class Size:
     concurrency: int  # sends in flight at once, across them
 
 
-SERVE_SIZE = Size(subscriptions=64, concurrency=4)
+SERVE_SIZE = Size(subscriptions=64, concurrency=16)
 DELIVER_SIZE = Size(subscriptions=256, concurrency=64)
 
 RECORD_WAIT = 0.05  # seconds a finished result may wait to be recorded with others
