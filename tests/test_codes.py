@@ -18,6 +18,7 @@ from tests.conftest import DATA_DIR
 from tests.test_editing import PROBLEM, make_key
 
 RELEASE = icd10cm.release()
+PREVIOUS, PREVIOUS_CODES = codes.previous_release()
 MESH = codes.mesh()
 
 
@@ -45,10 +46,12 @@ def test_every_code_in_data_is_held_by_its_system_and_names_its_release(client):
     for slug, code in served:
         assert code["version"], (slug, code)
         if code["system"] == "icd10cm":
-            assert cm.is_valid_item(code["code"]), (slug, code)
-            assert code["checked_against"] == RELEASE
-            if code["version"] == RELEASE:  # billable in the release it names, or a category on purpose
+            assert code["version"] in (RELEASE, PREVIOUS) and code["checked_against"] == code["version"]
+            # Billable in the release it names, or a category on purpose.
+            if code["version"] == RELEASE:
                 assert cm.is_leaf(code["code"]) != code["category"], (slug, code)
+            else:
+                assert PREVIOUS_CODES[code["code"]] != code["category"], (slug, code)
             assert code["name"] == cm.get_description(code["code"])
         elif code["system"] == "mesh":
             assert MESH.names[code["code"]] == code["name"], (slug, code)
@@ -67,7 +70,9 @@ def test_the_g35_split_keeps_both_releases(client):
     ms = client.get("/v1/conditions/multiple-sclerosis").json()
     icd = {c["version"]: c["code"] for c in ms["codes"] if c["system"] == "icd10cm"}
     assert icd == {"FY2025": "G35", "FY2026": "G35.D"}
+    assert {c["checked_against"] for c in ms["codes"] if c["system"] == "icd10cm"} == {"FY2025", "FY2026"}
     assert not cm.is_leaf("G35") and cm.is_leaf("G35.D")  # G35 became a category in FY2026
+    assert PREVIOUS == "FY2025" and PREVIOUS_CODES["G35"] and "G35.D" not in PREVIOUS_CODES
 
 
 @pytest.mark.parametrize(
@@ -77,6 +82,9 @@ def test_the_g35_split_keeps_both_releases(client):
         ({"system": "icd10cm", "code": "Z99.999"}, ["'Z99.999'", "not in ICD-10-CM"]),
         ({"system": "icd10cm", "code": "M06.9", "category": True}, ["'M06.9'", "billable"]),
         ({"system": "icd10cm", "code": "M06.9", "version": "FY2031"}, ["'M06.9'", "newer"]),
+        ({"system": "icd10cm", "code": "G35.D", "version": "FY2025"}, ["'G35.D'", "not in ICD-10-CM FY2025"]),
+        ({"system": "icd10cm", "code": "G35", "version": "FY2026"}, ["'G35'", "category in FY2026"]),
+        ({"system": "icd10cm", "code": "A04.7", "version": "FY2025"}, ["'A04.7'", "category in FY2025"]),
         ({"system": "mesh", "code": "D999999"}, ["'D999999'", "not a MeSH"]),
         ({"system": "mesh", "code": "D001172", "name": "Rheumatoid arthritis"}, ["'D001172'", "Arthritis, Rheumatoid"]),
         ({"system": "snomedct", "code": "69896005", "version": "International"}, ["'69896005'", "check digit"]),
@@ -169,6 +177,18 @@ def test_any_category_is_refused_unless_marked(code):
     with pytest.raises(codes.CodeRefused, match="category"):
         codes.check("icd10cm", code, None, None, False)
     assert codes.check("icd10cm", code, None, None, True).code == code
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(PREVIOUS_CODES.items())))
+def test_a_code_for_the_previous_release_is_checked_in_that_release(item):
+    code, billable = item
+    if billable:
+        assert codes.check("icd10cm", code, PREVIOUS, None, False).checked_against == PREVIOUS
+    else:
+        with pytest.raises(codes.CodeRefused, match=f"category in {PREVIOUS}"):
+            codes.check("icd10cm", code, PREVIOUS, None, False)
+        assert codes.check("icd10cm", code, PREVIOUS, None, True).checked_against == PREVIOUS
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

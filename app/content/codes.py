@@ -3,10 +3,12 @@ importer alike, through the write shape) passes each of its codes through `check
 system does not hold and returns the code as stored: its release (`version`), its name in the system, and
 `checked_against`, the release it was checked against.
 
-- ICD-10-CM: CMS's tables as `simple-icd-10-cm` ships them (`icd10cm.release()`, e.g. FY2026). An unknown
-  code is refused; a category or subcategory that cannot be billed is refused unless the record marks it
-  deliberately as a category. A code naming an earlier release (G35 for FY2025, split in FY2026) must still
-  be in the packaged release; whether it was billable in its own release is not checked here.
+- ICD-10-CM: CMS's tables as `simple-icd-10-cm` ships them (`icd10cm.release()`, e.g. FY2026), and for the
+  release before it (FY2025) a shipped list of its codes (`icd10cm_fy2025.tsv.gz`). An unknown code is
+  refused; a category or subcategory that cannot be billed is refused unless the record marks it
+  deliberately as a category; each is checked in the release it names (G35 is billable in FY2025, a
+  category in FY2026). A code naming an older release must still be in the packaged one; whether it could
+  be billed in its own release is not checked.
 - MeSH: NLM's topical descriptors of the year the shipped table names (`mesh_descriptors.tsv.gz`, made by
   `scripts/generate_mesh_table.py`); the name given must be the descriptor's name.
 - SNOMED CT: the edition must be named and the identifier's check digit (Verhoeff) must hold. No SNOMED CT
@@ -27,6 +29,7 @@ from stdnum import verhoeff
 from app.content import icd10cm
 
 MESH_FILE = Path(__file__).with_name("mesh_descriptors.tsv.gz")
+PREVIOUS_ICD10CM_FILE = Path(__file__).with_name("icd10cm_fy2025.tsv.gz")
 _MESH_UI = re.compile(r"^D\d{6,9}$")
 _SCTID = re.compile(r"^[1-9]\d{5,17}$")
 _FISCAL_YEAR = re.compile(r"^FY(\d{4})$")
@@ -66,6 +69,7 @@ def mesh() -> MeshTable:
 def load() -> None:
     """Load every table a check reads (seconds, once per process), so no write pays for it."""
     icd10cm.load()
+    previous_release()
     mesh()
 
 
@@ -78,30 +82,53 @@ def _same_name(a: str, b: str) -> bool:
     return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
 
 
+@cache
+def previous_release() -> tuple[str, dict[str, bool]]:
+    """The release before the packaged one, shipped as a compact list (`scripts/generate_icd10cm_previous.py`):
+    its name (`FY2025`) and, per code, whether it can be billed."""
+    with gzip.open(PREVIOUS_ICD10CM_FILE, "rt", encoding="ascii") as lines:
+        found = re.search(r"ICD-10-CM (FY\d{4})", next(lines))
+        if not found:
+            raise RuntimeError(f"{PREVIOUS_ICD10CM_FILE.name} does not name its release")
+        codes = {code: flag == "1" for code, flag in (line.rstrip("\n").split("\t") for line in lines)}
+    return found.group(1), codes
+
+
+def _billing(code: str, release: str, billable: bool, category: bool) -> None:
+    if not billable and not category:
+        raise CodeRefused(
+            f"icd10cm code {code!r} is a category in {release} and cannot be billed; give one of its "
+            "codes, or mark it `category: true` if the category is meant"
+        )
+    if billable and category:
+        raise CodeRefused(f"icd10cm code {code!r} is billable in {release}; it is not a category")
+
+
 def _icd10cm(code: str, version: str | None, name: str | None, category: bool) -> Checked:
     dotted = icd10cm.normalise(code)
     release = icd10cm.release()
-    if dotted is None or not icd10cm.in_release(dotted):
-        raise CodeRefused(f"icd10cm code {code!r} is not in ICD-10-CM {release}")
     version = version or release
     year = _FISCAL_YEAR.match(version)
     if not year:
         raise CodeRefused(f"icd10cm code {code!r}: version {version!r} is not a fiscal year such as {release}")
     if int(year.group(1)) > int(release[2:]):
         raise CodeRefused(f"icd10cm code {code!r}: release {version} is newer than the {release} tables here")
-    billable = icd10cm.is_billable(dotted)
-    if version == release:
-        if not billable and not category:
-            raise CodeRefused(
-                f"icd10cm code {code!r} is a category in {release} and cannot be billed; give one of its "
-                "codes, or mark it `category: true` if the category is meant"
-            )
-        if billable and category:
-            raise CodeRefused(f"icd10cm code {code!r} is billable in {release}; it is not a category")
-    known = icd10cm.description(dotted)
+    previous, previous_codes = previous_release()
+    if version == previous:  # checked against that release's own list
+        if dotted is None or dotted not in previous_codes:
+            raise CodeRefused(f"icd10cm code {code!r} is not in ICD-10-CM {previous}")
+        _billing(code, previous, previous_codes[dotted], category)
+        checked = previous
+    else:  # the packaged release; an older one is checked for presence in it only
+        if dotted is None or not icd10cm.in_release(dotted):
+            raise CodeRefused(f"icd10cm code {code!r} is not in ICD-10-CM {release}")
+        if version == release:
+            _billing(code, release, icd10cm.is_billable(dotted), category)
+        checked = release
+    known = icd10cm.description(dotted) if icd10cm.in_release(dotted) else None
     if name is not None and known is not None and not _same_name(name, known):
         raise CodeRefused(f"icd10cm code {code!r} is {known!r} in {release}, not {name!r}")
-    return Checked(dotted, version, known, release)
+    return Checked(dotted, version, name or known, checked)
 
 
 def _mesh(code: str, version: str | None, name: str | None) -> Checked:
