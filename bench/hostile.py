@@ -43,11 +43,13 @@ FILTERS = [
 class HostileServer(Server):
     """The server with its default limits (the soak's lifts them)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, public_base_url: str = "") -> None:
         super().__init__(workdir)
         for name in ("RATE_LIMIT_ANONYMOUS", "RATE_LIMIT_PARTNER", "RATE_LIMIT_EDITOR"):
             self.env.pop(name, None)
         self.env["LOG_LEVEL"] = "warning"
+        if public_base_url:  # as deployed behind a proxy: links from the setting, the Host no part of any answer
+            self.env["PUBLIC_BASE_URL"] = public_base_url
 
 
 async def answer_status(reader: asyncio.StreamReader) -> int | None:
@@ -194,9 +196,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--slow", type=int, default=500, help="slow-body connections (slow heads: a fifth)")
+    parser.add_argument("--public-base-url", default="", help="PUBLIC_BASE_URL for the server (default: unset)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        server = HostileServer(Path(folder))
+        server = HostileServer(Path(folder), args.public_base_url)
         server.start()
         try:
             assert server.process is not None
@@ -207,7 +210,8 @@ def main() -> None:
     slowest = sorted(range(len(order)), key=lambda i: -order[i])[:3]
     lat = sorted(order)
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-    print(f"hostile-client run: {args.seconds:g} s, {args.slow} slow bodies from 5 addresses, one worker, SQLite")
+    base = f", PUBLIC_BASE_URL={args.public_base_url}" if args.public_base_url else ", PUBLIC_BASE_URL unset"
+    print(f"hostile-client run: {args.seconds:g} s, {args.slow} slow bodies from 5 addresses, one worker, SQLite{base}")
     print(
         f"honest public list ({HONEST}&limit=N, every 0.6 s): {len(lat)} requests, statuses "
         f"{dict(result['honest'])}, p50 {statistics.median(lat) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "

@@ -324,6 +324,20 @@ def _fill_with_distinct_hosts_and_accepts(client) -> None:
     assert 10 < len(cache._entries) < 200  # distinct hosts are distinct entries, as many as the bytes allow
 
 
+def test_with_a_public_base_url_the_host_is_no_part_of_the_cache_key(seeded_db):
+    base = "https://api.example.org"
+    with client_for(seeded_db, public_base_url=base, rate_limit_anonymous="100000/minute") as client:
+        cache: ResponseCache = client.app.state.response_cache
+        key = client.get("/v1/conditions?limit=1").json()["items"][0]["slug"]
+        answers = set()
+        for n in range(30):
+            host = {"Host": f"h{n}.attacker.example"}
+            answers.add(client.get("/v1/conditions?limit=2", headers=host).content)
+            ld = client.get(f"/v1/conditions/{key}", headers={**host, "Accept": "application/ld+json"})
+            assert "attacker" not in ld.text and base in ld.text  # JSON-LD ids on the base URL, never the Host
+        assert len(answers) == 1 and len(cache._entries) <= 3  # the two URLs (and the first list), once each
+
+
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     st.lists(

@@ -42,11 +42,14 @@ def request_signature(scope: Scope) -> tuple:
     """What a public response can depend on besides the content version: the URL as sent (scheme, host,
     path, query) and the representation asked for (`Accept`, reduced to the qualities of the types routes
     choose between, so distinct `Accept` values that ask for the same thing share one entry). The host is
-    lower-cased (`RequestContext` has refused a request whose `Host` is not one). Taken from the raw scope,
+    lower-cased (`RequestContext` has refused a request whose `Host` is not one), and left out when
+    `PUBLIC_BASE_URL` is set: every link is then made from the setting, so no answer depends on it. Taken from the raw scope,
     so the router-free lookup and the route that keeps a response name it alike."""
     host, accept = b"", None
+    settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
+    by_host = not getattr(settings, "public_base_url", "")  # with a base URL set, no answer names the Host
     for name, value in scope["headers"]:
-        if name == b"host" and not host:
+        if name == b"host" and by_host and not host:
             host = value.lower()
         elif name == b"accept" and accept is None:
             accept = value.decode("latin-1")

@@ -108,7 +108,7 @@ async def get_record(request: Request, db: Database, principal: Principal, spec:
     """One record of `spec`; editors also see drafts and retracted ones, tagged by their revision."""
     statuses = tuple(s.value for s in Status) if principal.is_editor else (Status.published.value,)
     if jsonld.wanted(request.headers.get("accept")):  # the same record as schema.org JSON-LD
-        base = str(request.base_url)
+        base = request.app.state.settings.public_base_url or str(request.base_url)  # never the Host, when set
         return await cached_read_async(
             request,
             db,
