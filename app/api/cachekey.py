@@ -43,8 +43,8 @@ def request_signature(scope: Scope) -> tuple:
     path, query) and the representation asked for (`Accept`, reduced to the qualities of the types routes
     choose between, so distinct `Accept` values that ask for the same thing share one entry). The host is
     lower-cased (`RequestContext` has refused a request whose `Host` is not one), and left out when
-    `PUBLIC_BASE_URL` is set: every link is then made from the setting, so no answer depends on it. Taken from the raw scope,
-    so the router-free lookup and the route that keeps a response name it alike."""
+    `PUBLIC_BASE_URL` is set: every link is then made from the setting, so no answer depends on it. Taken
+    from the raw scope, so the router-free lookup and the route that keeps a response name it alike."""
     host, accept = b"", None
     settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
     by_host = not getattr(settings, "public_base_url", "")  # with a base URL set, no answer names the Host
