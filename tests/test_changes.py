@@ -20,6 +20,7 @@ from app.content import schemas
 from app.content.documents import content_of, load_documents, pks_by_key
 from app.content.resources import RESOURCES, WRITE_ORDER
 from app.content.store import ContentError, writing
+from app.content.visibility import public_documents
 from app.content.vocab import EvidenceKind, EvidenceStrength, Status, TherapyType
 from app.importer.run import import_path
 from tests.conftest import DATA_DIR, client_for
@@ -54,7 +55,8 @@ def follow_changes(client, store: Store, since: str | None = None) -> str:
 
 
 def published_state(db) -> Store:
-    """What the store holds in public view, as documents."""
+    """What the store holds in public view, as documents: references to unpublished records left out, as
+    the change log carries them (publication is a closure; see app.content.visibility)."""
     state: Store = {}
     with db.read() as conn:
         for resource in WRITE_ORDER:
@@ -64,7 +66,7 @@ def published_state(db) -> Store:
                 .scalars()
                 .all()
             )
-            for doc in load_documents(conn, spec, pks).values():
+            for doc in public_documents(conn, spec, list(load_documents(conn, spec, pks).values())):
                 state[(resource, doc[spec.key_field])] = doc
     return state
 

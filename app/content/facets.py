@@ -17,16 +17,19 @@ from sqlalchemy.sql import FromClause
 
 from app.content.documents import chunks
 from app.content.resources import FACETED, RESOURCES, ResourceSpec
+from app.content.visibility import HIDDEN, PUBLISHED, facet_status, is_public
 from app.models import Facet, table_of
 
 FACETS = table_of(Facet)
 
-# Fields whose change moves the facets of other records.
+# Fields whose change moves the facets of other records (a status too: see app.content.visibility).
 SHAPING_FIELDS = {
-    "condition": ("parent",),
-    "therapy": ("type",),
-    "source": ("language",),
-    "topic": ("source", "language"),
+    "condition": ("parent", "status"),
+    "therapy": ("type", "status"),
+    "source": ("language", "status"),
+    "topic": ("source", "language", "status"),
+    "expert": ("status",),
+    "claim": ("status",),
 }
 
 
@@ -43,10 +46,10 @@ def _pks(conn: Connection, query_for, pks: Iterable[int]) -> set[int]:
     return found
 
 
-def _condition_tree(conn: Connection) -> tuple[dict[int, str], dict[int, int | None]]:
+def _condition_tree(conn: Connection) -> tuple[dict[int, str], dict[int, int | None], dict[int, str]]:
     table = RESOURCES["condition"].table
-    rows = conn.execute(select(table.c.pk, table.c.key, table.c.parent_pk)).all()
-    return {pk: key for pk, key, _ in rows}, {pk: parent for pk, _, parent in rows}
+    rows = conn.execute(select(table.c.pk, table.c.key, table.c.parent_pk, table.c.status)).all()
+    return {pk: key for pk, key, _, _ in rows}, {pk: parent for pk, _, parent, _ in rows}, {r[0]: r[3] for r in rows}
 
 
 def _lineage(pk: int, parents: dict[int, int | None]) -> list[int]:
@@ -70,7 +73,7 @@ def _affected(conn: Connection, touched: dict[str, set[int]], reshaped: dict[str
     t = {name: RESOURCES[name].table for name in RESOURCES}
     out = {name: set(touched.get(name, ())) for name in FACETED}
     if reshaped.get("condition"):
-        _, parents = _condition_tree(conn)
+        _, parents, _ = _condition_tree(conn)
         subtree = _descendants(reshaped["condition"], parents)
         for owner in ("claim", "topic"):
             out[owner] |= _linking(conn, owner, "conditions", subtree)
@@ -81,6 +84,11 @@ def _affected(conn: Connection, touched: dict[str, set[int]], reshaped: dict[str
         out["topic"] |= _pks(
             conn, lambda p: select(t["topic"].c.pk).where(t["topic"].c.source_pk.in_(p)), reshaped["source"]
         )
+    if reshaped.get("expert"):
+        for owner in ("claim", "quote"):
+            out[owner] |= _pks(
+                conn, lambda p, tb=t[owner]: select(tb.c.pk).where(tb.c.expert_pk.in_(p)), reshaped["expert"]
+            )
     topics = out["topic"] & (reshaped.get("topic", set()) | out["topic"] - touched.get("topic", set()))
     if topics:
         out["claim"] |= _pks(conn, lambda p: select(t["claim"].c.pk).where(t["claim"].c.topic_pk.in_(p)), topics)
@@ -100,39 +108,56 @@ def _linked(conn: Connection, owner: str, field: str, pks: Sequence[int]) -> dic
     return found
 
 
-def _shared_facets(conn, owner, pks, condition_keys, parents, therapies) -> dict[int, set[str]]:
-    """condition/therapy/therapy_type facets of claims or topics, from their link tables."""
-    facets: dict[int, set[str]] = defaultdict(set)
+class _Found(dict[str, bool]):
+    """A record's facets, each with whether it is reached through public records only (any public path
+    makes it public)."""
+
+    def add(self, facet: str, public: bool) -> None:
+        self[facet] = self.get(facet, False) or public
+
+
+def _shared_facets(conn, owner, pks, condition_keys, parents, condition_status, therapies) -> dict[int, _Found]:
+    """condition/therapy/therapy_type facets of claims or topics, from their link tables. A condition's
+    ancestors are public up to the first one that is not (the public hierarchy is cut there)."""
+    facets: dict[int, _Found] = defaultdict(_Found)
     for pk, conditions in _linked(conn, owner, "conditions", pks).items():
         for condition in conditions:
-            facets[pk].update(f"condition:{condition_keys[c]}" for c in _lineage(condition, parents))
+            public = True
+            for node in _lineage(condition, parents):
+                public = public and is_public(condition_status[node])
+                facets[pk].add(f"condition:{condition_keys[node]}", public)
     for pk, linked in _linked(conn, owner, "therapies", pks).items():
         for therapy in linked:
-            key, kind = therapies[therapy]
-            facets[pk].update((f"therapy:{key}", f"therapy_type:{kind}"))
+            key, kind, status = therapies[therapy]
+            facets[pk].add(f"therapy:{key}", is_public(status))
+            facets[pk].add(f"therapy_type:{kind}", is_public(status))
     return facets
 
 
 def _own(spec: ResourceSpec, part: Sequence[int]) -> tuple[Select, list[str]]:
-    """The query for the records' status, their own facets' values (`Faceted.own`) and the columns of the
-    relations they inherit from; and the names of those values."""
+    """The query for the records' status, their own facets' values (`Faceted.own`) with the status of every
+    record on each value's path (`kind@0`, `kind@1`...), and the columns of the relations they inherit
+    from; and the names of those values."""
     assert spec.facets is not None
     t = spec.table
     joined: FromClause = t
     aliases: dict[str, Any] = {}  # a relation path -> its table, joined once
     columns: list[Any] = []
-    for path in spec.facets.own.values():
+    names: list[str] = []
+    for kind, path in spec.facets.own.items():
         *relations, column = path.split(".")
         table, current, prefix = t, spec, ""
-        for relation in relations:
+        for step, relation in enumerate(relations):
             ref = current.refs[relation]
             prefix = f"{prefix}_{relation}" if prefix else relation
             if prefix not in aliases:
                 aliases[prefix] = RESOURCES[ref.target].table.alias(f"facet_{prefix}")
                 joined = joined.outerjoin(aliases[prefix], aliases[prefix].c.pk == table.c[ref.column])
             table, current = aliases[prefix], RESOURCES[ref.target]
+            columns.append(table.c.status)
+            names.append(f"{kind}@{step}")
         columns.append(table.c[column])
-    names = list(spec.facets.own)
+        names.append(kind)
     for relation in spec.facets.inherits:
         if relation in spec.refs:
             columns.append(t.c[spec.refs[relation].column])
@@ -144,7 +169,7 @@ def _inherited(conn: Connection, spec: ResourceSpec, rows: list[dict[str, Any]],
     """Each record's facets taken from the records its `Faceted.inherits` relations and links name."""
     assert spec.facets is not None
     owned = tuple(f"{kind}:" for kind in spec.facets.own)
-    found: dict[int, set[str]] = defaultdict(set)
+    found: dict[int, _Found] = defaultdict(_Found)
     for relation in spec.facets.inherits:
         if relation in spec.refs:
             target = spec.refs[relation].target
@@ -152,32 +177,37 @@ def _inherited(conn: Connection, spec: ResourceSpec, rows: list[dict[str, Any]],
         else:
             target = spec.links[relation].target
             sources = dict(_linked(conn, spec.name, relation, part))
-        facets_of: dict[int, set[str]] = defaultdict(set)
+        facets_of: dict[int, _Found] = defaultdict(_Found)
         for sub in chunks(sorted({pk for pks in sources.values() for pk in pks})):
-            query = select(FACETS.c.facet, FACETS.c.record_pk).where(_of_resource(target), FACETS.c.record_pk.in_(sub))
-            for facet, owner in conn.execute(query):
+            query = select(FACETS.c.facet, FACETS.c.record_pk, FACETS.c.status).where(
+                _of_resource(target), FACETS.c.record_pk.in_(sub)
+            )
+            for facet, owner, status in conn.execute(query):  # public only if public on a published record
                 if not facet.startswith(owned):
-                    facets_of[owner].add(facet)
+                    facets_of[owner].add(facet, is_public(status))
         for pk, owners in sources.items():
             for owner in owners:
-                found[pk] |= facets_of[owner]
+                for facet, public in facets_of[owner].items():
+                    found[pk].add(facet, public)
     return found
 
 
 def compute(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
     """The facet rows of the given records, from the current state of the tables, as the resource's
-    `Faceted` entry says."""
+    `Faceted` entry says. A facet reached through an unpublished record carries the status `HIDDEN` on a
+    published record (app.content.visibility)."""
     spec = RESOURCES[resource]
     assert spec.facets is not None, f"{resource} has no facets"
     subjects: tuple[Any, ...] = ()
     if spec.facets.subjects:
-        condition_keys, parents = _condition_tree(conn)
-        therapy_table = RESOURCES["therapy"].table
+        therapy = RESOURCES["therapy"].table
         therapies = {
-            pk: (key, kind)
-            for pk, key, kind in conn.execute(select(therapy_table.c.pk, therapy_table.c.key, therapy_table.c.type))
+            pk: (key, kind, status)
+            for pk, key, kind, status in conn.execute(
+                select(therapy.c.pk, therapy.c.key, therapy.c.type, therapy.c.status)
+            )
         }
-        subjects = (condition_keys, parents, therapies)
+        subjects = (*_condition_tree(conn), therapies)
     rows: list[dict] = []
     for part in chunks(pks):
         query, names = _own(spec, part)
@@ -185,15 +215,31 @@ def compute(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
             {"pk": pk, "status": status, **dict(zip(names, values, strict=True))}
             for pk, status, *values in conn.execute(query)
         ]
-        shared = _shared_facets(conn, resource, part, *subjects) if subjects else defaultdict(set)
-        inherited = _inherited(conn, spec, found, part) if spec.facets.inherits else defaultdict(set)
+        shared = _shared_facets(conn, resource, part, *subjects) if subjects else defaultdict(_Found)
+        inherited = _inherited(conn, spec, found, part) if spec.facets.inherits else defaultdict(_Found)
         for record in found:
-            own = {f"{kind}:{record[kind]}" for kind in spec.facets.own if record[kind] is not None}
-            for facet in own | shared[record["pk"]] | inherited[record["pk"]]:
-                rows.append(
-                    {"resource": resource, "facet": facet, "status": record["status"], "record_pk": record["pk"]}
-                )
+            facets = _Found()
+            for kind in spec.facets.own:
+                if record[kind] is not None:
+                    path = [value for name, value in record.items() if name.startswith(f"{kind}@")]
+                    facets.add(f"{kind}:{record[kind]}", all(is_public(status) for status in path))
+            for more in (shared[record["pk"]], inherited[record["pk"]]):
+                for facet, public in more.items():
+                    facets.add(facet, public)
+            for facet, public in facets.items():
+                status = facet_status(record["status"], public)
+                rows.append({"resource": resource, "facet": facet, "status": status, "record_pk": record["pk"]})
     return rows
+
+
+def _public_facets(conn: Connection, resource: str, pks: Sequence[int]) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = defaultdict(set)
+    query = select(FACETS.c.record_pk, FACETS.c.facet).where(
+        _of_resource(resource), FACETS.c.record_pk.in_(pks), FACETS.c.status == PUBLISHED
+    )
+    for pk, facet in conn.execute(query):
+        found[pk].add(facet)
+    return found
 
 
 def refresh(
@@ -201,24 +247,37 @@ def refresh(
     touched: dict[str, set[int]],
     removed: dict[str, set[int]],
     reshaped: dict[str, set[int]],
-) -> dict[str, set[int]]:
-    """Recompute the facets of what was touched and of what it moves; returns the records recomputed."""
+) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """Recompute the facets of the records a write touched and of those it moves. Returns the records
+    recomputed, and the published ones among them whose public facets changed (what a public filter finds
+    them by), by resource."""
     for resource in FACETED:
         for part in chunks(sorted(removed.get(resource, ()))):
             conn.execute(delete(FACETS).where(_of_resource(resource), FACETS.c.record_pk.in_(part)))
     affected = _affected(conn, touched, reshaped)
+    moved: dict[str, set[int]] = {}
     for resource in FACETED:  # claims and topics before quotes, which inherit theirs
         pks = sorted(affected[resource])
         if not pks:
             continue
+        before: dict[int, set[str]] = defaultdict(set)
         for part in chunks(pks):
+            before.update(_public_facets(conn, resource, part))
             conn.execute(delete(FACETS).where(_of_resource(resource), FACETS.c.record_pk.in_(part)))
         rows = compute(conn, resource, pks)
+        after: dict[int, set[str]] = defaultdict(set)
+        public_records = set()
+        for row in rows:
+            if row["status"] in (PUBLISHED, HIDDEN):
+                public_records.add(row["record_pk"])
+            if row["status"] == PUBLISHED:
+                after[row["record_pk"]].add(row["facet"])
+        moved[resource] = {pk for pk in public_records if before.get(pk, set()) != after.get(pk, set())}
         if rows:
             # In index order: a bulk load then appends to each facet's range instead of jumping between them.
             rows.sort(key=lambda row: (row["facet"], row["status"], row["record_pk"]))
             _insert_rows(conn, rows)
-    return affected
+    return affected, moved
 
 
 def _insert_rows(conn: Connection, rows: list[dict]) -> None:

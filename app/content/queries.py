@@ -62,8 +62,9 @@ class Page:
     pks: Sequence[int] = ()  # the records shown
 
 
-def resolve_conditions(conn: Connection, values: Sequence[str]) -> list[str]:
-    """Slugs for condition filter values: a slug, or `system:code` (icd10cm:M06.9, mesh:D001172)."""
+def resolve_conditions(conn: Connection, values: Sequence[str], *, public: bool = True) -> list[str]:
+    """Slugs for condition filter values: a slug, or `system:code` (icd10cm:M06.9, mesh:D001172). For the
+    public, an unpublished condition is unknown (the same 422), whichever way it is named."""
     table = RESOURCES["condition"].table
     code_tables = RESOURCES["condition"].codes
     assert code_tables is not None, "conditions have codes"
@@ -79,6 +80,8 @@ def resolve_conditions(conn: Connection, values: Sequence[str]) -> list[str]:
             )
         else:
             query = select(table.c.key).where(table.c.key == value)
+        if public:
+            query = query.where(table.c.status == Status.published.value)
         found = conn.execute(query).scalars().all()
         if not found:
             raise BadParameter("condition", f"names no known condition: {value!r}")
@@ -86,25 +89,33 @@ def resolve_conditions(conn: Connection, values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(slugs))
 
 
-def _require_keys(conn: Connection, parameter: str, resource: str, values: Sequence[str]) -> list[str]:
+def _require_keys(
+    conn: Connection, parameter: str, resource: str, values: Sequence[str], *, public: bool = True
+) -> list[str]:
+    """The values, each checked to name a record (a published one, for the public: an unpublished one is
+    refused exactly as an unknown one is)."""
     table = RESOURCES[resource].table
-    known = set(conn.execute(select(table.c.key).where(table.c.key.in_(values))).scalars())
+    query = select(table.c.key).where(table.c.key.in_(values))
+    if public:
+        query = query.where(table.c.status == Status.published.value)
+    known = set(conn.execute(query).scalars())
     for value in values:
         if value not in known:
             raise BadParameter(parameter, f"names no known {resource}: {value!r}")
     return list(values)
 
 
-def facet_groups(conn: Connection, filters: Filters) -> list[list[str]]:
-    """The filters as facet names, one OR-group per filter, checked against what exists."""
+def facet_groups(conn: Connection, filters: Filters, *, public: bool = True) -> list[list[str]]:
+    """The filters as facet names, one OR-group per filter, checked against what exists (what is
+    published, for the public)."""
     groups = []
     for name, values in filters.given().items():
         if len(values) > MAX_FILTER_VALUES:
             raise BadParameter(name, f"has {len(values)} values; at most {MAX_FILTER_VALUES} are allowed")
         if name == "condition":
-            keys = resolve_conditions(conn, values)
+            keys = resolve_conditions(conn, values, public=public)
         elif name in RESOURCES:  # a related record by its key
-            keys = _require_keys(conn, name, name, values)
+            keys = _require_keys(conn, name, name, values, public=public)
         elif name == "therapy_type":
             keys = [TherapyType(v).value for v in values]
         else:
@@ -148,7 +159,7 @@ def list_page(
     """One page of records in the read shape; `rendered` (public lists only): as the read model keeps
     them, JSON bytes ready to be joined into the response."""
     table = spec.table
-    groups = facet_groups(conn, filters)
+    groups = facet_groups(conn, filters, public=tuple(statuses) == PUBLIC)
     narrowing = [_review_clause(spec, filters.review)] if filters.review else []
     if filters.max_grade is not None:
         narrowing.append(_grade_clause(spec, filters.max_grade))

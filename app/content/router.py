@@ -60,7 +60,8 @@ class TherapyTypeOut(BaseModel):
 
 
 BAD_PARAMETER = BadParameter.openapi(
-    "A parameter is invalid (an unknown condition, a bad cursor, a limit over 100).",
+    "A parameter is invalid (an unknown or unpublished condition, therapy, topic, source or expert: both are "
+    "the same answer; a bad cursor; a limit over 100).",
     "Query parameter 'condition' names no known condition: 'gout'.",
     errors=[{"location": "query", "field": "condition", "message": "names no known condition: 'gout'"}],
 )

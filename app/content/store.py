@@ -15,9 +15,11 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, delete, func, insert, select, true, update
 
 from app.content import facets, readmodel
+from app.content.changelog import LogRows
 from app.content.documents import chunks, content_of, load_documents, pks_by_key
 from app.content.hierarchy import children_first
-from app.content.resources import RESOURCES, ResourceSpec
+from app.content.resources import RESOURCES, WRITE_ORDER, ResourceSpec
+from app.content.visibility import dependents
 from app.content.vocab import Status
 from app.core.clock import utc_now
 from app.core.db import Database, content_version
@@ -96,6 +98,8 @@ class ContentWriter:
     moved: dict[str, set[int]] = field(default_factory=dict)  # records whose place in lists may have changed
     changed: bool = False  # whether a change-log entry was written (a new content version)
     logged: list[dict[str, Any]] = field(default_factory=list)  # change-log entries written, for change_hooks
+    logged_records: set[tuple[str, int]] = field(default_factory=set)  # (resource, pk) with an entry
+    flipped: dict[str, set[int]] = field(default_factory=dict)  # records that became public or stopped being
 
     # ---- writing ------------------------------------------------------------------------------------
 
@@ -124,7 +128,7 @@ class ContentWriter:
                 to_update.append((key, pk, old))
         # Inserts first: an update in the same batch may point at a record created by it.
         # Link rows and log rows are gathered and written with one executemany per table, in record order.
-        log = _LogRows()
+        log = LogRows(self.now, self.actor)
         if to_insert:
             new_pks = self._insert_rows(spec, to_insert, wanted, resolved)
             created = [(pk, wanted[key]) for pk, key in zip(new_pks, to_insert, strict=True)]
@@ -155,7 +159,7 @@ class ContentWriter:
             changed = [(pk, wanted[key]) for key, pk, _ in to_update]
             self._write_children(spec, changed, resolved, replace=True)
         self.changed |= bool(log.changes)
-        log.write(self.conn, self.logged)
+        self.logged_records |= log.write(self.conn, self.logged if change_hooks else None)
         if to_update:
             self._refuse_cycles(spec, [pk for _, pk, _ in to_update])
         return results
@@ -207,34 +211,56 @@ class ContentWriter:
             for part in chunks(level):
                 self.conn.execute(delete(spec.table).where(spec.table.c.pk.in_(part)))
         results = []
-        log = _LogRows()
+        log = LogRows(self.now, self.actor)
         for pk, doc in old_docs.items():
             key = doc[spec.key_field]
-            log.revision(self, spec, key, "deleted", doc | {"revision": doc["revision"] + 1})
+            log.revision(spec, key, "deleted", doc | {"revision": doc["revision"] + 1})
             if doc["status"] == Status.published:
-                log.change(self, resource, key, "delete", None, pk)
+                log.change(resource, key, "delete", None, pk)
             self.removed.setdefault(resource, set()).add(pk)
             self.moved.setdefault(resource, set()).add(pk)
             self.touched.get(resource, set()).discard(pk)
             results.append(WriteResult(resource, key, "deleted", None))
         self.changed |= bool(log.changes)
-        log.write(self.conn, self.logged)
+        self.logged_records |= log.write(self.conn, self.logged if change_hooks else None)
         return results
 
     def finish(self) -> None:
         """Bring derived state (facets, hooks such as search and the webhook outbox) in step with the writes
-        made so far; a second call has nothing left to do."""
-        if self.logged:
-            for change_hook in change_hooks:
-                change_hook(self.conn, self.logged)
-            self.logged = []
-        affected = facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
+        made so far; a second call has nothing left to do. A published record whose public form changed
+        through another record gets a change-log entry too (app.content.visibility)."""
+        self._run_change_hooks()
+        affected, refaceted = facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
         embedding = readmodel.refresh(self.conn, self.touched, self.removed, self.updated)
+        self._log_ripples(refaceted)
         if self.changed:  # what a kept response needs to tell whether it still shows the truth
             readmodel.invalidate(self.conn, content_version(self.conn), self.moved, affected, self.touched, embedding)
         for hook in after_write_hooks:
             hook(self.conn, self.touched, self.removed)
-        self.touched, self.removed, self.reshaped, self.updated, self.moved, self.changed = {}, {}, {}, {}, {}, False
+        self._run_change_hooks()
+        self.touched, self.removed, self.reshaped, self.updated, self.moved = {}, {}, {}, {}, {}
+        self.changed, self.flipped, self.logged_records = False, {}, set()
+
+    def _run_change_hooks(self) -> None:
+        for change_hook in change_hooks if self.logged else ():
+            change_hook(self.conn, self.logged)
+        self.logged = []
+
+    def _log_ripples(self, moved: dict[str, set[int]]) -> None:
+        wanted = {resource: set(pks) for resource, pks in moved.items()}
+        for resource, pks in self.flipped.items():
+            for other, found in dependents(self.conn, resource, pks).items():
+                wanted.setdefault(other, set()).update(found)
+        log = LogRows(self.now, self.actor)
+        for resource in WRITE_ORDER:
+            spec = RESOURCES[resource]
+            pending = sorted(pk for pk in wanted.get(resource, ()) if (resource, pk) not in self.logged_records)
+            docs = load_documents(self.conn, spec, pending)
+            for pk in pending:
+                if pk in docs and docs[pk]["status"] == Status.published:
+                    log.change(resource, docs[pk][spec.key_field], "upsert", docs[pk], pk)
+        self.changed |= bool(log.changes)
+        self.logged_records |= log.write(self.conn, self.logged if change_hooks else None)
 
     # ---- helpers ------------------------------------------------------------------------------------
 
@@ -318,17 +344,19 @@ class ContentWriter:
                 self.conn.execute(insert(code_table), rows)
 
     def _record(
-        self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool, log: _LogRows
+        self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool, log: LogRows
     ) -> None:
-        log.revision(self, spec, key, op, doc)
+        log.revision(spec, key, op, doc)
         if op == "updated":
             self.updated.setdefault(spec.name, set()).add(pk)
         else:
             self.moved.setdefault(spec.name, set()).add(pk)
         if doc["status"] == Status.published:
-            log.change(self, spec.name, key, "upsert", doc, pk)
+            log.change(spec.name, key, "upsert", doc, pk)
         elif was_public:
-            log.change(self, spec.name, key, "delete", None, pk)
+            log.change(spec.name, key, "delete", None, pk)
+        if was_public != (doc["status"] == Status.published):
+            self.flipped.setdefault(spec.name, set()).add(pk)
         self.touched.setdefault(spec.name, set()).add(pk)
 
     def _refuse_cycles(self, spec: ResourceSpec, pks: list[int]) -> None:
@@ -369,33 +397,3 @@ class ContentWriter:
                     f"change or delete them first.",
                     [{"field": spec.key_field, "message": f"used by {count} {other.plural}"}],
                 )
-
-
-@dataclass
-class _LogRows:
-    """Revision and change-log rows of one batch, written in record order (so `seq` is still commit order)."""
-
-    revisions: list[dict[str, Any]] = field(default_factory=list)
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    record_pks: list[int] = field(default_factory=list)
-
-    def revision(self, writer: ContentWriter, spec: ResourceSpec, key: str, op: str, doc: dict) -> None:
-        row = {"resource": spec.name, "key": key, "revision": doc["revision"], "op": op, "at": writer.now}
-        self.revisions.append(row | {"actor": writer.actor, "data": doc})
-
-    def change(self, writer: ContentWriter, resource: str, key: str, op: str, data: dict | None, pk: int) -> None:
-        self.changes.append({"resource": resource, "key": key, "op": op, "at": writer.now, "data": data})
-        self.record_pks.append(pk)
-
-    def write(self, conn: Connection, logged: list[dict[str, Any]]) -> None:
-        """Write the rows; with change hooks registered, also note each change with its seq in `logged`."""
-        if self.revisions:
-            conn.execute(insert(REVISIONS), self.revisions)
-        if self.changes and change_hooks:
-            statement = insert(CHANGES).returning(CHANGES.c.seq, sort_by_parameter_order=True)
-            seqs = conn.execute(statement, self.changes).scalars().all()
-            for row, seq, pk in zip(self.changes, seqs, self.record_pks, strict=True):
-                logged.append({"seq": seq, **row, "record_pk": pk})
-        elif self.changes:
-            conn.execute(insert(CHANGES), self.changes)
-        self.revisions, self.changes, self.record_pks = [], [], []

@@ -111,7 +111,9 @@ def _therapy_filtered(conn: Connection, resource: str, pks: list[int], types: fr
         if types
         else FACETS.c.facet.like("therapy\\_type:%", escape="\\")
     )
-    query = select(FACETS.c.record_pk).where(FACETS.c.resource == resource, FACETS.c.record_pk.in_(pks), wanted)
+    query = select(FACETS.c.record_pk).where(
+        FACETS.c.resource == resource, FACETS.c.record_pk.in_(pks), wanted, FACETS.c.status == PUBLIC[0]
+    )
     return set(conn.execute(query).scalars())
 
 

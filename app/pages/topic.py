@@ -49,7 +49,8 @@ def topic_page(conn: Connection, slug: str, base: str) -> dict[str, Any]:
     topic = get_one(conn, RESOURCES["topic"], slug)
     topic_pk = pks_by_key(conn, "topic", [slug])[slug]
     claims = _published(conn, "claim", topic_pk)
-    quotes = _published(conn, "quote", topic_pk)
+    # a quote is shown with who said it: not while they are unpublished (app.content.visibility)
+    quotes = [quote for quote in _published(conn, "quote", topic_pk) if quote["expert"] is not None]
     experts = _documents(conn, "expert", {q["expert"]["slug"] for q in quotes if q.get("expert")})
     source_key = (topic.get("source") or {}).get("slug")
     source = _documents(conn, "source", {source_key}).get(source_key) if source_key else None

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, select
 
 from app.content.documents import CHUNK, chunks, load_documents
 from app.content.resources import RESOURCES, WRITE_ORDER
+from app.content.visibility import public_documents
 from app.content.vocab import Status
 from app.core.db import Database, content_version
 from app.partners.changes import encode_position, newest_change
@@ -91,7 +92,9 @@ def build_export(conn: Connection) -> Export:
         for resource in WRITE_ORDER:
             spec = RESOURCES[resource]
             for part in chunks(_published_pks(conn, resource), CHUNK):
-                docs = load_documents(conn, spec, part)
+                loaded = load_documents(conn, spec, part)
+                # as the change log carries them: references to unpublished records left out
+                docs = dict(zip(part, public_documents(conn, spec, [loaded[pk] for pk in part]), strict=True))
                 stream.write(
                     b"".join(
                         orjson.dumps({"resource": resource, "key": docs[pk][spec.key_field], "data": docs[pk]}) + b"\n"

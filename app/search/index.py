@@ -17,6 +17,7 @@ from sqlalchemy.sql import FromClause
 
 from app.content.documents import chunks
 from app.content.resources import RESOURCES, Searched
+from app.content.visibility import is_public
 
 TABLE = "search_index"
 # Searchable resources and the code each contributes to a row id.
@@ -85,12 +86,18 @@ def _rows(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
             ref = spec.refs[relation]
             related[relation] = RESOURCES[ref.target].table.alias(relation)
             joined = joined.outerjoin(related[relation], related[relation].c.pk == t.c[ref.column])
+            columns[f"{relation}:status"] = related[relation].c.status
         columns[name] = related[relation].c[column]
     query = select(t.c.pk, t.c.key, t.c.status, *columns.values()).select_from(joined).where(t.c.pk.in_(pks))
     out: list[dict] = []
     for pk, key, status, *values in conn.execute(query):
         row = dict(zip(columns, values, strict=True))
-        label = _FIELD.sub(functools.partial(_value, row), searched.label)
+        template = searched.label
+        for relation in related:  # an unpublished related record is neither indexed nor named in a label
+            if not is_public(row[f"{relation}:status"]):
+                row.update({name: None for name in row if name.startswith(f"{relation}.")})
+                template = re.sub(r"\{" + relation + r"\.[a-z_]+\}[:;,\s]*", "", template)
+        label = _FIELD.sub(functools.partial(_value, row), template)
         out.append(
             {
                 "id": row_id(resource, pk),
@@ -139,7 +146,7 @@ def refresh(conn: Connection, touched: Mapping[str, Iterable[int]], removed: Map
 
 def on_write(conn: Connection, touched: dict[str, set[int]], removed: dict[str, set[int]]) -> None:
     """The write path's hook: also rewrites the rows that read a touched record (a quote's row holds its
-    expert's name)."""
+    expert's name while the expert is published)."""
     wanted = {resource: set(touched.get(resource, ())) for resource in CODES}
     for resource in CODES:
         spec = RESOURCES[resource]

@@ -190,7 +190,12 @@ def _facets(conn: Connection, hits: list) -> dict[str, Any]:
                 select(FACETS.c.facet, func.count())
                 # `|| ''` keeps the planner off the (resource, facet) index, which it would otherwise scan
                 # for every hit: facets are looked up by record.
-                .where(FACETS.c.resource.concat("") == resource, FACETS.c.record_pk.in_(part), kinds)
+                .where(
+                    FACETS.c.resource.concat("") == resource,
+                    FACETS.c.record_pk.in_(part),
+                    kinds,
+                    FACETS.c.status == PUBLIC[0],  # a facet reached through an unpublished record is not counted
+                )
                 .group_by(FACETS.c.facet)
             )
             for facet, count in conn.execute(query):

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, event, insert, select
 from app.content import facets
 from app.content.documents import pks_by_key
 from app.content.resources import FACETED, RESOURCES
+from app.content.visibility import HIDDEN, PUBLISHED
 from app.models import Change, Facet, WebhookDelivery, WebhookSubscription, table_of
 from app.partners.changes import encode_position
 from app.webhooks.signing import new_message_id
@@ -88,12 +89,15 @@ class _RecordFacts:
                 self._status_of(conn, change)
         for resource, pks in wanted.items():
             for row in facets.compute(conn, resource, sorted(pks)):  # the records as they are now
+                if row["status"] == HIDDEN:  # reached through an unpublished record: not a public facet
+                    self.status[(resource, row["record_pk"])] = PUBLISHED
+                    continue
                 self.facets[(resource, row["record_pk"])].add(row["facet"])
                 self.status[(resource, row["record_pk"])] = row["status"]
             gone = sorted(pk for pk in pks if (resource, pk) not in self.status)
             if gone:  # deleted for good: their facet rows are still those of before the delete
                 query = select(FACETS.c.record_pk, FACETS.c.facet).where(
-                    FACETS.c.resource == resource, FACETS.c.record_pk.in_(gone)
+                    FACETS.c.resource == resource, FACETS.c.record_pk.in_(gone), FACETS.c.status != HIDDEN
                 )
                 for pk, facet in conn.execute(query):
                     self.facets[(resource, pk)].add(facet)
