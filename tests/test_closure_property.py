@@ -337,3 +337,8 @@ def test_after_any_write_every_kept_or_revalidated_response_equals_a_fresh_build
                 served = cached.get(url)
                 assert served.content == built.content, f"{url} served stale after {edit}"
                 held[url] = (served.headers.get("etag"), served.content)
+        hidden = model.hidden()  # and after the writes, still nothing unpublished shows anywhere (but in the
+        for name, body in public_bodies(cached, model):  # change log's history: what was public then)
+            if name.startswith("changes"):
+                continue
+            assert not [key for key in hidden if key in body.decode()], f"{name} after {edits}"
