@@ -78,16 +78,14 @@ def driven(resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[st
     return query
 
 
-def _walk(resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[str], after: int, rows: int) -> Select:
+def _walk(resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[str], after: int, upto: int | None):
+    """The records after `after` (up to `upto`, included), in pk order, checked against every group: a
+    range of the primary key read in order, so the page's LIMIT stops it at its last match."""
     table = RESOURCES[resource].table
-    window = (
-        select(table.c.pk, table.c.status)
-        .where(table.c.pk > after, table.c.status.in_(statuses))
-        .order_by(table.c.pk)
-        .limit(rows)
-        .subquery()
-    )
-    return select(window.c.pk).where(*membership(resource, groups, window.c.pk, window.c.status))
+    query = select(table.c.pk).where(table.c.pk > after, table.c.status.in_(statuses))
+    if upto is not None:
+        query = query.where(table.c.pk <= upto)
+    return query.where(*membership(resource, groups, table.c.pk, table.c.status)).order_by(table.c.pk)
 
 
 def page_pks(
@@ -122,10 +120,10 @@ def page_pks(
             .offset(WALK_ROWS - 1)
             .limit(1)
         ).scalar()
-        query = _walk(resource, groups, statuses, after, WALK_ROWS)
+        query = _walk(resource, groups, statuses, after, window)
         if extra is not None:
             query = query.where(extra(query.selected_columns[0]))
-        found = list(conn.execute(query.order_by(query.selected_columns[0]).limit(wanted)).scalars())
+        found = list(conn.execute(query.limit(wanted)).scalars())
         if len(found) >= wanted or window is None:
             return found
         after = window  # the walk read every record up to here: the driver finishes the page
