@@ -30,6 +30,7 @@ from app.core.errors import (
     TooManyRequests,
     UriTooLong,
 )
+from app.core.text import XML_TEXT_PATTERN
 from app.ops.routing import iter_routes
 
 SCHEME = "ApiKey"
@@ -49,9 +50,6 @@ KEY_OPTIONAL: list[dict[str, list[str]]] = [{}, {SCHEME: []}]
 
 # The GETs that answer `If-None-Match`: the API's reads and the topic pages.
 CONDITIONAL_PREFIXES = ("/v1/", "/topics/")
-
-# A query value the server refuses (a NUL byte) must be one the document refuses too.
-NO_NUL = "^[^\\x00]*$"
 
 
 def _header(description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -215,15 +213,25 @@ def key_requirement(scope: Scope) -> str | None:
     return None
 
 
-def _restrict_text(schema: dict[str, Any]) -> None:
-    """Add the no-NUL pattern to every free-text string in a parameter's schema."""
-    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema and "$ref" not in schema:
-        schema["pattern"] = NO_NUL
+def _restrict_text(schema: dict[str, Any], components: dict[str, Any], seen: set[str]) -> None:
+    """Give every free-text string of a request's schema the pattern of what the door accepts (text XML can
+    hold), following `$ref`s into the components: a string the server refuses is one the document refuses."""
+    if (ref := schema.get("$ref")) is not None:
+        name = ref.rsplit("/", 1)[-1]
+        if name not in seen and name in components:
+            seen.add(name)
+            _restrict_text(components[name], components, seen)
+        return
+    if schema.get("type") == "string" and not {"pattern", "enum"} & schema.keys():
+        schema["pattern"] = XML_TEXT_PATTERN
     for key in ("anyOf", "oneOf", "allOf"):
         for branch in schema.get(key, []):
-            _restrict_text(branch)
-    if isinstance(schema.get("items"), dict):
-        _restrict_text(schema["items"])
+            _restrict_text(branch, components, seen)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _restrict_text(schema[key], components, seen)
+    for item in schema.get("properties", {}).values():
+        _restrict_text(item, components, seen)
 
 
 def _add_headers(response: dict[str, Any], *names: str) -> None:
@@ -238,6 +246,8 @@ def apply(schema: dict[str, Any], traits: dict[str, Traits]) -> None:
     components["securitySchemes"] = copy.deepcopy(SECURITY_SCHEMES)
     components["headers"] = copy.deepcopy(HEADERS)
     components["responses"] = copy.deepcopy(RESPONSES)
+    models: dict[str, Any] = components.get("schemas", {})
+    seen: set[str] = set()
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -247,7 +257,9 @@ def apply(schema: dict[str, Any], traits: dict[str, Traits]) -> None:
             operation["security"] = copy.deepcopy(KEY_REQUIRED if needs_key else KEY_OPTIONAL)
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") in ("query", "path"):
-                    _restrict_text(parameter.setdefault("schema", {}))
+                    _restrict_text(parameter.setdefault("schema", {}), models, seen)
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                _restrict_text(content.setdefault("schema", {}), models, seen)
             _document_answers(path, method, operation, trait)
 
 

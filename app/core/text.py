@@ -11,6 +11,12 @@ from typing import Any
 # Everything else (C0 controls, lone surrogates, U+FFFE, U+FFFF) cannot be written in an XML document.
 NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
+# The same rule as a JSON Schema `pattern` (ECMA-262 syntax) for the OpenAPI document, so that a generated
+# client or a contract test knows which strings the door refuses: no C0 control but tab, newline and carriage
+# return, and neither U+FFFE nor U+FFFF. (Lone surrogates cannot be written in a pattern both regex dialects
+# read alike; the door refuses them too.)
+XML_TEXT_PATTERN = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\uFFFE\\uFFFF]*$"
+
 
 def xml_safe(value: str) -> bool:
     return NOT_XML.search(value) is None
