@@ -230,8 +230,9 @@ def _restrict_text(schema: dict[str, Any], components: dict[str, Any], seen: set
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), dict):
             _restrict_text(schema[key], components, seen)
-    for item in schema.get("properties", {}).values():
-        _restrict_text(item, components, seen)
+    for key in ("properties", "patternProperties"):
+        for item in schema.get(key, {}).values():
+            _restrict_text(item, components, seen)
 
 
 def _add_headers(response: dict[str, Any], *names: str) -> None:

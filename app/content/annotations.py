@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, StringConstraints, model_validator
+from pydantic.json_schema import JsonSchemaValue
 
 from app.content import readability
 from app.content.vocab import Basis
@@ -41,7 +42,18 @@ PROVENANCE_DOC = (
 )
 
 
-ProvenanceMap = Annotated[dict[FieldName, Provenance], Field(max_length=40)]
+class ClosedKeys:
+    """A dict's keys are refused unless they match its key pattern, so its document says so
+    (`additionalProperties: false` beside `patternProperties`): otherwise a generated client or a contract test
+    would take any key as accepted."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["additionalProperties"] = False
+        return schema
+
+
+ProvenanceMap = Annotated[dict[FieldName, Provenance], Field(max_length=40), ClosedKeys()]
 Cautions = Annotated[list[Caution], Field(max_length=20)]
 CAUTIONS_DOC = (
     "What a reader must know with this record (a popular term that is not a diagnosis, a hypothesis, the "
