@@ -224,6 +224,8 @@ def _restrict_text(schema: dict[str, Any], components: dict[str, Any], seen: set
         return
     if schema.get("type") == "string" and not {"pattern", "enum"} & schema.keys():
         schema["pattern"] = XML_TEXT_PATTERN
+    if schema.get("type") == "object" and schema.get("additionalProperties") is not False:
+        schema.setdefault("propertyNames", {"pattern": XML_TEXT_PATTERN})  # keys pass the same door
     for key in ("anyOf", "oneOf", "allOf"):
         for branch in schema.get(key, []):
             _restrict_text(branch, components, seen)
