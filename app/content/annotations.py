@@ -85,7 +85,7 @@ class Attributed(Strict):
         return self
 
 
-class ReadingGrade(BaseModel):
+class ReadingGrade(Strict):
     flesch_kincaid: float | None = Field(description="Flesch-Kincaid grade (US school grade).")
     coleman_liau: float | None = Field(description="Coleman-Liau index (US school grade).")
 
