@@ -44,12 +44,6 @@ class Deliberate:
 DELIBERATE = [
     Deliberate(
         "ST202",
-        422,
-        r"a character XML cannot hold",
-        "Text is served as XML too (Atom, Infobutton): a character XML 1.0 cannot hold is refused at the door.",
-    ),
-    Deliberate(
-        "ST202",
         412,
         r"has changed since the version you sent in If-Match",
         "If-Match is an opaque tag: any string is well formed, only the record's current tag passes.",
