@@ -57,7 +57,7 @@ NEW_CLAIM = {
         ("MS", "condition", "multiple-sclerosis"),
         ("RA", "condition", "rheumatoid-arthritis"),
         ("leaky gut", "condition", "increased-intestinal-permeability"),
-        ("FMT", "topic", "fecal-microbiota-transplantation"),
+        ("FMT", "therapy", "fecal-microbiota-transplantation"),
     ],
 )
 def test_abbreviations_and_synonyms_find_their_condition_or_therapy(client, q, resource, key):
