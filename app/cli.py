@@ -11,7 +11,7 @@ import typer
 
 from app.core.config import get_settings
 from app.core.db import Database
-from app.webhooks.delivery import DELIVER_SIZE
+from app.webhooks.queue import DELIVER_SIZE
 
 cli = typer.Typer(
     help="Health-content API.", no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False
@@ -29,6 +29,10 @@ def _db() -> Database:
 @cli.callback(invoke_without_command=True)
 def default(ctx: typer.Context) -> None:
     """With no command: serve."""
+    if ctx.invoked_subcommand in (None, "serve"):
+        from app.ops.serving import pool_metrics
+
+        pool_metrics()  # first: before anything imports the metrics
     from app.main import configure_logging, install_write_hooks
 
     configure_logging()
@@ -43,16 +47,30 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the API; on an empty database, migrate and import data/ first."""
+    """Serve the API; on an empty database, migrate and import data/ first. Unless WEBHOOK_WORKER=false,
+    a webhook delivery worker runs beside the HTTP workers in a process of its own."""
+    import os
+
     from app.api.protocol import server_config
     from app.importer.run import bootstrap
     from app.ops import serving
+    from app.ops.companion import delivery_worker
 
     settings = get_settings()
     db = _db()
     bootstrap(db, settings.data_dir)
     db.dispose()
-    serving.run(server_config("app.main:app", settings, host=host, port=port, workers=workers))
+    companion = None
+    if settings.webhook_worker:
+        companion = delivery_worker(settings.webhook_timeout_seconds)
+        companion.start()
+        # The HTTP workers read their settings from the environment: they leave delivery to the companion.
+        os.environ["WEBHOOK_WORKER"] = "false"
+    try:
+        serving.run(server_config("app.main:app", settings, host=host, port=port, workers=workers))
+    finally:
+        if companion is not None:
+            companion.stop()
 
 
 @cli.command()
@@ -64,17 +82,25 @@ def deliver(
     concurrency: Annotated[
         int, typer.Option(min=1, max=1000, help="Sends in flight at once, across subscriptions.")
     ] = DELIVER_SIZE.concurrency,
+    with_parent: Annotated[
+        bool, typer.Option(hidden=True, help="Exit when standard input ends (run by `serve`).")
+    ] = False,
 ) -> None:
-    """Run a webhook delivery worker on its own (several may run at once; `serve` also runs a small one
+    """Run a webhook delivery worker (several may run at once; `serve` runs one beside its HTTP workers
     unless WEBHOOK_WORKER=false)."""
     import asyncio
     import signal
 
-    from app.webhooks.delivery import Size, Worker, new_client
+    from app.webhooks.delivery import Worker, new_client
+    from app.webhooks.queue import Size
 
     settings = get_settings()
     db = _db()
     worker = Worker(db, settings, size=Size(subscriptions, concurrency))
+    if with_parent:
+        from app.ops.companion import exit_with_parent
+
+        exit_with_parent()
 
     async def main() -> None:
         if once:

@@ -42,8 +42,8 @@ from app.search import index as search_index
 from app.search import router as search
 from app.webhooks import outbox as webhook_outbox
 from app.webhooks import router as webhooks
-from app.webhooks.delivery import SERVE_SIZE
 from app.webhooks.delivery import Worker as WebhookWorker
+from app.webhooks.queue import SERVE_SIZE
 
 DESCRIPTION = """Structured health-topic content (topics, claims with their evidence, experts and their quotes,
 conditions with ICD-10-CM, MeSH and SNOMED CT codes, therapies by type), queried by condition and by therapy
@@ -80,7 +80,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         codes.warm()  # the code tables take seconds to load: not on the first request's time
         stop = asyncio.Event()
         worker = None
-        if settings.webhook_worker:  # a small one: reads keep the CPU (`python -m app deliver` for more)
+        # Served by `python -m app serve`, delivery runs in a process of its own (app.ops.companion) and
+        # WEBHOOK_WORKER is false here; an app served otherwise (uvicorn directly, tests) runs a small one.
+        if settings.webhook_worker:
             worker = asyncio.create_task(WebhookWorker(db, settings, size=SERVE_SIZE).run(stop))
         yield
         stop.set()

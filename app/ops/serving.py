@@ -10,8 +10,12 @@ The configuration (the HTTP protocol with its limits, the trusted proxies) is `a
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import socket
 import sys
+import tempfile
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -49,3 +53,17 @@ def run(config: uvicorn.Config) -> None:
         Multiprocess(config, sockets=sockets).run()
     else:
         uvicorn.Server(config).run(sockets=sockets)
+
+
+def pool_metrics() -> None:
+    """Make `serve`'s processes (its HTTP workers and the delivery worker beside them) pool their metrics,
+    so `/metrics` in any worker counts them all: prometheus-client's multiprocess mode, in a directory made
+    for this run and removed at its end, unless PROMETHEUS_MULTIPROC_DIR already names one. It must run
+    before prometheus-client is first imported, which decides there how metrics keep their values."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    if "prometheus_client" in sys.modules:
+        raise RuntimeError("pool_metrics() must run before prometheus_client is imported")
+    folder = tempfile.mkdtemp(prefix="health-api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)

@@ -19,7 +19,6 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.ops.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LAG
 from app.webhooks import outbox, queue
+from app.webhooks.queue import DELIVER_SIZE, Size
 from app.webhooks.sender import Attempt, Clients, send
 from app.webhooks.ssrf import Target, UnsafeTarget, check_url, is_literal
 
@@ -43,16 +43,6 @@ PENDING, SUCCEEDED, FAILED = outbox.PENDING, outbox.SUCCEEDED, outbox.FAILED
 SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER = 0.1
 
-
-# How much one worker does at once: inside `serve` (beside the reads) and as its own process.
-@dataclass(frozen=True)
-class Size:
-    subscriptions: int  # held (leased) at once
-    concurrency: int  # sends in flight at once, across them
-
-
-SERVE_SIZE = Size(subscriptions=64, concurrency=16)
-DELIVER_SIZE = Size(subscriptions=256, concurrency=64)
 
 RECORD_WAIT = 0.05  # seconds a finished result may wait to be recorded with others
 

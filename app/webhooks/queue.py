@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select, true, update
@@ -37,6 +38,18 @@ OUTCOME_COLUMNS = (
     "next_attempt_at",
     "delivered_at",
 )
+
+
+# How much one worker does at once: a small one inside an app served without `serve` (beside its reads),
+# and `python -m app deliver` (also what `serve` runs beside its HTTP workers).
+@dataclass(frozen=True)
+class Size:
+    subscriptions: int  # held (leased) at once
+    concurrency: int  # sends in flight at once, across them
+
+
+SERVE_SIZE = Size(subscriptions=64, concurrency=16)
+DELIVER_SIZE = Size(subscriptions=256, concurrency=64)
 
 
 @contextmanager

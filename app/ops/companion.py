@@ -1,0 +1,100 @@
+"""A process `serve` runs beside its HTTP workers for as long as it runs: the webhook delivery worker.
+
+Deliveries cost CPU (about 0.3 ms each: a claim, a signature, a send, a record), and in the HTTP worker's
+own event loop that time is taken from the reads. In a process of its own the operating system gives it
+another core where there is one. `serve` starts it, restarts it if it dies (after a pause that doubles up
+to a minute), and stops it (SIGTERM, then SIGKILL after a grace period) when it stops.
+
+If `serve` itself dies without stopping it (SIGKILL, an out-of-memory kill), the companion must not live on
+as an orphan: its standard input is a pipe from `serve`, and when that pipe ends the companion exits at
+once, as if it had been killed with its parent (what it held is released by its leases running out)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+RESTART_PAUSE = 1.0  # seconds before the first restart; doubles on each quick death, up to MAX_PAUSE
+MAX_PAUSE = 60.0
+STEADY = 30.0  # a companion that ran this long before dying is restarted after the first pause again
+
+
+class Companion:
+    def __init__(self, name: str, args: list[str], *, grace: float = 15.0) -> None:
+        self.name = name
+        self.args = args
+        self.grace = grace
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.supervisor = threading.Thread(target=self._supervise, name=f"companion-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._spawn()
+        self.supervisor.start()
+
+    def _spawn(self) -> None:
+        with self.lock:
+            if not self.stopping.is_set():
+                self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE)
+                log.info("%s started (pid %s)", self.name, self.process.pid)
+
+    def _supervise(self) -> None:
+        pause = RESTART_PAUSE
+        while not self.stopping.is_set():
+            process = self.process
+            assert process is not None
+            started = time.monotonic()
+            code = process.wait()
+            if self.stopping.is_set():
+                return
+            pause = RESTART_PAUSE if time.monotonic() - started >= STEADY else pause
+            log.warning("%s exited with %s; restarting in %.0f s", self.name, code, pause)
+            if self.stopping.wait(pause):
+                return
+            pause = min(pause * 2, MAX_PAUSE)
+            self._spawn()
+
+    def stop(self) -> None:
+        """Ask it to finish (SIGTERM: the sends under way end and are recorded), then make sure it has."""
+        with self.lock:
+            self.stopping.set()
+            process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=self.grace)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0f s; killing it", self.name, self.grace)
+            process.kill()
+            process.wait()
+        if process.stdin is not None:
+            process.stdin.close()
+
+
+def delivery_worker(send_timeout: float) -> Companion:
+    """`python -m app deliver`, run as serve's companion (the settings reach it through the environment).
+    It stops within a send's timeout, so that is its grace (and some)."""
+    args = [sys.executable, "-m", "app", "deliver", "--with-parent"]
+    return Companion("webhook delivery worker", args, grace=send_timeout + 5)
+
+
+def exit_with_parent() -> None:
+    """In a companion: end the process at once when `serve`'s end of the standard-input pipe closes."""
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
