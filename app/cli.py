@@ -66,6 +66,7 @@ def serve(
         companion.start()
         # The HTTP workers read their settings from the environment: they leave delivery to the companion.
         os.environ["WEBHOOK_WORKER"] = "false"
+        get_settings.cache_clear()  # a single worker runs in this process, where the settings were read
     try:
         serving.run(server_config("app.main:app", settings, host=host, port=port, workers=workers))
     finally:
@@ -83,7 +84,7 @@ def deliver(
         int, typer.Option(min=1, max=1000, help="Sends in flight at once, across subscriptions.")
     ] = DELIVER_SIZE.concurrency,
     with_parent: Annotated[
-        bool, typer.Option(hidden=True, help="Exit when standard input ends (run by `serve`).")
+        bool, typer.Option(hidden=True, help="Stop when standard input ends (run by `serve`).")
     ] = False,
 ) -> None:
     """Run a webhook delivery worker (several may run at once; `serve` runs one beside its HTTP workers
@@ -97,10 +98,6 @@ def deliver(
     settings = get_settings()
     db = _db()
     worker = Worker(db, settings, size=Size(subscriptions, concurrency))
-    if with_parent:
-        from app.ops.companion import exit_with_parent
-
-        exit_with_parent()
 
     async def main() -> None:
         if once:
@@ -112,6 +109,10 @@ def deliver(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        if with_parent:
+            from app.ops.companion import on_parent_exit
+
+            on_parent_exit(lambda: loop.call_soon_threadsafe(stop.set))
         await worker.run(stop)
 
     try:

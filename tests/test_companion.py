@@ -1,6 +1,6 @@
 """`serve` runs the webhook delivery worker in a process of its own beside its HTTP workers: deliveries go
 out, `/metrics` counts them with the HTTP workers' own figures, a companion that dies is started again,
-and one whose `serve` is killed does not live on."""
+and one whose `serve` ends, however it ends, stops too."""
 
 from __future__ import annotations
 
@@ -71,14 +71,15 @@ def sample(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_serve_delivers_from_a_companion_process_and_counts_it_in_metrics(seeded_db):
+def test_serve_delivers_from_a_companion_process_and_counts_it_in_metrics(seeded_db, tmp_path):
     url = seeded_db.engine.url.render_as_string(hide_password=False)
     editor, partner = make_key(seeded_db, "editor", "jane"), make_key(seeded_db, "partner", "acme")
     ops = make_key(seeded_db, "ops", "scraper")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
     with receiver() as target:
-        server = start(url, port, worker=True)
+        server = start(url, port, worker=True, log=log)
         try:
             worker = companion_of(server.pid)
             assert worker != server.pid
@@ -92,8 +93,12 @@ def test_serve_delivers_from_a_companion_process_and_counts_it_in_metrics(seeded
             assert got.event["data"]["key"] == written.json()["id"]
             # The HTTP worker sent nothing itself; its /metrics counts the companion's sends all the same.
             assert wait_until(
-                lambda: sample(httpx.get(base + "/metrics", headers=ops).text, "webhook_deliveries_total", outcome="success")
-                >= 1,
+                lambda: (
+                    sample(
+                        httpx.get(base + "/metrics", headers=ops).text, "webhook_deliveries_total", outcome="success"
+                    )
+                    >= 1
+                ),
                 timeout=10,
             )
             metrics = httpx.get(base + "/metrics", headers=ops).text
@@ -102,6 +107,8 @@ def test_serve_delivers_from_a_companion_process_and_counts_it_in_metrics(seeded
             server.terminate()
             server.wait(timeout=30)
         assert wait_until(lambda: not alive(worker), timeout=5), "the companion outlived a stopped serve"
+    # One delivery worker in all: the companion's, none in the HTTP worker's event loop.
+    assert log.read_text().count("webhook worker worker-") == 2, log.read_text()  # its "started", "stopped"
 
 
 def test_a_companion_that_dies_is_started_again_and_one_whose_serve_is_killed_exits(seeded_db):

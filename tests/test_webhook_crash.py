@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from standardwebhooks import Webhook
@@ -20,11 +21,12 @@ from tests.webhook_receiver import receiver
 TIMEOUT = 1.0  # the send timeout of the servers here: their lease is 3 timeouts + 5 s
 
 
-def start(url: str, port: int, *, worker: bool) -> subprocess.Popen:
+def start(url: str, port: int, *, worker: bool, log: Path | None = None) -> subprocess.Popen:
+    """`serve` on `port`; with `log`, its log (at INFO) is written there."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "LOG_LEVEL": "warning",
+        "LOG_LEVEL": "info" if log else "warning",
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "WEBHOOK_WORKER": "true" if worker else "false",
         "WEBHOOK_TIMEOUT_SECONDS": str(TIMEOUT),
@@ -37,7 +39,7 @@ def start(url: str, port: int, *, worker: bool) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("w") if log else subprocess.DEVNULL,
         start_new_session=True,
     )
     deadline = time.monotonic() + 30

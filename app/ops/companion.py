@@ -5,9 +5,10 @@ own event loop that time is taken from the reads. In a process of its own the op
 another core where there is one. `serve` starts it, restarts it if it dies (after a pause that doubles up
 to a minute), and stops it (SIGTERM, then SIGKILL after a grace period) when it stops.
 
-If `serve` itself dies without stopping it (SIGKILL, an out-of-memory kill), the companion must not live on
-as an orphan: its standard input is a pipe from `serve`, and when that pipe ends the companion exits at
-once, as if it had been killed with its parent (what it held is released by its leases running out)."""
+However `serve` ends (an orderly stop, or a SIGKILL or an out-of-memory kill that gives it no chance to stop
+its companion) the companion does not live on as an orphan: its standard input is a pipe from `serve`, and
+when that pipe ends the companion stops as on SIGTERM: the sends under way finish (within the send
+timeout) and are recorded, and it exits."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +88,18 @@ def delivery_worker(send_timeout: float) -> Companion:
     return Companion("webhook delivery worker", args, grace=send_timeout + 5)
 
 
-def exit_with_parent() -> None:
-    """In a companion: end the process at once when `serve`'s end of the standard-input pipe closes."""
+def on_parent_exit(stop: Callable[[], object]) -> None:
+    """In a companion: call `stop` (from another thread) when `serve`'s end of the standard-input pipe closes,
+    however `serve` ended."""
 
     def watch() -> None:
+        # The file descriptor itself, not sys.stdin: a thread blocked in a buffered read would hold its lock
+        # when the interpreter shuts down after an orderly stop.
         try:
-            while sys.stdin.buffer.read(4096):
+            while os.read(0, 4096):
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass
-        os._exit(1)
+        stop()
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
