@@ -2,8 +2,9 @@
 
 Deliveries cost CPU (about 0.3 ms each: a claim, a signature, a send, a record), and in the HTTP worker's
 own event loop that time is taken from the reads. In a process of its own the operating system gives it
-another core where there is one. `serve` starts it, restarts it if it dies (after a pause that doubles up
-to a minute), and stops it (SIGTERM, then SIGKILL after a grace period) when it stops.
+another core where there is one, and at a lower priority (`DELIVERY_NICE`) it yields where there is not.
+`serve` starts it, restarts it if it dies (after a pause that doubles up to a minute), and stops it
+(SIGTERM, then SIGKILL after a grace period) when it stops.
 
 However `serve` ends (an orderly stop, or a SIGKILL or an out-of-memory kill that gives it no chance to stop
 its companion) the companion does not live on as an orphan: its standard input is a pipe from `serve`, and
@@ -12,6 +13,7 @@ timeout) and are recorded, and it exits."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -25,13 +27,17 @@ log = logging.getLogger(__name__)
 RESTART_PAUSE = 1.0  # seconds before the first restart; doubles on each quick death, up to MAX_PAUSE
 MAX_PAUSE = 60.0
 STEADY = 30.0  # a companion that ran this long before dying is restarted after the first pause again
+# Deliveries are background work: where the CPUs are all busy, the reads (and a starting HTTP worker) come
+# first, and deliveries wait a little longer (they are retried and ordered; a read's client is waiting).
+DELIVERY_NICE = 5
 
 
 class Companion:
-    def __init__(self, name: str, args: list[str], *, grace: float = 15.0) -> None:
+    def __init__(self, name: str, args: list[str], *, grace: float = 15.0, nice: int = 0) -> None:
         self.name = name
         self.args = args
         self.grace = grace
+        self.nice = nice  # how much lower its CPU priority is than serve's
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
         self.lock = threading.Lock()
@@ -45,6 +51,9 @@ class Companion:
         with self.lock:
             if not self.stopping.is_set():
                 self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE)
+                with contextlib.suppress(AttributeError, OSError):  # Unix only
+                    mine = os.getpriority(os.PRIO_PROCESS, 0)
+                    os.setpriority(os.PRIO_PROCESS, self.process.pid, mine + self.nice)
                 log.info("%s started (pid %s)", self.name, self.process.pid)
 
     def _supervise(self) -> None:
@@ -85,7 +94,7 @@ def delivery_worker(send_timeout: float) -> Companion:
     """`python -m app deliver`, run as serve's companion (the settings reach it through the environment).
     It stops within a send's timeout, so that is its grace (and some)."""
     args = [sys.executable, "-m", "app", "deliver", "--with-parent"]
-    return Companion("webhook delivery worker", args, grace=send_timeout + 5)
+    return Companion("webhook delivery worker", args, grace=send_timeout + 5, nice=DELIVERY_NICE)
 
 
 def on_parent_exit(stop: Callable[[], object]) -> None:
