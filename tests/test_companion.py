@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.ops.companion import DELIVERY_NICE
 from tests.test_serving import free_port
 from tests.test_webhook_crash import kill, start
 from tests.test_webhooks import claim_about, make_key
@@ -43,6 +44,10 @@ def companion_of(server_pid: int, timeout: float = 20) -> int:
                 return child
         time.sleep(0.05)
     raise AssertionError("no delivery worker beside serve")
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def alive(pid: int) -> bool:
@@ -83,6 +88,7 @@ def test_serve_delivers_from_a_companion_process_and_counts_it_in_metrics(seeded
         try:
             worker = companion_of(server.pid)
             assert worker != server.pid
+            assert niceness(worker) == niceness(server.pid) + DELIVERY_NICE  # reads come first
             made = httpx.post(base + "/v1/webhooks", json={"url": target.url}, headers=partner, timeout=30)
             assert made.status_code == 201, made.text
             written = httpx.post(
