@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event, update
 
 from app.content.resources import RESOURCES
-from app.core.db import content_version
+from app.core.db import content_state
 from app.search.terms import MAX_ALTERNATIVES, Vocabulary, parse, vocabulary
 from tests.test_editing import make_key
 from tests.test_search import write
@@ -120,7 +120,7 @@ def test_a_search_after_a_long_synonym_list_costs_what_any_search_costs(client, 
     # depend on timing, not on the vocabulary).
     assert long <= short + 2, (short, long)
     with seeded_db.read() as conn:
-        groups = parse("RA", vocabulary(conn, content_version(conn)))
+        groups = parse("RA", vocabulary(conn, content_state(conn)))
     assert len(groups) == 1 and len(groups[0]) == MAX_ALTERNATIVES
 
 

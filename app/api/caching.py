@@ -11,7 +11,6 @@ is stamped anew instead: `api/validity.py`), and if its bytes are the same, so i
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import __version__
 from app.api import compression
 from app.api.cachekey import request_signature, signature_bytes
+from app.api.etags import body_etag, etag_matches, shown_etag
 from app.api.validity import Fetch, Invalidations, PageScope, conn_notes, current, db_notes
-from app.core.db import Database, content_version
+from app.core.db import Database, content_state
 
 Built = tuple[Any, dict[str, str]]  # payload, extra headers
 ENTRY_OVERHEAD = 512  # bytes an entry costs besides its key, headers and bodies (objects, the LRU's links)
@@ -146,6 +145,15 @@ class ResponseCache:
         self._size = 0
         self._lock = threading.Lock()
         self.invalidations = Invalidations()
+        self.epoch: str | None = None  # the store's epoch the entries were made in
+
+    def adopt(self, epoch: str) -> None:
+        """Told the store's epoch wherever the content version is read: entries made in another epoch are
+        forgotten, since a restore takes the content version back to numbers that now name other content."""
+        if epoch != self.epoch:
+            with self._lock:
+                self._forget()
+                self.epoch = epoch
 
     def get(self, signature: tuple) -> Kept | None:
         with self._lock:
@@ -163,17 +171,23 @@ class ResponseCache:
         """Forget every entry: for when the store is replaced under a running app (a restore), where the
         content version may go back to a number whose content was different."""
         with self._lock:
-            self._entries.clear()
-            self._weights.clear()
-            self._size = 0
-            self.invalidations = Invalidations()
+            self._forget()
 
-    def put(self, signature: tuple, kept: Kept) -> None:
+    def _forget(self) -> None:
+        self._entries.clear()
+        self._weights.clear()
+        self._size = 0
+        self.invalidations = Invalidations()
+
+    def put(self, signature: tuple, kept: Kept, epoch: str | None = None) -> None:
+        """Keep `kept`, made in the store's `epoch`: not if the cache has since adopted another."""
         if self.max_entries <= 0 or len(kept.body) > self.max_bytes // 16:
             return
         if kept.page is not None:
             self.invalidations.begin(kept.version)
         with self._lock:
+            if epoch is not None and epoch != self.epoch:
+                return
             old = self._entries.pop(signature, None)
             if old is not None:
                 self._size -= self._weights.pop(signature)
@@ -201,40 +215,6 @@ class ResponseCache:
             self._size -= self._weights.pop(signature)
 
 
-def etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    if if_none_match.strip() == "*":
-        return True
-    bare = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
-
-
-def public_etag(request: Request, version: int, media_type: str) -> str:
-    """A tag for a representation of the whole store at `version` (the export), known before it is made."""
-    basis = f"{__version__}|{request.url.path}?{request.url.query}|{media_type}".encode()
-    return f'W/"{version}-{hashlib.blake2b(basis, digest_size=8).hexdigest()}"'
-
-
-def shown_etag(request: Request, media_type: str, body: bytes) -> str:
-    """A public response's tag, from its bytes (and its URL and type: a tag names one resource's state).
-    Weak: the same content in another encoding keeps it."""
-    digest = hashlib.blake2b(f"{request.url.path}?{request.url.query}|{media_type}|".encode(), digest_size=12)
-    digest.update(body)
-    return f'W/"{digest.hexdigest()}"'
-
-
-def body_etag(body: bytes) -> str:
-    return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
-
-
-def record_etag(resource: str, key: str, revision: int, created_at: str) -> str:
-    """A strong tag naming one state of one record: what an editor sends back as `If-Match`. The creation
-    time tells a record re-created under a deleted one's key from the old one."""
-    origin = hashlib.blake2b(f"{resource}|{key}|{created_at}".encode(), digest_size=6).hexdigest()
-    return f'"r{revision}-{origin}"'
-
-
 def cached_read(
     request: Request,
     db: Database,
@@ -253,23 +233,28 @@ def cached_read(
     `salt` names what the response depends on beyond its URL and the content version (today's date, a
     form body): a response is kept under it and served only for the same salt."""
     if_none_match = request.headers.get("if-none-match")
+    epoch = ""
     with db.read() as conn:
         if public:
-            version = content_version(conn)
+            version, epoch = content_state(conn)
+            if (cache := _cache(request)) is not None:
+                cache.adopt(epoch)
             fetch = functools.partial(conn_notes, conn)
             if (kept := kept_for(request, version, salt, fetch)) is not None:
                 return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
         payload, headers = build(conn)
     body = payload if isinstance(payload, bytes) else render(payload)
     # Public: from the bytes, so the tag changes only when they do. An editor's: a record's revision, or bytes.
-    etag = shown_etag(request, media_type, body) if public else (etag_of(payload) if etag_of else body_etag(body))
+    etag = (
+        shown_etag(request, media_type, body, epoch) if public else (etag_of(payload) if etag_of else body_etag(body))
+    )
     response = Response(body, media_type=media_type, headers=headers)
     set_validators(response, etag, public=public, max_age=max_age)
     if public and (cache := _cache(request)) is not None:
         route = request.scope.get("route")
         page = page_of() if page_of else None
         kept = Kept.of(response, etag, version, salt=salt, route=route, max_age=max_age, page=page)
-        cache.put(request_signature(request.scope), kept)
+        cache.put(request_signature(request.scope), kept, epoch)
     if etag_matches(if_none_match, etag):
         return not_modified(etag, public=public, max_age=max_age)
     return response
@@ -335,9 +320,12 @@ async def cached_read_async(
         salt=salt,
         page_of=page_of,
     )
-    version = db.peek_content_version() if public else None
-    if version is None:
+    state = db.peek_content_state() if public else None
+    if state is None:
         return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
+    version, epoch = state
+    if (cache := _cache(request)) is not None:
+        cache.adopt(epoch)
     if_none_match = request.headers.get("if-none-match")
     key = (version, salt, request_signature(request.scope))
     while (running := builds._running.get(key)) is not None:  # the same response is being built
@@ -370,15 +358,28 @@ class ServeKept:
         if scope["type"] == "http" and scope["method"] == "GET" and self.cache.max_entries > 0:
             principal = scope.get("state", {}).get("principal")
             kept = None if principal is not None and principal.is_editor else self.cache.get(request_signature(scope))
-            if kept is not None and not kept.salt:
+            if kept is not None and not kept.salt and (now := self._content_version()) is not None:
+                kept = self.cache.get(request_signature(scope))  # again: `_content_version` may forget it
                 headers = Headers(scope=scope)
-                now, notes = self.db.peek_content_version(), db_notes(self.db)
-                if "if-modified-since" not in headers and current(self.cache.invalidations, kept, now, notes):
+                notes = db_notes(self.db)
+                if (
+                    kept is not None
+                    and "if-modified-since" not in headers
+                    and current(self.cache.invalidations, kept, now, notes)
+                ):
                     scope["route"] = kept.route
                     answer = kept.served(headers.get("if-none-match"), headers.get("accept-encoding"))
                     await answer(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    def _content_version(self) -> int | None:
+        """The content version, peeked (None where that is not cheap), the cache told the store's epoch."""
+        state = self.db.peek_content_state()
+        if state is None:
+            return None
+        self.cache.adopt(state[1])
+        return state[0]
 
 
 def cache_control(public: bool, max_age: int) -> str:

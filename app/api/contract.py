@@ -27,6 +27,7 @@ from app.core.errors import (
     InvalidQuery,
     Overloaded,
     RequestTimeout,
+    StaleCursor,
     TooManyRequests,
     UriTooLong,
 )
@@ -135,6 +136,13 @@ INSUFFICIENT_STORAGE = InsufficientStorage.openapi(
     "Not a passing outage, so no `Retry-After`: it lasts until an operator makes room.",
     "The database has no room for this write; nothing was saved.",
 )
+STALE_CURSOR = StaleCursor.openapi(
+    "The cursor was handed out by this store before it was restored from a backup (or by another store): "
+    "its position names nothing here, so it is refused rather than read as a place in other content. Start "
+    "the list again without it; a partner following `/v1/changes` re-syncs from `/v1/export`.",
+    StaleCursor("since").detail,
+    errors=StaleCursor("since").errors,
+)
 # Shared by many operations, so kept once in components/responses.
 RESPONSES: dict[str, dict[str, Any]] = {
     "NotModified": NOT_MODIFIED,
@@ -147,6 +155,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "TooManyRequests": {**TOO_MANY_REQUESTS, "headers": _refs("Retry-After", *RATE_LIMIT_HEADERS)},
     "Overloaded": {**OVERLOADED, "headers": _refs("Retry-After")},
     "InsufficientStorage": INSUFFICIENT_STORAGE,
+    "StaleCursor": STALE_CURSOR,
 }
 
 
@@ -278,6 +287,8 @@ def _document_answers(path: str, method: str, operation: dict[str, Any], trait: 
     paged = any(p.get("in") == "query" and p.get("name") in ("cursor", "since") for p in parameters)
     responses.setdefault("414", _ref("UriTooLong"))
     responses.setdefault("422", _ref("QueryRefused"))
+    if paged:
+        responses.setdefault("410", _ref("StaleCursor"))
     if "401" in responses:
         _add_headers(responses["401"], "WWW-Authenticate")
     responses.setdefault("431", _ref("HeadersTooLarge"))

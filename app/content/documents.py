@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, RowMapping, bindparam, select
 from sqlalchemy.sql import Select
 
-from app.api.caching import record_etag
+from app.api.etags import record_etag
 from app.content.resources import META_FIELDS, RESOURCES, ResourceSpec
 
 CHUNK = 500

@@ -34,7 +34,7 @@ from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
 from app.core.db import Database
 from app.core.errors import BadParameter, NotFoundError
-from app.core.pagination import decode_cursor, encode_cursor, next_link
+from app.core.pagination import cursor_epoch, decode_cursor, encode_cursor, next_link
 
 T = TypeVar("T")
 
@@ -83,11 +83,12 @@ async def list_records(
     shown: list[queries.Page] = []
 
     def build(conn: Connection) -> Built:
+        epoch = cursor_epoch(conn, page.cursor)
         result = queries.list_page(
             conn, spec, filters, after=after, limit=page.limit, statuses=statuses, rendered=public
         )
         shown.append(result)
-        next_cursor = encode_cursor(spec.plural, result.last_position) if result.last_position else None
+        next_cursor = encode_cursor(spec.plural, result.last_position, epoch) if result.last_position else None
         headers = next_link(request, next_cursor)
         return {"items": result.items, "next_cursor": next_cursor}, headers
 

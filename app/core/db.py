@@ -8,6 +8,7 @@ also commit order and a partner's cursor can never skip a change that commits la
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 import threading
 import time
@@ -16,15 +17,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 
+from app.core.clock import utc_now
 from app.core.config import Settings
-from app.models import Change, table_of
+from app.models import Change, StoreIdentity, table_of
 
 log = logging.getLogger("app.db")
 
 CHANGES = table_of(Change)
+IDENTITY = table_of(StoreIdentity)
 
 WRITE_LOCK_ID = 7_341_977  # the advisory lock every PostgreSQL write transaction takes
 POOL_SIZE = 48  # at least the threadpool's 40 workers, so a request never waits on a peer's connection
@@ -148,8 +151,14 @@ class Database:
         each thread keeps a connection of its own for it and the answer comes from the WAL index in
         microseconds, so the event loop may ask it directly (a revalidation or a kept response then
         never waits for the threadpool). None where that is not so cheap (PostgreSQL: a network trip)."""
-        rows = self.peek("SELECT max(seq) FROM changes")
-        return None if rows is None else rows[0][0] or 0
+        state = self.peek_content_state()
+        return None if state is None else state[0]
+
+    def peek_content_state(self) -> tuple[int, str] | None:
+        """The newest change-log number and the store's epoch (see `store_epoch`), in one statement read
+        as `peek_content_version` reads; None where that is not cheap."""
+        rows = self.peek(PEEK_STATE_SQL)
+        return None if rows is None else (rows[0][0] or 0, rows[0][1] or "")
 
     def peek(self, sql: str, parameters: tuple = ()) -> list[tuple] | None:
         """A small read (`?` placeholders) on the thread's own SQLite connection, as above; None on a
@@ -186,8 +195,46 @@ def log_database_version(db: Database) -> None:
 
 
 def content_version(conn: Connection) -> int:
-    """The sequence number of the newest public change: public content is a function of it."""
+    """The sequence number of the newest public change: public content is a function of it (and of the
+    store's epoch: after a restore the same number may name other content, see `store_epoch`)."""
     return conn.execute(select(func.max(CHANGES.c.seq))).scalar() or 0
+
+
+PEEK_STATE_SQL = "SELECT (SELECT max(seq) FROM changes), (SELECT epoch FROM store_identity WHERE pk = 1)"
+
+
+@dataclass(frozen=True, slots=True)
+class Epoch:
+    """The store's identity: `name` is random, made with a new store and renewed by every restore, so the
+    change log's numbers, and the cursors and tags made from them, mean something only within one epoch.
+    `made_at` is when (a restored store's content is new as of then); `origin` is "migration" or
+    "restore"."""
+
+    name: str
+    made_at: str
+    origin: str
+
+
+def content_state(conn: Connection) -> tuple[int, str]:
+    """The content version and the epoch's name, in one statement (one round trip on PostgreSQL)."""
+    row = conn.exec_driver_sql(PEEK_STATE_SQL).one()
+    return row[0] or 0, row[1] or ""
+
+
+def store_epoch(conn: Connection) -> Epoch:
+    """The store's epoch, as of this connection's snapshot."""
+    row = conn.execute(select(IDENTITY.c.epoch, IDENTITY.c.made_at, IDENTITY.c.origin).where(IDENTITY.c.pk == 1)).one()
+    return Epoch(row.epoch, row.made_at, row.origin)
+
+
+def renew_epoch(conn: Connection, origin: str = "restore") -> Epoch:
+    """Give the store a new epoch (in the caller's transaction): from now on no cursor or tag of the old
+    one matches, and none without an epoch is taken."""
+    epoch = Epoch(secrets.token_urlsafe(8), utc_now(), origin)
+    conn.execute(
+        update(IDENTITY).where(IDENTITY.c.pk == 1).values(epoch=epoch.name, made_at=epoch.made_at, origin=origin)
+    )
+    return epoch
 
 
 SQLITE_FULL = 13  # "database or disk is full"

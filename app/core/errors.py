@@ -71,6 +71,25 @@ class BadParameter(ApiError):
         )
 
 
+class StaleCursor(ApiError):
+    """A cursor made by another epoch of the store (before a restore, or by another store): its position
+    cannot be read here, and reading it anyway could skip or repeat changes without a word."""
+
+    status = 410
+    title = "Cursor from another epoch of the store"
+    slug = "stale-cursor"
+
+    def __init__(self, parameter: str) -> None:
+        message = (
+            "was handed out before this store was restored from a backup (or by another store); "
+            "its position means nothing here: start again without it (partners: from /v1/export)"
+        )
+        super().__init__(
+            f"Query parameter {parameter!r} {message}.",
+            errors=[{"location": "query", "field": parameter, "message": message}],
+        )
+
+
 class InvalidQuery(ApiError):
     """A query string that cannot be read (not UTF-8, NUL bytes), refused before routing."""
 

@@ -1,6 +1,7 @@
 """Paging, the same way for every list, search, revisions and changes: a query asks one row past the page
 (`paged`), `split_page` tells whether another page follows, the cursor is opaque and names the list it
-pages (one taken from another list, or edited by hand, is a 422 rather than a wrong page), and
+pages (one taken from another list, or edited by hand, is a 422 rather than a wrong page) and the store's
+epoch it was made in (one from before a restore, or from another store, is a 410: `StaleCursor`), and
 `next_link` gives the `Link` header of the next page on the public base URL (`PUBLIC_BASE_URL`)."""
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Select
+from sqlalchemy import Connection, Select
 from starlette.datastructures import URL
 from starlette.requests import Request
 
-from app.core.errors import BadParameter
+from app.core.db import Epoch, store_epoch
+from app.core.errors import BadParameter, StaleCursor
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -34,8 +36,9 @@ def split_page(rows: Sequence[T], limit: int) -> tuple[Sequence[T], bool]:
     return rows[:limit], len(rows) > limit
 
 
-def encode_cursor(scope: str, position: int) -> str:
-    raw = orjson.dumps({"s": scope, "p": position})
+def encode_cursor(scope: str, position: int, epoch: str) -> str:
+    """The cursor of `position` in the list `scope`, made in the store's `epoch` (`cursor_epoch`)."""
+    raw = orjson.dumps({"s": scope, "p": position, "e": epoch})
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
@@ -49,20 +52,55 @@ def decode_cursor(scope: str, cursor: str | None, parameter: str = "cursor", max
     """The position after which the next page starts (0: from the beginning); past `maximum` is a 422."""
     if cursor is None:
         return 0
+    data = _read(cursor, parameter)
+    position = data["p"]
+    if (
+        data["s"] != scope
+        or not isinstance(position, int)
+        or isinstance(position, bool)
+        or not 0 <= position <= maximum
+    ):
+        raise BadParameter(parameter, "is not a cursor this list handed out")
+    return position
+
+
+MAX_EPOCH_CHARS = 16
+
+
+def _read(cursor: str, parameter: str) -> dict[str, Any]:
+    """A cursor's fields: a scope, a position and (since epochs exist) an epoch; anything else is a 422."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        position = data["p"]
-        if (
-            data["s"] != scope
-            or not isinstance(position, int)
-            or isinstance(position, bool)
-            or not 0 <= position <= maximum
-        ):
+        epoch = data.get("e", "")
+        if "p" not in data or not isinstance(data.get("s"), str) or not isinstance(epoch, str):
             raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError, orjson.JSONDecodeError):
+        if len(epoch) > MAX_EPOCH_CHARS:
+            raise ValueError
+    except (ValueError, AttributeError, TypeError, binascii.Error, UnicodeError, orjson.JSONDecodeError):
         raise BadParameter(parameter, "is not a cursor this list handed out") from None
-    return position
+    return data
+
+
+def check_epoch(cursor: str | None, epoch: Epoch, parameter: str = "cursor") -> None:
+    """Refuse (410) a cursor made in another epoch of the store: its position would be read against a change
+    log or rows that are not the ones it was made in. A cursor without an epoch was handed out before
+    epochs existed; it is taken only while the store has the epoch its schema was given then, that is,
+    until the first restore (after which it may have come from a store the restore replaced)."""
+    if cursor is None:
+        return
+    made_in = _read(cursor, parameter).get("e")
+    if made_in == epoch.name or (made_in is None and epoch.origin == "migration"):
+        return
+    raise StaleCursor(parameter)
+
+
+def cursor_epoch(conn: Connection, cursor: str | None, parameter: str = "cursor") -> str:
+    """In a page's read snapshot: refuse `cursor` if it is of another epoch (`check_epoch`), and return the
+    epoch the page's own cursors are made in."""
+    epoch = store_epoch(conn)
+    check_epoch(cursor, epoch, parameter)
+    return epoch.name
 
 
 def link_header(url: str) -> str:

@@ -16,7 +16,7 @@ from app.api.deps import DatabaseDep, EditorDep, PageDep
 from app.api.examples import EXAMPLES
 from app.content.resources import RESOURCES, ResourceSpec
 from app.core.errors import BadParameter
-from app.core.pagination import decode_cursor, encode_cursor, next_link
+from app.core.pagination import cursor_epoch, decode_cursor, encode_cursor, next_link
 from app.editing import examples, service
 from app.editing.schemas import CREATE_SCHEMAS, PATCH_SCHEMAS, RevisionPage
 
@@ -113,8 +113,9 @@ def _revisions_route(spec: ResourceSpec):
         before = decode_cursor(scope, page.cursor)
 
         def build(conn):
+            epoch = cursor_epoch(conn, page.cursor)
             items, position = service.revisions(conn, spec, key, before=before, limit=page.limit)
-            cursor = encode_cursor(scope, position) if position else None
+            cursor = encode_cursor(scope, position, epoch) if position else None
             headers = next_link(request, cursor)
             return {"items": items, "next_cursor": cursor}, headers
 

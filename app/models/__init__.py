@@ -21,7 +21,7 @@ from app.models.content import (
     TopicCondition,
     TopicTherapy,
 )
-from app.models.system import ApiKey, Change, Facet, ReadDocument, ReadInvalidation, Revision
+from app.models.system import ApiKey, Change, Facet, ReadDocument, ReadInvalidation, Revision, StoreIdentity
 from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
@@ -48,6 +48,7 @@ __all__ = [
     "ReadDocument",
     "ReadInvalidation",
     "Revision",
+    "StoreIdentity",
     "Source",
     "Therapy",
     "TherapyCode",

@@ -86,3 +86,16 @@ class ApiKey(SQLModel, table=True):
     name: str = Field(max_length=200)
     created_at: str = Field(max_length=32)
     revoked_at: str | None = Field(default=None, max_length=32)
+
+
+class StoreIdentity(SQLModel, table=True):
+    """One row: which store this is. `epoch` is made at random when the schema is made (a new store) and
+    again by every restore, so a change-log number, a cursor or a tag from one store is never read as the
+    same number of another. `origin` says what made it: "migration" (cursors handed out before epochs
+    existed came from this store's own log) or "restore" (they may not have)."""
+
+    __tablename__ = "store_identity"
+    pk: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    epoch: str = Field(max_length=16)
+    made_at: str = Field(max_length=32)
+    origin: str = Field(max_length=16)

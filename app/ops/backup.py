@@ -14,7 +14,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from app.core.db import Database
+from app.core.db import Database, renew_epoch
+from app.core.migrate import upgrade
 from app.ops.files import written_whole
 
 
@@ -80,10 +81,19 @@ def backup(db: Database, target: Path) -> BackupInfo:
 
 
 def restore(db: Database, source: Path) -> BackupInfo:
-    """Replace the store's content with a backup's. Checked first; on SQLite one write transaction."""
+    """Replace the store's content with a backup's. Checked first; on SQLite one write transaction. The
+    restored store is brought to the current schema and given a new epoch: its change log goes back to
+    the backup's numbers, which the store handed out again after the backup for other changes, so no
+    cursor or tag made before the restore may be read as one of the store after it."""
     source = Path(source)
-    if not db.is_sqlite:
-        return _pg_restore(db, source)
+    info = _pg_restore(db, source) if not db.is_sqlite else _sqlite_restore(db, source)
+    upgrade(db)  # a backup made before the newest migrations (which a starting server would also apply)
+    with db.write() as conn:
+        renew_epoch(conn)
+    return info
+
+
+def _sqlite_restore(db: Database, source: Path) -> BackupInfo:
     info = inspect_sqlite(source)
     target = _sqlite_file(db)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)

@@ -24,8 +24,8 @@ def cursor_scope(resources: Sequence[str]) -> str:
     return SCOPE if not resources else f"{SCOPE}:{','.join(sorted(set(resources)))}"
 
 
-def encode_position(seq: int, resources: Sequence[str] = ()) -> str:
-    return encode_cursor(cursor_scope(resources), seq)
+def encode_position(seq: int, epoch: str, resources: Sequence[str] = ()) -> str:
+    return encode_cursor(cursor_scope(resources), seq, epoch)
 
 
 def decode_since(since: str | None, resources: Sequence[str] = ()) -> int:

@@ -21,7 +21,7 @@ from app.content.documents import CHUNK, chunks, load_documents
 from app.content.resources import RESOURCES, WRITE_ORDER
 from app.content.visibility import public_documents
 from app.content.vocab import Status
-from app.core.db import Database, content_version
+from app.core.db import Database, content_state
 from app.partners.changes import encode_position, newest_change
 
 FORMAT = "health-content-export"
@@ -33,6 +33,7 @@ MEDIA_TYPE = "application/gzip"
 @dataclass(frozen=True)
 class Export:
     seq: int
+    epoch: str  # the store's epoch `seq` is a number of
     as_of: str | None  # when the newest change it reflects was made
     cursor: str
     counts: dict[str, int]
@@ -63,7 +64,7 @@ def _published_pks(conn: Connection, resource: str) -> list[int]:
     return list(conn.execute(query).scalars())
 
 
-def header_line(conn: Connection, seq: int) -> dict[str, Any]:
+def header_line(conn: Connection, seq: int, epoch: str) -> dict[str, Any]:
     counts = {}
     for resource in WRITE_ORDER:
         table = RESOURCES[resource].table
@@ -74,7 +75,7 @@ def header_line(conn: Connection, seq: int) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "changes_cursor": encode_position(seq),
+        "changes_cursor": encode_position(seq, epoch),
         "seq": seq,
         "as_of": newest[1] if newest else None,
         "counts": counts,
@@ -84,8 +85,8 @@ def header_line(conn: Connection, seq: int) -> dict[str, Any]:
 def build_export(conn: Connection) -> Export:
     """Everything published, in one read snapshot: a header line, then one line per record, resources in
     write order (what a record points at comes before it), records in creation order."""
-    seq = content_version(conn)
-    header = header_line(conn, seq)
+    seq, epoch = content_state(conn)
+    header = header_line(conn, seq, epoch)
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=6) as stream:
         stream.write(orjson.dumps(header) + b"\n")
@@ -103,6 +104,7 @@ def build_export(conn: Connection) -> Export:
                 )
     return Export(
         seq=seq,
+        epoch=epoch,
         as_of=header["as_of"],
         cursor=header["changes_cursor"],
         counts=header["counts"],
@@ -128,13 +130,14 @@ class ExportCache:
         self._lock = threading.Lock()
         self._latest: Export | None = None
 
-    def get(self, db: Database, version: int) -> Export:
+    def get(self, db: Database, version: int, epoch: str) -> Export:
+        """An export at `version` of `epoch` or newer (a number of another epoch says nothing about it)."""
         latest = self._latest
-        if latest is not None and latest.seq >= version:
+        if latest is not None and latest.epoch == epoch and latest.seq >= version:
             return latest
         with self._lock:
             latest = self._latest
-            if latest is not None and latest.seq >= version:
+            if latest is not None and latest.epoch == epoch and latest.seq >= version:
                 return latest
             with bulk_snapshot(db) as conn:
                 self._latest = build_export(conn)

@@ -17,6 +17,7 @@ from app.core.errors import BadParameter, Unauthorized
 from app.core.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    cursor_epoch,
     decode_cursor,
     encode_cursor,
     link_header,
@@ -72,13 +73,14 @@ async def _feed(request: Request, db, filters: Filters, page, media_type: str, o
     settings = request.app.state.settings
 
     def build(conn) -> tuple[Any, dict[str, str]]:
+        epoch = cursor_epoch(conn, page.cursor)
         result = feeds.feed_page(conn, filters, after=after, limit=page.limit)
         next_url = None
         headers: dict[str, str] = {}
         if result.last_position:
             next_url = public_url(
                 request,
-                request.url.include_query_params(cursor=encode_cursor(FEED_SCOPE, result.last_position)),
+                request.url.include_query_params(cursor=encode_cursor(FEED_SCOPE, result.last_position, epoch)),
             )
             headers["Link"] = link_header(next_url)
         first = request.url.remove_query_params("cursor")
@@ -178,8 +180,9 @@ async def list_changes(
     after = changes_service.decode_since(since, resources)
 
     def build(conn) -> tuple[Any, dict[str, str]]:
+        epoch = cursor_epoch(conn, since, "since")
         page = changes_service.changes_page(conn, after=after, limit=limit, resources=resources)
-        cursor = changes_service.encode_position(page.position, resources)
+        cursor = changes_service.encode_position(page.position, epoch, resources)
         headers = next_link(request, cursor, "since") if page.more else {}
         return {"items": page.items, "next_cursor": cursor}, headers
 
@@ -213,8 +216,8 @@ def export(request: Request, db: DatabaseDep) -> Response:
     if cache is None:
         cache = request.app.state.export_cache = ExportCache()
 
-    def produce(version: int) -> tuple[int, str | None, bytes, dict[str, str]]:
-        made = cache.get(db, version)
-        return made.seq, made.as_of, made.body, made.headers()
+    def produce(version: int, epoch: str) -> tuple[int, str, str | None, bytes, dict[str, str]]:
+        made = cache.get(db, version, epoch)
+        return made.seq, made.epoch, made.as_of, made.body, made.headers()
 
     return bulk_read(request, db, produce, media_type=MEDIA_TYPE, max_age=request.app.state.settings.cache_max_age)

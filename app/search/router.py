@@ -11,7 +11,7 @@ from app.api.deps import DatabaseDep, PageDep
 from app.content.queries import MAX_FILTER_VALUES, Filters
 from app.content.vocab import TherapyType
 from app.core.errors import ValidationFailed
-from app.core.pagination import decode_cursor, encode_cursor, next_link
+from app.core.pagination import cursor_epoch, decode_cursor, encode_cursor, next_link
 from app.search import service
 
 router = APIRouter(prefix="/v1", tags=["search"])
@@ -133,8 +133,9 @@ async def search(
     offset = decode_cursor("search", page.cursor)
 
     def build(conn):
+        epoch = cursor_epoch(conn, page.cursor)
         found = service.search(conn, q, filters, offset=offset, limit=page.limit)
-        next_cursor = encode_cursor("search", offset + page.limit) if found["more"] else None
+        next_cursor = encode_cursor("search", offset + page.limit, epoch) if found["more"] else None
         headers = next_link(request, next_cursor)
         return {"items": found["items"], "next_cursor": next_cursor, "facets": found["facets"]}, headers
 

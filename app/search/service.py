@@ -25,7 +25,7 @@ from app.content.documents import chunks
 from app.content.queries import PUBLIC, Filters, facet_groups, reached
 from app.content.resources import FACETED, RESOURCES
 from app.content.selection import membership
-from app.core.db import content_version
+from app.core.db import content_state
 from app.core.pagination import split_page
 from app.models import Facet, table_of
 from app.search.index import CODES, MARK_END, MARK_START, TABLE, id_column
@@ -139,7 +139,7 @@ def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: in
     """One page of hits, best first, and counts over every hit for drawing filters."""
     t = _index(conn)
     restrict = _restriction(conn, t, filters)  # checks the filters even when the text has no word
-    groups = parse(q, vocabulary(conn, content_version(conn)))
+    groups = parse(q, vocabulary(conn, content_state(conn)))
     if not groups:
         return {"items": [], "more": False, "facets": _empty_facets()}
     engine = _Fts5(groups) if conn.dialect.name == "sqlite" else _Tsvector(groups)

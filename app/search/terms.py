@@ -102,12 +102,13 @@ class Vocabulary:
         return found
 
 
-_cache: dict[str, tuple[int, Vocabulary]] = {}
+_cache: dict[str, tuple[tuple[int, str], Vocabulary]] = {}
 _lock = threading.Lock()
 
 
-def vocabulary(conn: Connection, version: int) -> Vocabulary:
-    """The vocabulary as of this content version (it only changes with published content)."""
+def vocabulary(conn: Connection, version: tuple[int, str]) -> Vocabulary:
+    """The vocabulary as of this content version and epoch (`content_state`: it only changes with published
+    content, and a restore takes the version back to numbers that then name other content)."""
     where = conn.engine.url.render_as_string(hide_password=True)
     cached = _cache.get(where)
     if cached and cached[0] == version:

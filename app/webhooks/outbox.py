@@ -19,6 +19,7 @@ from app.content import facets
 from app.content.documents import pks_by_key
 from app.content.resources import FACETED, RESOURCES
 from app.content.visibility import HIDDEN, PUBLISHED
+from app.core.db import store_epoch
 from app.models import Change, Facet, WebhookDelivery, WebhookSubscription, table_of
 from app.partners.changes import encode_position
 from app.webhooks.signing import new_message_id
@@ -54,7 +55,7 @@ def _notify(_conn: Connection | None = None) -> None:
         listener()
 
 
-def event_payload(change: dict[str, Any], reason: str | None) -> dict[str, Any]:
+def event_payload(change: dict[str, Any], reason: str | None, epoch: str) -> dict[str, Any]:
     """The body of one change's event, as the receiver gets it."""
     data: dict[str, Any] = {
         "resource": change["resource"],
@@ -62,7 +63,7 @@ def event_payload(change: dict[str, Any], reason: str | None) -> dict[str, Any]:
         "op": change["op"],
         "at": change["at"],
         "seq": change["seq"],
-        "cursor": encode_position(change["seq"]),
+        "cursor": encode_position(change["seq"], epoch),
     }
     if change["op"] == "upsert":
         data["data"] = change["data"]
@@ -136,6 +137,7 @@ def write_deliveries(
     if not subscriptions or not changes:
         return 0
     facts = _RecordFacts(conn, changes, filtered=any(s["facet_groups"] for s in subscriptions))
+    epoch = store_epoch(conn).name  # an event's cursor resumes in the epoch its change was made in
     rows = []
     for change in changes:
         record_facets = facts.of(change)
@@ -143,7 +145,7 @@ def write_deliveries(
         for subscription in subscriptions:
             if change["seq"] <= subscription["start_seq"] or not matches(subscription, change, record_facets):
                 continue
-            payload = payload or event_payload(change, facts.reason(change))
+            payload = payload or event_payload(change, facts.reason(change), epoch)
             rows.append(
                 {
                     "msg_id": new_message_id(),

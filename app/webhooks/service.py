@@ -13,9 +13,9 @@ from app.content.queries import Filters, facet_groups
 from app.content.vocab import TherapyType
 from app.core.clock import utc_now
 from app.core.config import Settings
-from app.core.db import Database, content_version
-from app.core.errors import BadParameter, NotFoundError, ValidationFailed
-from app.core.pagination import MAX_SEQ, decode_cursor, encode_cursor
+from app.core.db import Database, content_version, store_epoch
+from app.core.errors import BadParameter, NotFoundError, StaleCursor, ValidationFailed
+from app.core.pagination import MAX_SEQ, check_epoch, cursor_epoch, decode_cursor, encode_cursor
 from app.partners.changes import decode_since
 from app.webhooks import outbox
 from app.webhooks.delivery import iso
@@ -111,6 +111,7 @@ def create(db: Database, settings: Settings, owner: str, owner_name: str, body: 
         raise InvalidWebhook("since", "is not a cursor this list handed out (one of /v1/changes)") from None
     now = utc_now()
     with db.write() as conn:  # serialised with content writes: no change falls between `since` and now
+        _same_epoch(conn, body.since)
         resources, filters, groups = _selection(conn, body.resources, body.filters)
         row = {
             "id": "wh_" + secrets.token_hex(10),
@@ -213,6 +214,7 @@ def deliveries(
     """Newest first."""
     before = decode_cursor(DELIVERY_SCOPE, cursor, maximum=MAX_SEQ)
     with db.read() as conn:
+        epoch = cursor_epoch(conn, cursor)
         _owned(conn, owner, webhook_id)
         query = select(DELIVERIES).where(DELIVERIES.c.subscription_id == webhook_id)
         if before:
@@ -222,7 +224,17 @@ def deliveries(
         rows = conn.execute(query.order_by(DELIVERIES.c.id.desc()).limit(limit + 1)).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return [delivery_view(r) for r in rows], encode_cursor(DELIVERY_SCOPE, rows[-1]["id"]) if more else None
+    return [delivery_view(r) for r in rows], encode_cursor(DELIVERY_SCOPE, rows[-1]["id"], epoch) if more else None
+
+
+def _same_epoch(conn: Connection, since: str | None) -> None:
+    """A `since` of another epoch of the store (before a restore) names no position of this change log."""
+    try:
+        check_epoch(since, store_epoch(conn), "since")
+    except StaleCursor:
+        raise InvalidWebhook(
+            "since", "is a cursor from before this store was restored (or of another store): read /v1/export"
+        ) from None
 
 
 def redeliver(db: Database, owner: str, webhook_id: str, body: RedeliverIn) -> int:
@@ -246,6 +258,7 @@ def redeliver(db: Database, owner: str, webhook_id: str, body: RedeliverIn) -> i
                 after = decode_since(body.since)
             except BadParameter:
                 raise InvalidWebhook("since", "is not a cursor this list handed out (one of /v1/changes)") from None
+            _same_epoch(conn, body.since)
             query = query.where(DELIVERIES.c.seq > after)
         now = time.time()
         return conn.execute(
