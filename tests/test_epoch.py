@@ -18,6 +18,7 @@ from app.core.migrate import upgrade
 from app.ops.backup import backup, restore
 from tests.conftest import POSTGRES_URL, PostgresTemplates, client_for, make_settings
 from tests.test_backup import write_claims
+from tests.test_editing import make_key
 
 PROBLEM = "application/problem+json"
 
@@ -224,3 +225,26 @@ def client_and_epoch(templates):
     finally:
         db.dispose()
         cleanup()
+
+
+@needs_restore
+def test_an_editors_tag_from_before_a_restore_does_not_match_the_revision_that_took_its_number(seeded_db, tmp_path):
+    """If-Match names one state: after a restore, the record's revision numbers are handed out again, and a
+    tag of the undone revision must be a 412, not a licence to overwrite an edit the editor never saw."""
+    editor = make_key(seeded_db)
+    url = "/v1/experts/houshang-aminian"
+    with client_for(seeded_db) as client:
+        saved = backup(seeded_db, tmp_path / "saved.db")
+        undone = client.patch(url, json={"location": "Boston"}, headers=editor)
+        assert undone.status_code == 200
+        restore(seeded_db, saved.path)
+        redone = client.patch(url, json={"location": "Paris"}, headers=editor)
+        assert redone.status_code == 200 and redone.json()["revision"] == undone.json()["revision"]
+        assert redone.headers["etag"] != undone.headers["etag"]
+        refused = client.patch(url, json={"location": "Oslo"}, headers={**editor, "If-Match": undone.headers["etag"]})
+        assert refused.status_code == 412
+        assert client.get(url, headers=editor).json()["location"] == "Paris"
+        current = client.get(url, headers=editor).headers["etag"]
+        assert current == redone.headers["etag"]
+        taken = client.patch(url, json={"location": "Oslo"}, headers={**editor, "If-Match": current})
+        assert taken.status_code == 200

@@ -43,8 +43,9 @@ def body_etag(body: bytes) -> str:
     return f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
 
 
-def record_etag(resource: str, key: str, revision: int, created_at: str) -> str:
+def record_etag(resource: str, key: str, revision: int, created_at: str, epoch: str) -> str:
     """A strong tag naming one state of one record: what an editor sends back as `If-Match`. The creation
-    time tells a record re-created under a deleted one's key from the old one."""
-    origin = hashlib.blake2b(f"{resource}|{key}|{created_at}".encode(), digest_size=6).hexdigest()
+    time tells a record re-created under a deleted one's key from the old one; the store's epoch tells a
+    revision made after a restore from the one of the same number that the restore undid."""
+    origin = hashlib.blake2b(f"{resource}|{key}|{created_at}|{epoch}".encode(), digest_size=6).hexdigest()
     return f'"r{revision}-{origin}"'

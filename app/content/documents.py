@@ -191,7 +191,7 @@ def expand(conn: Connection, spec: ResourceSpec, docs: list[dict[str, Any]], *, 
     return out
 
 
-def record_etag_of(spec: ResourceSpec, doc: dict[str, Any]) -> str:
-    """The strong ETag of this state of a record (its document, in either shape): what an editor reads and
-    sends back as `If-Match`."""
-    return record_etag(spec.name, doc[spec.key_field], doc["revision"], doc["created_at"])
+def record_etag_of(spec: ResourceSpec, doc: dict[str, Any], epoch: str) -> str:
+    """The strong ETag of this state of a record (its document, in either shape) in the store's `epoch`:
+    what an editor reads and sends back as `If-Match`."""
+    return record_etag(spec.name, doc[spec.key_field], doc["revision"], doc["created_at"], epoch)

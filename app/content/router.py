@@ -3,7 +3,6 @@
 resource behaves alike; `build_router` documents them from the registry. Queries live in
 app.content.queries."""
 
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -32,7 +31,7 @@ from app.content.params import (
 from app.content.queries import Filters
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status, TherapyType
-from app.core.db import Database
+from app.core.db import Database, store_epoch
 from app.core.errors import BadParameter, NotFoundError
 from app.core.pagination import cursor_epoch, decode_cursor, encode_cursor, next_link
 
@@ -127,13 +126,19 @@ async def get_record(request: Request, db: Database, principal: Principal, spec:
             public=True,
             max_age=request.app.state.settings.cache_max_age,
         )
+    epochs: list[str] = []
+
+    def build(conn: Connection) -> Built:
+        epochs.append(store_epoch(conn).name)  # the record's tag names the epoch of the snapshot it is read in
+        return queries.get_one(conn, spec, key, statuses=statuses), {}
+
     return await cached_read_async(
         request,
         db,
-        lambda conn: (queries.get_one(conn, spec, key, statuses=statuses), {}),
+        build,
         public=False,
         max_age=request.app.state.settings.cache_max_age,
-        etag_of=functools.partial(record_etag_of, spec),
+        etag_of=lambda doc: record_etag_of(spec, doc, epochs[-1]),
     )
 
 

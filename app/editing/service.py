@@ -16,7 +16,7 @@ from app.content.documents import content_of, load_documents, pks_by_key, record
 from app.content.resources import ResourceSpec
 from app.content.store import ContentWriter, new_id, writing
 from app.content.vocab import Status
-from app.core.db import Database
+from app.core.db import Database, store_epoch
 from app.core.errors import Conflict, NotFoundError, PreconditionFailed, ValidationFailed
 from app.core.pagination import paged, split_page
 from app.models import Revision, table_of
@@ -66,11 +66,11 @@ def _current(conn: Connection, spec: ResourceSpec, key: str) -> dict[str, Any]:
     return load_documents(conn, spec, [pk])[pk]
 
 
-def _check_if_match(spec: ResourceSpec, key: str, doc: dict[str, Any], if_match: str | None) -> None:
+def _check_if_match(conn: Connection, spec: ResourceSpec, key: str, doc: dict[str, Any], if_match: str | None) -> None:
     """RFC 9110 strong comparison: `*` or one of the listed tags must name the current revision."""
     if if_match is None or if_match.strip() == "*":
         return
-    current = record_etag_of(spec, doc)
+    current = record_etag_of(spec, doc, store_epoch(conn).name)
     if current not in (tag.strip() for tag in if_match.split(",")):
         raise PreconditionFailed(
             f"The {spec.name} {key!r} has changed since the version you sent in If-Match (it is now at "
@@ -84,7 +84,7 @@ def _commit(writer: ContentWriter, spec: ResourceSpec, key: str, payload: BaseMo
     writer.put(spec.name, key, payload)
     writer.finish()
     item = queries.get_one(writer.conn, spec, key, statuses=ALL_STATUSES)
-    return Written(item, record_etag_of(spec, item))
+    return Written(item, record_etag_of(spec, item, store_epoch(writer.conn).name))
 
 
 def create(db: Database, spec: ResourceSpec, body: BaseModel, *, actor: str) -> Written:
@@ -108,7 +108,7 @@ def patch(
     reason unless the body gives one (which is then refused). An unchanged record keeps its revision."""
     with writing(db, actor) as writer:
         doc = _current(writer.conn, spec, key)
-        _check_if_match(spec, key, doc, if_match)
+        _check_if_match(writer.conn, spec, key, doc, if_match)
         content = content_of(spec, doc) | changes
         if content.get("status") != Status.retracted and "retraction_reason" not in changes:
             content["retraction_reason"] = None
@@ -119,7 +119,7 @@ def delete(db: Database, spec: ResourceSpec, key: str, *, actor: str, if_match: 
     """Delete for good (retraction is a status change, not this). The store refuses while others use it."""
     with writing(db, actor) as writer:
         doc = _current(writer.conn, spec, key)
-        _check_if_match(spec, key, doc, if_match)
+        _check_if_match(writer.conn, spec, key, doc, if_match)
         writer.delete(spec.name, key)
 
 
