@@ -19,6 +19,7 @@ from app.ops.backup import backup, restore
 from tests.conftest import POSTGRES_URL, PostgresTemplates, client_for, make_settings
 from tests.test_backup import write_claims
 from tests.test_editing import make_key
+from tests.test_webhooks import FAST
 
 PROBLEM = "application/problem+json"
 
@@ -248,3 +249,19 @@ def test_an_editors_tag_from_before_a_restore_does_not_match_the_revision_that_t
         assert current == redone.headers["etag"]
         taken = client.patch(url, json={"location": "Oslo"}, headers={**editor, "If-Match": current})
         assert taken.status_code == 200
+
+
+def test_a_webhook_since_of_another_epoch_is_refused_naming_the_field(seeded_db):
+    partner = make_key(seeded_db, scope="partner", name="acme")
+    with client_for(seeded_db, **FAST) as client:
+        current = client.get("/v1/changes", params={"limit": 1}).json()["next_cursor"]
+        other = forge("changes", decode(current)["p"], "AAAAAAAAAAA")
+        body = {"url": "http://127.0.0.1:9/x"}
+        refused = client.post("/v1/webhooks", json={**body, "since": other}, headers=partner)
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "since"
+        assert "restored" in refused.json()["detail"]
+        made = client.post("/v1/webhooks", json={**body, "since": current}, headers=partner)
+        assert made.status_code == 201, made.text
+        hook = made.json()["id"]
+        again = client.post(f"/v1/webhooks/{hook}/redeliver", json={"since": other}, headers=partner)
+        assert again.status_code == 422 and again.json()["errors"][0]["field"] == "since"
