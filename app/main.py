@@ -15,6 +15,7 @@ from starlette_compress import CompressMiddleware
 from app import __version__
 from app.api import compression, contract, docs, ops
 from app.api.caching import Builds, ResponseCache, ServeKept
+from app.api.fairshare import FairSlots
 from app.api.handlers import install_error_handlers
 from app.api.middleware import (
     ApiKeyAuth,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db
     app.state.response_cache = ResponseCache(settings.response_cache_entries)
     app.state.builds = Builds(settings.concurrent_builds)
+    app.state.build_turns = FairSlots(settings.concurrent_builds)  # slots taken in turn by client address
     app.state.in_flight = InFlight(settings.max_requests_in_flight, settings.max_requests_in_flight_per_client)
     app.state.budgets = budgets = Budgets(settings)
     install_error_handlers(app)

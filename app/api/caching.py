@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api import compression
 from app.api.cachekey import request_signature, signature_bytes
 from app.api.etags import body_etag, etag_matches, shown_etag
+from app.api.fairshare import build_in_turn
 from app.api.validity import Fetch, Invalidations, PageScope, conn_notes, current, db_notes
 from app.core.db import Database, content_state
 
@@ -322,7 +323,7 @@ async def cached_read_async(
     )
     state = db.peek_content_state() if public else None
     if state is None:
-        return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
+        return await build_in_turn(request, run)
     version, epoch = state
     if (cache := _cache(request)) is not None:
         cache.adopt(epoch)
@@ -336,7 +337,7 @@ async def cached_read_async(
         return kept.to_route(if_none_match, request.headers.get("accept-encoding"))
     builds._running[key] = done = anyio.Event()
     try:
-        return await anyio.to_thread.run_sync(run, limiter=builds.limiter)
+        return await build_in_turn(request, run)
     finally:
         del builds._running[key]
         done.set()
