@@ -4,10 +4,12 @@ A response that is not kept is built in the threadpool, at most `CONCURRENT_BUIL
 Waiting for a slot in arrival order let whoever sends the most cache misses decide everyone's wait: 20
 addresses, each inside its rate budget, sending URLs that are all different (a distinct `Host` each, with
 `PUBLIC_BASE_URL` unset) kept a queue of their builds in front of an honest client's, whose read then took
-1.5 s. Here a slot that frees goes to the waiting address that holds the fewest slots, the longest-waiting
-first among equals: an address with nothing building is served at the next slot that frees, so its wait is
-bounded by the builds already running, never by the queue the others keep behind them. An address alone
-may still use every slot (nothing is held back from an idle worker)."""
+1.5 s. Here a slot that frees goes to the waiting address that holds the fewest slots, and among those to
+the one served least recently (an address with nothing held or waiting is forgotten, so one that asks now
+and then comes first): a client that asks for one build now and then is served at the next slot that frees,
+so its wait is bounded by the builds already running, never by the queue others keep behind them, however
+many addresses they spread it over. An address alone may still use every slot (nothing is held back from
+an idle worker)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class FairSlots:
         self.held: Counter[str] = Counter()
         self._waiting: dict[str, deque[tuple[int, asyncio.Future[None]]]] = {}
         self._arrivals = itertools.count()
+        self._served: dict[str, int] = {}  # when each address holding or waiting was last given a slot
 
     @property
     def waiting(self) -> int:
@@ -67,22 +70,30 @@ class FairSlots:
     def _take(self, address: str) -> None:
         self.free -= 1
         self.held[address] += 1
+        self._served[address] = next(self._arrivals)
 
     def _release(self, address: str) -> None:
         self.free += 1
         self.held[address] -= 1
         if self.held[address] <= 0:
             del self.held[address]
+            if address not in self._waiting:
+                self._served.pop(address, None)
         self._hand_out()
+
+    def _priority(self, address: str) -> tuple[int, int, int]:
+        return self.held[address], self._served.get(address, -1), self._waiting[address][0][0]
 
     def _hand_out(self) -> None:
         while self.free > 0 and self._waiting:
-            address = min(self._waiting, key=lambda a: (self.held[a], self._waiting[a][0][0]))
+            address = min(self._waiting, key=self._priority)
             queue = self._waiting[address]
             _, turn = queue.popleft()
             if not queue:
                 del self._waiting[address]
             if turn.done():  # cancelled while it waited
+                if address not in self._waiting and not self.held[address]:
+                    self._served.pop(address, None)
                 continue
             self._take(address)
             turn.set_result(None)
@@ -93,6 +104,8 @@ class FairSlots:
             queue.remove(entry)
             if not queue:
                 del self._waiting[address]
+                if not self.held[address]:
+                    self._served.pop(address, None)
 
 
 async def build_in_turn(request: Request, run: Callable[[], T]) -> T:
