@@ -169,8 +169,7 @@ class ResponseCache:
         return self._size
 
     def clear(self) -> None:
-        """Forget every entry: for when the store is replaced under a running app (a restore), where the
-        content version may go back to a number whose content was different."""
+        """Forget every entry (a restore makes the cache do so by itself: `adopt`)."""
         with self._lock:
             self._forget()
 
@@ -358,15 +357,15 @@ class ServeKept:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and self.cache.max_entries > 0:
             principal = scope.get("state", {}).get("principal")
-            kept = None if principal is not None and principal.is_editor else self.cache.get(request_signature(scope))
+            editor = principal is not None and principal.is_editor
+            kept = None if editor else self.cache.get(signature := request_signature(scope))
             if kept is not None and not kept.salt and (now := self._content_version()) is not None:
-                kept = self.cache.get(request_signature(scope))  # again: `_content_version` may forget it
+                kept = self.cache.get(signature)  # again: `_content_version` may have forgotten it
                 headers = Headers(scope=scope)
-                notes = db_notes(self.db)
                 if (
                     kept is not None
                     and "if-modified-since" not in headers
-                    and current(self.cache.invalidations, kept, now, notes)
+                    and current(self.cache.invalidations, kept, now, db_notes(self.db))
                 ):
                     scope["route"] = kept.route
                     answer = kept.served(headers.get("if-none-match"), headers.get("accept-encoding"))
