@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     response_cache_entries: int = Field(
         default=4096, description="Public responses kept per worker while their content version is current; 0: off."
     )
+    lean_reads: bool = Field(
+        default=True,
+        description="Answer public claim lists by one condition or therapy type in front of the router.",
+    )
     concurrent_builds: int = Field(
         default=4, description="Responses a worker builds at once; the rest wait, so revalidations stay quick."
     )

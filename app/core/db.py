@@ -12,7 +12,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -163,15 +163,36 @@ class Database:
     def peek(self, sql: str, parameters: tuple = ()) -> list[tuple] | None:
         """A small read (`?` placeholders) on the thread's own SQLite connection, as above; None on a
         database where that is not cheap."""
+        conn = self._peek_connection()
+        return None if conn is None else conn.execute(sql, parameters).fetchall()
+
+    @contextmanager
+    def peek_snapshot(self) -> Iterator[Callable[[str, tuple], list[tuple]] | None]:
+        """Several small reads (`?` placeholders) in one snapshot on the thread's own SQLite connection,
+        as `peek`: yields a function running one statement, or None where that is not cheap."""
+        conn = self._peek_connection()
+        if conn is None:
+            yield None
+            return
+        conn.execute("BEGIN")
+        try:
+            yield lambda sql, parameters: conn.execute(sql, parameters).fetchall()
+        finally:
+            conn.execute("ROLLBACK")  # read only: nothing to keep
+
+    def _peek_connection(self) -> sqlite3.Connection | None:
         path = self.read_engine.url.database if is_sqlite(self.read_engine) else None
         if not path or path == ":memory:":
             return None
         conn = getattr(self._peekers, "conn", None)
         if conn is None:
             conn = sqlite3.connect(path, isolation_level=None, timeout=1, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")  # the reads of the event loop never write
+            conn.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            conn.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
             self._peekers.conn = conn
             self._peek_connections.append(conn)
-        return conn.execute(sql, parameters).fetchall()
+        return conn
 
     def dispose(self) -> None:
         for conn in self._peek_connections:

@@ -1,0 +1,191 @@
+"""The lean read of the commonest list: `GET /v1/claims?condition=X` (or `?therapy_type=T`), with
+`limit` and `cursor`, answered in front of the router (`api.leanread.ServeLean`) from the read model in
+three or four driver-level statements in one snapshot: the condition is published, the page's keys from
+the facet index (the plan `selection.page_pks` takes for one facet), their kept bodies, and the content
+version when the answer is to be kept. On SQLite they run on the event loop's own connection, as the
+content-version peek does (a few index seeks: microseconds); elsewhere in the threadpool.
+
+It takes only what it fully understands: an anonymous or partner caller, no `If-Modified-Since`, each
+parameter once, nothing else in the query, a slug-shaped condition that names a published condition, a
+therapy type of the vocabulary, a plain `limit` of 1-100, a cursor this list handed out. Everything else
+(a code such as `icd10cm:M06.9`, two values, a bad cursor, an unknown condition, a document missing from
+the read model) goes on to the router, which answers as always. What it answers is the router's answer,
+made by the same functions (links, validators, ETag, the kept entry with its page scope), byte for byte;
+`tests/test_lean_reads.py` holds it to that on random requests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from anyio import to_thread
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope
+
+from app.api.cachekey import request_signature
+from app.api.caching import Kept, etag_matches, not_modified, set_validators, shown_etag
+from app.api.validity import PageScope
+from app.content.queries import Filters, page_depends
+from app.content.resources import RESOURCES
+from app.content.vocab import Status, TherapyType
+from app.core.db import Database
+from app.core.errors import BadParameter
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, next_link, split_page
+from app.ops.routing import iter_routes
+
+CLAIM = RESOURCES["claim"]
+PUBLISHED = Status.published.value
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+LIMIT = re.compile(r"[1-9][0-9]{0,2}\Z")
+MAX_VALUE = 200  # the longest slug or cursor a parameter takes
+TAKEN = frozenset({"condition", "therapy_type", "limit", "cursor"})
+THERAPY_TYPES = frozenset(t.value for t in TherapyType)
+
+Execute = Callable[[str, tuple], list[Any]]
+
+CONDITION_SQL = "SELECT 1 FROM conditions WHERE key = ? AND status = ?"
+PAGE_SQL = (
+    "SELECT record_pk FROM facets WHERE resource = ? AND facet = ? AND status = ? AND record_pk > ? "
+    "ORDER BY record_pk LIMIT ?"
+)
+BODIES_SQL = "SELECT record_pk, body FROM read_documents WHERE resource = ? AND record_pk IN ({marks})"
+VERSION_SQL = "SELECT max(seq) FROM changes"
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    filters: Filters
+    facet: str
+    limit: int
+    after: int
+
+
+def understood(scope: Scope) -> Ask | None:
+    """The request as a page of one facet, or None where the router must answer it."""
+    principal = scope.get("state", {}).get("principal")
+    if principal is not None and principal.is_editor:  # editors may list drafts
+        return None
+    if any(name == b"if-modified-since" for name, _ in scope["headers"]):
+        return None
+    items = QueryParams(scope.get("query_string", b"")).multi_items()
+    given = dict(items)
+    if len(given) != len(items) or not given.keys() <= TAKEN or ("condition" in given) == ("therapy_type" in given):
+        return None
+    limit = given.get("limit", str(DEFAULT_LIMIT))
+    if not LIMIT.match(limit) or int(limit) > MAX_LIMIT:
+        return None
+    cursor = given.get("cursor")
+    if cursor is not None and len(cursor) > MAX_VALUE:
+        return None
+    try:
+        after = decode_cursor(CLAIM.plural, cursor)
+    except BadParameter:
+        return None
+    if (condition := given.get("condition")) is not None:
+        if len(condition) > MAX_VALUE or not SLUG.match(condition):
+            return None
+        return Ask(Filters(condition=[condition]), f"condition:{condition}", int(limit), after)
+    therapy_type = given["therapy_type"]
+    if therapy_type not in THERAPY_TYPES:
+        return None
+    return Ask(Filters(therapy_type=[TherapyType(therapy_type)]), f"therapy_type:{therapy_type}", int(limit), after)
+
+
+@dataclass(slots=True)
+class Found:
+    pks: list[int]
+    bodies: list[bytes]
+    more: bool
+    version: int | None
+
+
+def read_page(execute: Execute, ask: Ask, keep: bool) -> Found | None:
+    """The page's records and bodies in one snapshot (`execute` runs one statement in it), or None
+    where the router must answer (an unknown or unpublished condition, a body not kept)."""
+    if ask.filters.condition and not execute(CONDITION_SQL, (ask.filters.condition[0], PUBLISHED)):
+        return None
+    found = [row[0] for row in execute(PAGE_SQL, (CLAIM.name, ask.facet, PUBLISHED, ask.after, ask.limit + 1))]
+    page, more = split_page(found, ask.limit)
+    pks = list(page)
+    bodies: dict[int, Any] = {}
+    if pks:
+        marks = ", ".join("?" * len(pks))
+        bodies = dict(execute(BODIES_SQL.format(marks=marks), (CLAIM.name, *pks)))
+        if len(bodies) != len(pks):
+            return None
+    version = (execute(VERSION_SQL, ())[0][0] or 0) if keep else None
+    return Found(pks, [bytes(bodies[pk]) for pk in pks], more, version)
+
+
+class ClaimsByFacet:
+    """The lean answer of `/v1/claims` (see the module's text), for `ServeLean`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._route: Any = None
+
+    def route(self, scope: Scope) -> Any:
+        """The route the router would have chosen: named in metrics and the access log, kept with the
+        answer."""
+        if self._route is None:
+            routes = iter_routes(scope["app"].router.routes)
+            self._route = next(route for _, _, route in routes if getattr(route, "name", "") == "list_claims")
+        return self._route
+
+    async def __call__(self, scope: Scope) -> Response | None:
+        ask = understood(scope)
+        if ask is None:
+            return None
+        state = scope["app"].state
+        cache = state.response_cache
+        keep = cache is not None and cache.max_entries > 0
+        try:
+            with self.db.peek_snapshot() as execute:
+                local = execute is not None
+                found = read_page(execute, ask, keep) if execute is not None else None
+            if not local:
+                found = await self._in_thread(scope, ask, keep)
+        except Exception:  # whatever went wrong, the router answers it as it would
+            return None
+        if found is None:
+            return None
+        return self.respond(scope, ask, found, keep)
+
+    async def _in_thread(self, scope: Scope, ask: Ask, keep: bool) -> Found | None:
+        def run() -> Found | None:
+            with self.db.read() as conn:
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+                def execute(sql: str, parameters: tuple) -> list[Any]:
+                    return list(conn.exec_driver_sql(sql.replace("?", mark), parameters).all())
+
+                return read_page(execute, ask, keep)
+
+        return await to_thread.run_sync(run, limiter=scope["app"].state.builds.limiter)
+
+    def respond(self, scope: Scope, ask: Ask, found: Found, keep: bool) -> Response:
+        """The router's answer for this page (`content.router.list_records` through `cached_read`)."""
+        request = Request(scope)
+        state = scope["app"].state
+        max_age = state.settings.cache_max_age
+        next_cursor = encode_cursor(CLAIM.plural, found.pks[-1]) if found.more else None
+        items = [orjson.Fragment(body) for body in found.bodies]
+        body = orjson.dumps({"items": items, "next_cursor": next_cursor})
+        etag = shown_etag(request, "application/json", body)
+        response = Response(body, media_type="application/json", headers=next_link(request, next_cursor))
+        set_validators(response, etag, public=True, max_age=max_age)
+        route = scope["route"] = self.route(scope)
+        if keep and found.version is not None:
+            depends = page_depends(CLAIM, ask.filters)
+            last = found.pks[-1] if found.more else None
+            page = None if depends is None else PageScope(CLAIM.name, frozenset(found.pks), ask.after, last, depends)
+            kept = Kept.of(response, etag, found.version, salt="", route=route, max_age=max_age, page=page)
+            state.response_cache.put(request_signature(scope), kept)
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return not_modified(etag, public=True, max_age=max_age)
+        return response
