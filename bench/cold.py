@@ -26,6 +26,7 @@ from bench import servers, wrk
 
 THERAPY_TYPES = ["probiotic", "prebiotic", "microbiota-transplant", "diet", "lifestyle", "dietary-supplement"]
 CONDITION = "cold: claims?condition=X&limit=20"
+ROUTED = "routed: the same, LEAN_READS=false"  # the same code and store, every request through the router
 DATASETTE = "datasette: condition, join+sort"
 
 
@@ -94,6 +95,10 @@ def run_cold(database: Path, conditions: list[str], args, rng: random.Random) ->
     with ExitStack() as stack:
         ours = stack.enter_context(servers.ours(database, workers=2, env={"RESPONSE_CACHE_ENTRIES": "0"}))
         targets = [(name, ours, paths) for name, paths in cold_targets(database, ours, conditions, rng).items()]
+        routed = stack.enter_context(
+            servers.ours(database, workers=2, env={"RESPONSE_CACHE_ENTRIES": "0", "LEAN_READS": "false"})
+        )
+        targets.insert(1, (ROUTED, routed, targets[0][2]))
         if not args.no_datasette:
             ds = stack.enter_context(servers.datasette(database))
             join = [f"/{database.stem}/claims_for_condition.json?_shape=array&condition={c}" for c in conditions]
@@ -130,6 +135,8 @@ def run_cold(database: Path, conditions: list[str], args, rng: random.Random) ->
         ratios["cold condition / datasette join+sort, by CPU per answer (target >= 3x)"] = (
             cpu_ms[DATASETTE] / cpu_ms[CONDITION]
         )
+    if ROUTED in cpu_ms:  # what the lean read saves, measured in the same rounds
+        ratios["cold condition: routed / lean, by CPU per answer"] = cpu_ms[ROUTED] / cpu_ms[CONDITION]
     for name in rounds:
         if name.startswith("cold: ") and name != CONDITION:
             label = f"CPU cost of {name.removeprefix('cold: ')} / condition (target <= 1.5x)"

@@ -1,8 +1,11 @@
-"""The two reference servers the benchmark compares the API with.
+"""The reference servers the benchmark compares the API with.
 
 `limit_app`: a bare ASGI callable answering every request with the same ~2 KB JSON body: what uvicorn
 and the loopback can do at all on this machine. `floor_app`: a FastAPI route with the same parameter
-validation as a list route but no database: what any FastAPI route pays before doing work."""
+validation as a list route but no database: what any FastAPI route pays before doing work, with a 2 KB
+body (`/v1/claims`) and with a body of our condition page's size (`/v1/claims-full`, about 20 KB, the
+average page at 100k claims): the fair peer of our kept answers, since sending the body is much of
+their cost."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ ITEM = {
     "revision": 1,
 }
 BODY = orjson.dumps({"items": [ITEM] * 6, "next_cursor": "eyJzIjoiY2xhaW1zIiwicCI6MjB9"})
+FULL_BODY = orjson.dumps({"items": [ITEM] * 54, "next_cursor": "eyJzIjoiY2xhaW1zIiwicCI6MjB9"})  # about 20 KB
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
 
 
@@ -46,3 +50,13 @@ def floor_claims(
 ) -> Response:
     """Validated parameters, a fixed body, a sync route (as ours are): the cost of the framework alone."""
     return Response(BODY, media_type="application/json")
+
+
+@floor_app.get("/v1/claims-full")
+def floor_claims_full(
+    condition: Annotated[list[str] | None, Query(max_length=50)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The same route with a body the size of our condition page."""
+    return Response(FULL_BODY, media_type="application/json")

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import cold, querycost, servers, wrk  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / ".data"
+FLOOR_FULL = "floor: FastAPI, no database, ~20 KB body"
 THERAPY_TYPES = [
     "probiotic",
     "prebiotic",
@@ -193,6 +194,7 @@ def run_size(size: int, args, rng: random.Random) -> dict:
         floor = stack.enter_context(servers.uvicorn("bench.peers:floor_app", 2, ready_path="/v1/claims"))
         targets.append(("limit: bare ASGI, fixed 2 KB", limit, ["/"], {}))
         targets.append(("floor: FastAPI, no database", floor, [f"/v1/claims?condition={c}" for c in conditions], {}))
+        targets.append((FLOOR_FULL, floor, [f"/v1/claims-full?condition={c}" for c in conditions], {}))
         # Warm caches and workers the way a service in use is warm: at the measured load, long enough for
         # each worker to have met most of a target's paths (a detail's 2,000 records stay part miss).
         for _, base, target_paths, headers in targets:
@@ -308,12 +310,13 @@ def ratios(merged: dict[str, wrk.Result]) -> dict[str, float]:
     for label, name in (
         ("condition / datasette join+sort", "datasette: condition, join+sort"),
         ("condition / datasette given the facets index", "datasette: condition, facets index"),
-        ("condition / floor (FastAPI, no database)", "floor: FastAPI, no database"),
+        ("condition / floor, 2 KB body (FastAPI, no database)", "floor: FastAPI, no database"),
+        ("condition / floor, a body of our page's size, ~20 KB (target >= 1.0x)", FLOOR_FULL),
         ("condition / limit (bare ASGI)", "limit: bare ASGI, fixed 2 KB"),
     ):
         if name in merged and merged[name].rps:
             out[label] = condition / merged[name].rps
-    out["304 revalidation / floor"] = (
+    out["304 revalidation / floor, 2 KB body (target >= 1.0x)"] = (
         merged["ours: 304 If-None-Match, hot list"].rps / merged["floor: FastAPI, no database"].rps
     )
     return out
