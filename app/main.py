@@ -32,7 +32,7 @@ from app.api.strict_query import reject_unknown_query_parameters
 from app.auth import keys
 from app.content import codes
 from app.content import router as content
-from app.content.lean import ClaimsByFacet
+from app.content.lean import ClaimDetail, ClaimsByFacet
 from app.content.store import add_change_hook, add_write_hook
 from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
@@ -130,7 +130,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # Outermost last: headers on everything, then CORS, then the size limit and the key check.
     # Routes' answers are compressed on the way out; kept answers were compressed once, when kept.
     # The commonest cold list is answered in front of the router from the read model, compressed alike.
-    app.add_middleware(ServeLean, answers={"/v1/claims": ClaimsByFacet(db)}, enabled=settings.lean_reads)
+    app.add_middleware(
+        ServeLean,
+        answers={"/v1/claims": ClaimsByFacet(db), "/v1/claims/": ClaimDetail(db)},
+        enabled=settings.lean_reads,
+    )
     app.add_middleware(
         CompressMiddleware,
         minimum_size=compression.MIN_BYTES,

@@ -30,6 +30,13 @@ def _conditions(db) -> list[str]:
         return [row[0] for row in conn.exec_driver_sql("SELECT key FROM conditions ORDER BY pk").all()]
 
 
+def _claim_keys(db) -> list[str]:
+    """Claims of every status (drafts and retracted ones must stay invisible) and a few odd keys."""
+    with db.read() as conn:
+        keys = [row[0] for row in conn.exec_driver_sql("SELECT key FROM claims ORDER BY pk").all()]
+    return [*keys, "nope", "a b", "x" * 201, "%2e%2e", "UPPER"]
+
+
 def _cursor_values(client) -> list[str]:
     """Cursors the list handed out, walking two filtered lists with small pages."""
     found = []
@@ -101,6 +108,15 @@ def lean_answers(monkeypatch) -> list[str]:
         return respond(self, scope, ask, found, keep)
 
     monkeypatch.setattr(lean.ClaimsByFacet, "respond", counted)
+    read_detail = lean.read_detail
+
+    def counted_detail(execute, key):
+        body = read_detail(execute, key)
+        if body is not None:
+            answered.append(f"detail {key}")
+        return body
+
+    monkeypatch.setattr(lean, "read_detail", counted_detail)
     return answered
 
 
@@ -122,16 +138,25 @@ def test_a_lean_answer_is_the_routers_answer(templates, lean_answers, entries, d
             assert _cursor_values(fast) == cursors  # and both callers' budgets have spent alike
             etags: list[str] = []
             before = len(lean_answers)
+            claims = _claim_keys(db)
             for params in ({"therapy_type": "probiotic"}, {"condition": conditions[0], "limit": 3}):  # plain ones
                 _same(fast.get("/v1/claims", params=params), slow.get("/v1/claims", params=params), params, {})
+            first = [client.get("/v1/claims").json()["items"][0]["id"] for client in (slow, fast)]  # budgets alike
+            detail = f"/v1/claims/{first[0]}"
+            _same(fast.get(detail), slow.get(detail), detail, {})
+            assert any(answer.startswith("detail ") for answer in lean_answers[before:]), "a lean detail"
             assert len(lean_answers) > before, "the lean read answered the plain requests"
             for _ in range(data.draw(st.integers(1, 3), label="rounds")):
                 for _ in range(data.draw(st.integers(1, 8), label="requests")):
-                    params = data.draw(st.lists(_parameter(conditions, cursors), max_size=4), label="params")
+                    if data.draw(st.booleans(), label="a detail"):
+                        path, params = f"/v1/claims/{data.draw(st.sampled_from(claims), label='key')}", []
+                    else:
+                        path = "/v1/claims"
+                        params = data.draw(st.lists(_parameter(conditions, cursors), max_size=4), label="params")
                     headers = _headers(data.draw, etags, keys)
                     for _ in range(data.draw(st.integers(1, 2), label="times")):  # again: kept, with cache on
-                        want = slow.get("/v1/claims", params=params, headers=headers)
-                        got = fast.get("/v1/claims", params=params, headers=headers)
+                        want = slow.get(path, params=params, headers=headers)
+                        got = fast.get(path, params=params, headers=headers)
                         _same(got, want, str(got.request.url), headers)
                         if "etag" in got.headers:
                             etags.append(got.headers["etag"])

@@ -19,14 +19,20 @@ Answer = Callable[[Scope], Awaitable[Response | None]]
 
 
 class ServeLean:
+    """`answers` by path; a path ending in `/` takes the paths one segment below it (`/v1/claims/` a
+    claim's detail)."""
+
     def __init__(self, app: ASGIApp, answers: Mapping[str, Answer], enabled: bool = True) -> None:
         self.app = app
         self.answers = dict(answers) if enabled else {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and (answer := self.answers.get(scope["path"])):
+        if scope["type"] == "http" and scope["method"] == "GET" and (answer := self._answer(scope["path"])):
             response = await answer(scope)
             if response is not None:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _answer(self, path: str) -> Answer | None:
+        return self.answers.get(path) or self.answers.get(path[: path.rfind("/") + 1]) if self.answers else None

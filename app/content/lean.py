@@ -1,24 +1,26 @@
-"""The lean read of the commonest list: `GET /v1/claims?condition=X` (or `?therapy_type=T`), with
-`limit` and `cursor`, answered in front of the router (`api.leanread.ServeLean`) from the read model in
-three or four driver-level statements in one snapshot: the condition is published, the page's keys from
-the facet index (the plan `selection.page_pks` takes for one facet), their kept bodies, and the content
-version when the answer is to be kept. On SQLite they run on the event loop's own connection, as the
-content-version peek does (a few index seeks: microseconds); elsewhere in the threadpool.
+"""Lean reads of the commonest cold requests, answered in front of the router (`api.leanread.ServeLean`)
+from the read model: a public page of `GET /v1/claims?condition=X` (or `?therapy_type=T`), with `limit`
+and `cursor`, in three or four driver-level statements in one snapshot (the condition is published, the
+page's keys from the facet index, as `selection.page_pks` reads one facet, their kept bodies, and the
+content version when the answer is to be kept); and a public `GET /v1/claims/{id}` (its kept body and
+the quotes citing it, as `queries.detail_bytes`). On SQLite they run on the event loop's own connection,
+as the content-version peek does (a few index seeks); elsewhere in the threadpool.
 
-It takes only what it fully understands: an anonymous or partner caller, no `If-Modified-Since`, each
-parameter once, nothing else in the query, a slug-shaped condition that names a published condition, a
-therapy type of the vocabulary, a plain `limit` of 1-100, a cursor this list handed out. Everything else
-(a code such as `icd10cm:M06.9`, two values, a bad cursor, an unknown condition, a document missing from
-the read model) goes on to the router, which answers as always. What it answers is the router's answer,
-made by the same functions (links, validators, ETag, the kept entry with its page scope), byte for byte;
-`tests/test_lean_reads.py` holds it to that on random requests."""
+They take only what they fully understand: an anonymous or partner caller, no `If-Modified-Since`, each
+parameter once and nothing else in the query, a slug-shaped condition that names a published condition,
+a therapy type of the vocabulary, a plain `limit` of 1-100, a cursor this list handed out, a plain key
+asked for as JSON. Everything else (a code such as `icd10cm:M06.9`, two values, a bad cursor, an unknown
+or unpublished record, JSON-LD, a document missing from the read model, any error) goes on to the router,
+which answers as always. What they answer is the router's answer, made by the same functions (links,
+validators, ETag, the kept entry with its page scope), byte for byte: `tests/test_lean_reads.py` holds
+them to that on random requests."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from anyio import to_thread
@@ -30,6 +32,7 @@ from starlette.types import Scope
 from app.api.cachekey import request_signature
 from app.api.caching import Kept, etag_matches, not_modified, set_validators, shown_etag
 from app.api.validity import PageScope
+from app.content import jsonld
 from app.content.queries import Filters, page_depends
 from app.content.resources import RESOURCES
 from app.content.vocab import Status, TherapyType
@@ -47,6 +50,7 @@ TAKEN = frozenset({"condition", "therapy_type", "limit", "cursor"})
 THERAPY_TYPES = frozenset(t.value for t in TherapyType)
 
 Execute = Callable[[str, tuple], list[Any]]
+T = TypeVar("T")
 
 CONDITION_SQL = "SELECT 1 FROM conditions WHERE key = ? AND status = ?"
 PAGE_SQL = (
@@ -125,6 +129,8 @@ def read_page(execute: Execute, ask: Ask, keep: bool) -> Found | None:
 class ClaimsByFacet:
     """The lean answer of `/v1/claims` (see the module's text), for `ServeLean`."""
 
+    route_name = "list_claims"
+
     def __init__(self, db: Database) -> None:
         self.db = db
         self._route: Any = None
@@ -134,7 +140,7 @@ class ClaimsByFacet:
         answer."""
         if self._route is None:
             routes = iter_routes(scope["app"].router.routes)
-            self._route = next(route for _, _, route in routes if getattr(route, "name", "") == "list_claims")
+            self._route = next(route for _, _, route in routes if getattr(route, "name", "") == self.route_name)
         return self._route
 
     async def __call__(self, scope: Scope) -> Response | None:
@@ -149,22 +155,24 @@ class ClaimsByFacet:
                 local = execute is not None
                 found = read_page(execute, ask, keep) if execute is not None else None
             if not local:
-                found = await self._in_thread(scope, ask, keep)
+                found = await self._in_thread(scope, lambda execute: read_page(execute, ask, keep))
         except Exception:  # whatever went wrong, the router answers it as it would
             return None
         if found is None:
             return None
         return self.respond(scope, ask, found, keep)
 
-    async def _in_thread(self, scope: Scope, ask: Ask, keep: bool) -> Found | None:
-        def run() -> Found | None:
+    async def _in_thread(self, scope: Scope, read: Callable[[Execute], T]) -> T:
+        """`read` in one snapshot of the store in the threadpool (where the event loop cannot read cheaply)."""
+
+        def run() -> T:
             with self.db.read() as conn:
                 mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
                 def execute(sql: str, parameters: tuple) -> list[Any]:
                     return list(conn.exec_driver_sql(sql.replace("?", mark), parameters).all())
 
-                return read_page(execute, ask, keep)
+                return read(execute)
 
         return await to_thread.run_sync(run, limiter=scope["app"].state.builds.limiter)
 
@@ -189,3 +197,75 @@ class ClaimsByFacet:
         if etag_matches(request.headers.get("if-none-match"), etag):
             return not_modified(etag, public=True, max_age=max_age)
         return response
+
+
+QUOTES = RESOURCES["quote"]
+QUOTE_LINK = QUOTES.links["claims"]
+KEY = re.compile(r"[A-Za-z0-9._~-]{1,200}\Z")
+CLAIM_SQL = "SELECT pk FROM claims WHERE key = ? AND status = ?"
+BODY_SQL = "SELECT body FROM read_documents WHERE resource = ? AND record_pk = ?"
+QUOTES_SQL = (
+    f"SELECT q.pk, q.key, q.{QUOTES.label}, q.status FROM {QUOTE_LINK.table.name} l "
+    f"JOIN {QUOTES.table.name} q ON q.pk = l.{QUOTE_LINK.own} WHERE l.{QUOTE_LINK.other} = ? ORDER BY q.pk"
+)
+
+
+def read_detail(execute: Execute, key: str) -> bytes | None:
+    """A published claim's public detail, `queries.detail_bytes`'s bytes (its kept body and the quotes
+    that cite it), or None where the router must answer (not published, a body not kept)."""
+    found = execute(CLAIM_SQL, (key, PUBLISHED))
+    if not found:
+        return None
+    rows = execute(BODY_SQL, (CLAIM.name, found[0][0]))
+    if not rows:
+        return None
+    quotes = [{QUOTES.key_field: q[1], "title": q[2]} for q in execute(QUOTES_SQL, (found[0][0],)) if q[3] == PUBLISHED]
+    body = bytes(rows[0][0])
+    return body[:-1] + b"," + orjson.dumps({"quotes": quotes})[1:]
+
+
+class ClaimDetail(ClaimsByFacet):
+    """The lean answer of `/v1/claims/{id}` for the public (editors, JSON-LD, `If-Modified-Since` and
+    anything unknown go on to the router)."""
+
+    route_name = "get_claim"
+
+    async def __call__(self, scope: Scope) -> Response | None:
+        key = scope["path"].removeprefix("/v1/claims/")
+        principal = scope.get("state", {}).get("principal")
+        if not KEY.match(key) or (principal is not None and principal.is_editor):
+            return None
+        request = Request(scope)
+        if "if-modified-since" in request.headers or jsonld.wanted(request.headers.get("accept")):
+            return None
+        cache = scope["app"].state.response_cache
+        keep = cache is not None and cache.max_entries > 0
+        try:
+            with self.db.peek_snapshot() as execute:
+                local = execute is not None
+                found = self._detail(execute, key, keep) if execute is not None else None
+            if not local:
+                found = await self._in_thread(scope, lambda execute: self._detail(execute, key, keep))
+        except Exception:  # whatever went wrong, the router answers it as it would
+            return None
+        if found is None:
+            return None
+        body, version = found
+        max_age = scope["app"].state.settings.cache_max_age
+        etag = shown_etag(request, "application/json", body)
+        response = Response(body, media_type="application/json")
+        set_validators(response, etag, public=True, max_age=max_age)
+        route = scope["route"] = self.route(scope)
+        if keep and version is not None:
+            kept = Kept.of(response, etag, version, salt="", route=route, max_age=max_age)
+            cache.put(request_signature(scope), kept)
+        if etag_matches(request.headers.get("if-none-match"), etag):
+            return not_modified(etag, public=True, max_age=max_age)
+        return response
+
+    @staticmethod
+    def _detail(execute: Execute, key: str, keep: bool) -> tuple[bytes, int | None] | None:
+        body = read_detail(execute, key)
+        if body is None:
+            return None
+        return body, (execute(VERSION_SQL, ())[0][0] or 0) if keep else None
