@@ -149,7 +149,8 @@ def test_a_lean_answer_is_the_routers_answer(templates, lean_answers, entries, d
             for _ in range(data.draw(st.integers(1, 3), label="rounds")):
                 for _ in range(data.draw(st.integers(1, 8), label="requests")):
                     if data.draw(st.booleans(), label="a detail"):
-                        path, params = f"/v1/claims/{data.draw(st.sampled_from(claims), label='key')}", []
+                        path = f"/v1/claims/{data.draw(st.sampled_from(claims), label='key')}"
+                        params = data.draw(st.lists(_parameter(conditions, cursors), max_size=1), label="params")
                     else:
                         path = "/v1/claims"
                         params = data.draw(st.lists(_parameter(conditions, cursors), max_size=4), label="params")

@@ -208,19 +208,23 @@ def test_concurrent_requests_for_one_response_build_it_once(seeded_db):
                     group.start_soon(fetch)
         return results
 
-    from app.content import queries
+    from app.content import lean, queries
 
-    original = queries.list_page
+    original, original_lean = queries.list_page, lean.read_page
 
     def counting(*args, **kwargs):
         built.append(1)
         return original(*args, **kwargs)
 
-    queries.list_page = counting
+    def counting_lean(*args, **kwargs):  # the page built in front of the router (`content.lean`)
+        built.append(1)
+        return original_lean(*args, **kwargs)
+
+    queries.list_page, lean.read_page = counting, counting_lean
     try:
         results = anyio.run(main)
     finally:
-        queries.list_page = original
+        queries.list_page, lean.read_page = original, original_lean
     assert real.limit >= 1
     assert [r.status_code for r in results] == [200] * 8
     assert len({r.content for r in results}) == 1

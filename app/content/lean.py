@@ -30,8 +30,8 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from app.api.cachekey import request_signature
-from app.api.caching import Kept, etag_matches, not_modified, set_validators, shown_etag
-from app.api.validity import PageScope
+from app.api.caching import Kept, etag_matches, kept_for, not_modified, set_validators, shown_etag
+from app.api.validity import NOTES_SQL, PageScope
 from app.content import jsonld
 from app.content.queries import Filters, page_depends
 from app.content.resources import RESOURCES
@@ -108,9 +108,10 @@ class Found:
     version: int | None
 
 
-def read_page(execute: Execute, ask: Ask, keep: bool) -> Found | None:
-    """The page's records and bodies in one snapshot (`execute` runs one statement in it), or None
-    where the router must answer (an unknown or unpublished condition, a body not kept)."""
+def read_page(execute: Execute, ask: Ask, version: int | None) -> Found | None:
+    """The page's records and bodies in one snapshot (`execute` runs one statement in it; `version`, the
+    content version read in it, if any), or None where the router must answer (an unknown or
+    unpublished condition, a body not kept)."""
     if ask.filters.condition and not execute(CONDITION_SQL, (ask.filters.condition[0], PUBLISHED)):
         return None
     found = [row[0] for row in execute(PAGE_SQL, (CLAIM.name, ask.facet, PUBLISHED, ask.after, ask.limit + 1))]
@@ -122,7 +123,6 @@ def read_page(execute: Execute, ask: Ask, keep: bool) -> Found | None:
         bodies = dict(execute(BODIES_SQL.format(marks=marks), (CLAIM.name, *pks)))
         if len(bodies) != len(pks):
             return None
-    version = (execute(VERSION_SQL, ())[0][0] or 0) if keep else None
     return Found(pks, [bytes(bodies[pk]) for pk in pks], more, version)
 
 
@@ -134,33 +134,49 @@ class ClaimsByFacet:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._route: Any = None
+        self._routes: Any = None
 
     def route(self, scope: Scope) -> Any:
-        """The route the router would have chosen: named in metrics and the access log, kept with the
-        answer."""
-        if self._route is None:
-            routes = iter_routes(scope["app"].router.routes)
-            self._route = next(route for _, _, route in routes if getattr(route, "name", "") == self.route_name)
+        """The route the router would choose (named in metrics and the access log, kept with the answer),
+        or None where the app has no such route (then there is nothing to answer for)."""
+        routes = scope["app"].router.routes
+        if self._routes is not routes:  # looked up again only when the app's routes are replaced
+            found = (route for _, _, route in iter_routes(routes) if getattr(route, "name", "") == self.route_name)
+            self._route, self._routes = next(found, None), routes
         return self._route
 
     async def __call__(self, scope: Scope) -> Response | None:
         ask = understood(scope)
-        if ask is None:
+        if ask is None or self.route(scope) is None:
             return None
-        state = scope["app"].state
-        cache = state.response_cache
-        keep = cache is not None and cache.max_entries > 0
+        keep = (cache := scope["app"].state.response_cache) is not None and cache.max_entries > 0
+        found = await self.read(scope, lambda execute, version: read_page(execute, ask, version), keep)
+        if isinstance(found, Kept):
+            scope["route"] = self.route(scope)
+            return found.to_route(*_conditions(scope))
+        return None if found is None else self.respond(scope, ask, found, keep)
+
+    async def read(self, scope: Scope, read: Callable[[Execute, int | None], T | None], keep: bool) -> T | Kept | None:
+        """`read` in one snapshot, given the content version when the answer is to be kept; or the answer
+        kept at that version (made meanwhile by another request, as `cached_read` finds it); None where
+        anything went wrong (the router answers it as it would)."""
+
+        def run(execute: Execute) -> T | Kept | None:
+            if not keep:
+                return read(execute, None)
+            version = execute(VERSION_SQL, ())[0][0] or 0
+            notes = lambda after: [tuple(row) for row in execute(NOTES_SQL, (after,))]  # noqa: E731
+            if (kept := kept_for(Request(scope), version, "", notes)) is not None:
+                return kept
+            return read(execute, version)
+
         try:
             with self.db.peek_snapshot() as execute:
-                local = execute is not None
-                found = read_page(execute, ask, keep) if execute is not None else None
-            if not local:
-                found = await self._in_thread(scope, lambda execute: read_page(execute, ask, keep))
+                if execute is not None:
+                    return run(execute)
+            return await self._in_thread(scope, run)
         except Exception:  # whatever went wrong, the router answers it as it would
             return None
-        if found is None:
-            return None
-        return self.respond(scope, ask, found, keep)
 
     async def _in_thread(self, scope: Scope, read: Callable[[Execute], T]) -> T:
         """`read` in one snapshot of the store in the threadpool (where the event loop cannot read cheaply)."""
@@ -233,21 +249,18 @@ class ClaimDetail(ClaimsByFacet):
     async def __call__(self, scope: Scope) -> Response | None:
         key = scope["path"].removeprefix("/v1/claims/")
         principal = scope.get("state", {}).get("principal")
-        if not KEY.match(key) or (principal is not None and principal.is_editor):
+        if scope.get("query_string") or not KEY.match(key) or (principal is not None and principal.is_editor):
+            return None  # a detail takes no query parameter: the router's 422 names it
+        if self.route(scope) is None:
             return None
         request = Request(scope)
         if "if-modified-since" in request.headers or jsonld.wanted(request.headers.get("accept")):
             return None
-        cache = scope["app"].state.response_cache
-        keep = cache is not None and cache.max_entries > 0
-        try:
-            with self.db.peek_snapshot() as execute:
-                local = execute is not None
-                found = self._detail(execute, key, keep) if execute is not None else None
-            if not local:
-                found = await self._in_thread(scope, lambda execute: self._detail(execute, key, keep))
-        except Exception:  # whatever went wrong, the router answers it as it would
-            return None
+        keep = (cache := scope["app"].state.response_cache) is not None and cache.max_entries > 0
+        found = await self.read(scope, lambda execute, version: self._detail(execute, key, version), keep)
+        if isinstance(found, Kept):
+            scope["route"] = self.route(scope)
+            return found.to_route(*_conditions(scope))
         if found is None:
             return None
         body, version = found
@@ -264,8 +277,12 @@ class ClaimDetail(ClaimsByFacet):
         return response
 
     @staticmethod
-    def _detail(execute: Execute, key: str, keep: bool) -> tuple[bytes, int | None] | None:
+    def _detail(execute: Execute, key: str, version: int | None) -> tuple[bytes, int | None] | None:
         body = read_detail(execute, key)
-        if body is None:
-            return None
-        return body, (execute(VERSION_SQL, ())[0][0] or 0) if keep else None
+        return None if body is None else (body, version)
+
+
+def _conditions(scope: Scope) -> tuple[str | None, str | None]:
+    """`If-None-Match` and `Accept-Encoding`, as a kept answer is served by."""
+    headers = Request(scope).headers
+    return headers.get("if-none-match"), headers.get("accept-encoding")
