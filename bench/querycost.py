@@ -1,5 +1,6 @@
 """Per-query cost without HTTP: the ordered condition lookup (a page of pks from the facets index), a
-whole list page (lookup, documents, embedded references) and a two-word search, timed in-process."""
+whole list page (lookup, documents, embedded references), the same page's body as the lean read makes it
+(`content.lean`: driver-level statements on a raw connection) and a two-word search, timed in-process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from app.content.lean import Ask, read_page
 from app.content.queries import Filters, facet_groups, list_page
 from app.content.resources import RESOURCES
 from app.core.config import Settings
@@ -52,13 +54,18 @@ def _body(page) -> bytes:
     return orjson.dumps({"items": page.items, "next_cursor": None})
 
 
+def _lean_body(found) -> bytes:
+    items = [orjson.Fragment(body) for body in found.bodies] if found else []
+    return orjson.dumps({"items": items, "next_cursor": None})
+
+
 def measure(database: Path, conditions: list[str], iterations: int = 300, seed: int = 7) -> dict[str, dict]:
     db = Database.from_settings(Settings(database_url=f"sqlite:///{database}"))
     rng = random.Random(seed)
     from app.content.queries import _faceted_pks  # the lookup a filtered page starts with
 
     lookup, page, search, ranked = [], [], [], []
-    built, built_cpu, kept, kept_cpu = [], [], [], []
+    built, built_cpu, kept, kept_cpu, lean_body, lean_cpu = [], [], [], [], [], []
     interrupted = 0
     spec = RESOURCES["claim"]
     try:
@@ -81,6 +88,11 @@ def measure(database: Path, conditions: list[str], iterations: int = 300, seed: 
                     lambda f=filters, c=conn: _body(list_page(c, spec, f, after=0, limit=20, rendered=True)),
                     kept_cpu,
                 )
+        for _ in range(iterations):  # the lean read's statements, on the thread's own SQLite connection
+            ask = Ask(Filters(condition=[condition := rng.choice(conditions)]), f"condition:{condition}", 20, 0)
+            with db.peek_snapshot() as execute:
+                if execute is not None:
+                    _timed(lean_body, lambda a=ask, e=execute: _lean_body(read_page(e, a, None)), lean_cpu)
         for _ in range(iterations // 3 if run_search else 0):
             words = rng.choice(SEARCHES)
             try:
@@ -102,6 +114,9 @@ def measure(database: Path, conditions: list[str], iterations: int = 300, seed: 
         "condition body, from the read model": _summary(kept),
         "  (CPU of the same) ": _summary(kept_cpu),
     }
+    if lean_body:
+        out["condition body, lean read (driver-level)"] = _summary(lean_body)
+        out["  (CPU of the same)  "] = _summary(lean_cpu)
     if search:
         out["two-word search service, top 20"] = _summary(search) | {"interrupted": interrupted}
         out["two-word FTS5 phrase, ranked, top 20"] = _summary(ranked)
