@@ -6,6 +6,8 @@ read made serves the next requests), after random writes (unpublished records st
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -55,7 +57,16 @@ def _parameter(conditions: list[str], cursors: list[str]):
     therapy_type = st.sampled_from([*(t.value for t in TherapyType), "Probiotic", "bogus", ""])
     limit = st.sampled_from(["1", "2", "3", "20", "100", "101", "0", "-1", "05", "+3", " 7", "abc", ""])
     cursor = st.sampled_from(
-        [*cursors, encode_cursor("topics", 3), encode_cursor("claims", 2**40), "not-a-cursor", "", "x" * 201]
+        [
+            *cursors,
+            encode_cursor("topics", 3, "e"),
+            encode_cursor("claims", 2**40, "e"),
+            encode_cursor("claims", 2, "another-one"),  # of another epoch of the store: a 410
+            base64.urlsafe_b64encode(b'{"s":"claims","p":2}').rstrip(b"=").decode(),  # made before epochs
+            "not-a-cursor",
+            "",
+            "x" * 201,
+        ]
     )
     return st.one_of(
         st.tuples(st.just("condition"), condition),

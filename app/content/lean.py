@@ -30,15 +30,24 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from app.api.cachekey import request_signature
-from app.api.caching import Kept, etag_matches, kept_for, not_modified, set_validators, shown_etag
+from app.api.caching import Kept, kept_for, not_modified, set_validators
+from app.api.etags import etag_matches, shown_etag
 from app.api.validity import NOTES_SQL, PageScope
 from app.content import jsonld
 from app.content.queries import Filters, page_depends
 from app.content.resources import RESOURCES
 from app.content.vocab import Status, TherapyType
-from app.core.db import Database
-from app.core.errors import BadParameter
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, next_link, split_page
+from app.core.db import PEEK_STATE_SQL, Database, Epoch
+from app.core.errors import BadParameter, StaleCursor
+from app.core.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    check_epoch,
+    decode_cursor,
+    encode_cursor,
+    next_link,
+    split_page,
+)
 from app.ops.routing import iter_routes
 
 CLAIM = RESOURCES["claim"]
@@ -58,7 +67,6 @@ PAGE_SQL = (
     "ORDER BY record_pk LIMIT ?"
 )
 BODIES_SQL = "SELECT record_pk, body FROM read_documents WHERE resource = ? AND record_pk IN ({marks})"
-VERSION_SQL = "SELECT max(seq) FROM changes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class Ask:
     facet: str
     limit: int
     after: int
+    cursor: str | None
 
 
 def understood(scope: Scope) -> Ask | None:
@@ -93,11 +102,20 @@ def understood(scope: Scope) -> Ask | None:
     if (condition := given.get("condition")) is not None:
         if len(condition) > MAX_VALUE or not SLUG.match(condition):
             return None
-        return Ask(Filters(condition=[condition]), f"condition:{condition}", int(limit), after)
+        return Ask(Filters(condition=[condition]), f"condition:{condition}", int(limit), after, cursor)
     therapy_type = given["therapy_type"]
     if therapy_type not in THERAPY_TYPES:
         return None
-    return Ask(Filters(therapy_type=[TherapyType(therapy_type)]), f"therapy_type:{therapy_type}", int(limit), after)
+    facet = f"therapy_type:{therapy_type}"
+    return Ask(Filters(therapy_type=[TherapyType(therapy_type)]), facet, int(limit), after, cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """Read in the answer's snapshot: the content version, and the store's epoch (cursors and tags)."""
+
+    version: int
+    epoch: str
 
 
 @dataclass(slots=True)
@@ -105,13 +123,25 @@ class Found:
     pks: list[int]
     bodies: list[bytes]
     more: bool
-    version: int | None
+    state: State
 
 
-def read_page(execute: Execute, ask: Ask, version: int | None) -> Found | None:
-    """The page's records and bodies in one snapshot (`execute` runs one statement in it; `version`, the
-    content version read in it, if any), or None where the router must answer (an unknown or
-    unpublished condition, a body not kept)."""
+def of_epoch(cursor: str | None, epoch: str) -> bool:
+    """Whether `cursor` (None: none) was handed out in this epoch; any other (one of another epoch, one made
+    before epochs existed) is the router's to answer."""
+    try:
+        check_epoch(cursor, Epoch(epoch, "", "restore"))
+    except StaleCursor:
+        return False
+    return True
+
+
+def read_page(execute: Execute, ask: Ask, state: State) -> Found | None:
+    """The page's records and bodies in one snapshot (`execute` runs one statement in it; `state`, read in
+    it), or None where the router must answer (an unknown or unpublished condition, a body not kept, a
+    cursor of another epoch)."""
+    if not of_epoch(ask.cursor, state.epoch):
+        return None
     if ask.filters.condition and not execute(CONDITION_SQL, (ask.filters.condition[0], PUBLISHED)):
         return None
     found = [row[0] for row in execute(PAGE_SQL, (CLAIM.name, ask.facet, PUBLISHED, ask.after, ask.limit + 1))]
@@ -123,7 +153,7 @@ def read_page(execute: Execute, ask: Ask, version: int | None) -> Found | None:
         bodies = dict(execute(BODIES_SQL.format(marks=marks), (CLAIM.name, *pks)))
         if len(bodies) != len(pks):
             return None
-    return Found(pks, [bytes(bodies[pk]) for pk in pks], more, version)
+    return Found(pks, [bytes(bodies[pk]) for pk in pks], more, state)
 
 
 class ClaimsByFacet:
@@ -150,25 +180,28 @@ class ClaimsByFacet:
         if ask is None or self.route(scope) is None:
             return None
         keep = (cache := scope["app"].state.response_cache) is not None and cache.max_entries > 0
-        found = await self.read(scope, lambda execute, version: read_page(execute, ask, version), keep)
+        found = await self.read(scope, lambda execute, state: read_page(execute, ask, state), keep)
         if isinstance(found, Kept):
             scope["route"] = self.route(scope)
             return found.to_route(*_conditions(scope))
         return None if found is None else self.respond(scope, ask, found, keep)
 
-    async def read(self, scope: Scope, read: Callable[[Execute, int | None], T | None], keep: bool) -> T | Kept | None:
-        """`read` in one snapshot, given the content version when the answer is to be kept; or the answer
-        kept at that version (made meanwhile by another request, as `cached_read` finds it); None where
-        anything went wrong (the router answers it as it would)."""
+    async def read(self, scope: Scope, read: Callable[[Execute, State], T | None], keep: bool) -> T | Kept | None:
+        """`read` in one snapshot, given the content version and epoch read in it; or, when answers are
+        kept, the answer kept at that version (made meanwhile by another request, as `cached_read` finds
+        it); None where anything went wrong (the router answers it as it would)."""
 
         def run(execute: Execute) -> T | Kept | None:
+            row = execute(PEEK_STATE_SQL, ())[0]
+            state = State(row[0] or 0, row[1] or "")
             if not keep:
-                return read(execute, None)
-            version = execute(VERSION_SQL, ())[0][0] or 0
+                return read(execute, state)
+            cache = scope["app"].state.response_cache
+            cache.adopt(state.epoch)
             notes = lambda after: [tuple(row) for row in execute(NOTES_SQL, (after,))]  # noqa: E731
-            if (kept := kept_for(Request(scope), version, "", notes)) is not None:
+            if (kept := kept_for(Request(scope), state.version, "", notes)) is not None:
                 return kept
-            return read(execute, version)
+            return read(execute, state)
 
         try:
             with self.db.peek_snapshot() as execute:
@@ -197,19 +230,20 @@ class ClaimsByFacet:
         request = Request(scope)
         state = scope["app"].state
         max_age = state.settings.cache_max_age
-        next_cursor = encode_cursor(CLAIM.plural, found.pks[-1]) if found.more else None
+        epoch = found.state.epoch
+        next_cursor = encode_cursor(CLAIM.plural, found.pks[-1], epoch) if found.more else None
         items = [orjson.Fragment(body) for body in found.bodies]
         body = orjson.dumps({"items": items, "next_cursor": next_cursor})
-        etag = shown_etag(request, "application/json", body)
+        etag = shown_etag(request, "application/json", body, epoch)
         response = Response(body, media_type="application/json", headers=next_link(request, next_cursor))
         set_validators(response, etag, public=True, max_age=max_age)
         route = scope["route"] = self.route(scope)
-        if keep and found.version is not None:
+        if keep:
             depends = page_depends(CLAIM, ask.filters)
             last = found.pks[-1] if found.more else None
             page = None if depends is None else PageScope(CLAIM.name, frozenset(found.pks), ask.after, last, depends)
-            kept = Kept.of(response, etag, found.version, salt="", route=route, max_age=max_age, page=page)
-            state.response_cache.put(request_signature(scope), kept)
+            kept = Kept.of(response, etag, found.state.version, salt="", route=route, max_age=max_age, page=page)
+            state.response_cache.put(request_signature(scope), kept, epoch)
         if etag_matches(request.headers.get("if-none-match"), etag):
             return not_modified(etag, public=True, max_age=max_age)
         return response
@@ -257,29 +291,29 @@ class ClaimDetail(ClaimsByFacet):
         if "if-modified-since" in request.headers or jsonld.wanted(request.headers.get("accept")):
             return None
         keep = (cache := scope["app"].state.response_cache) is not None and cache.max_entries > 0
-        found = await self.read(scope, lambda execute, version: self._detail(execute, key, version), keep)
+        found = await self.read(scope, lambda execute, state: self._detail(execute, key, state), keep)
         if isinstance(found, Kept):
             scope["route"] = self.route(scope)
             return found.to_route(*_conditions(scope))
         if found is None:
             return None
-        body, version = found
+        body, state = found
         max_age = scope["app"].state.settings.cache_max_age
-        etag = shown_etag(request, "application/json", body)
+        etag = shown_etag(request, "application/json", body, state.epoch)
         response = Response(body, media_type="application/json")
         set_validators(response, etag, public=True, max_age=max_age)
         route = scope["route"] = self.route(scope)
-        if keep and version is not None:
-            kept = Kept.of(response, etag, version, salt="", route=route, max_age=max_age)
-            cache.put(request_signature(scope), kept)
+        if keep:
+            kept = Kept.of(response, etag, state.version, salt="", route=route, max_age=max_age)
+            cache.put(request_signature(scope), kept, state.epoch)
         if etag_matches(request.headers.get("if-none-match"), etag):
             return not_modified(etag, public=True, max_age=max_age)
         return response
 
     @staticmethod
-    def _detail(execute: Execute, key: str, version: int | None) -> tuple[bytes, int | None] | None:
+    def _detail(execute: Execute, key: str, state: State) -> tuple[bytes, State] | None:
         body = read_detail(execute, key)
-        return None if body is None else (body, version)
+        return None if body is None else (body, state)
 
 
 def _conditions(scope: Scope) -> tuple[str | None, str | None]:
