@@ -2,44 +2,62 @@
 
 Filters arrive as OR-groups of facet names (`facet_groups`), combined with AND. Every check reads the
 `(resource, facet, status, record_pk)` index: a record's membership of a group is one index seek per value
-of the group, never a range scan. A page of records is found by one of two plans, chosen from the sizes of
-the groups' index ranges (counted in that index, before the page is read):
+of the group, never a range scan.
 
-- **driver**: the smallest group's ranges, in record order, each record checked against the other groups.
-  Cheap when one group is small: its cost is the size of that group.
-- **walk**: the resource's records in pk order, each checked against every group, stopping at the page's
-  end. Cheap when the groups are large (most records match): about `page / selectivity` records are
-  checked. The walk is bounded: past `WALK_ROWS` records without a full page, the driver plan finishes
-  the page from where the walk stopped, so a wrong estimate costs at most that bounded walk.
+A page of records is read from one group, the **driver**, in record order: each of its values (with each
+status asked for) is one range of the index, already in `record_pk` order, and the ranges are merged in
+that order (a `UNION` the database merges, as a sort-merge of ordered streams), each record checked
+against the other groups; the page's `LIMIT` stops the merge at its last record. So a page reads about
+`page / (the share of the driver's records the other groups keep)` records of the driver, and never more
+than the driver holds: the driver is the group with the fewest index entries (counted in the index up to
+`COUNT_CAP`, before the page is read), ties going to the group of fewer ranges. No plan reads a whole
+range to sort it, and none walks records outside every group.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from math import prod
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Integer,
+    bindparam,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    union,
+    union_all,
+)
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import BindParameter
 
-from app.content.resources import RESOURCES
 from app.models import Facet, table_of
 
 FACETS = table_of(Facet)
-WALK_ROWS = 2_000  # records a walk reads before the driver plan takes over
-COUNT_CAP = 10_000  # index entries counted per group, at most
+COUNT_CAP = 1_000  # index entries counted per group, at most
 
 
 def membership(
-    resource: str, groups: Sequence[Sequence[str]], record_pk: ColumnElement, status: ColumnElement | str
+    resource: str | BindParameter[str],
+    groups: Sequence[Sequence[str] | BindParameter[Any]],
+    record_pk: ColumnElement,
+    status: ColumnElement | str,
 ) -> list[ColumnElement]:
-    """One EXISTS per group: the record `record_pk` (of `resource`, with `status`) has a facet of it."""
+    """One EXISTS per group: the record `record_pk` (of `resource`, with `status`) has a facet of it. A
+    group is its values, or an expanding parameter that will hold them (a statement built once)."""
     checks: list[ColumnElement] = []
     for n, group in enumerate(groups):
         facet = FACETS.alias(f"m{n}")
         checks.append(
             exists().where(
                 facet.c.resource == resource,
-                facet.c.facet.in_(list(group)),
+                facet.c.facet.in_(group if isinstance(group, BindParameter) else list(group)),
                 facet.c.status == (literal(status) if isinstance(status, str) else status),
                 facet.c.record_pk == record_pk,
             )
@@ -49,25 +67,33 @@ def membership(
 
 def group_sizes(conn: Connection, resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[str]) -> list[int]:
     """Index entries per group (an upper bound on its records), counted in the index up to COUNT_CAP:
-    past it a group is simply large, and counting further would cost what the plan is meant to save."""
-    sizes = []
-    for group in groups:
+    past it a group is simply large, and counting further would cost what the plan is meant to save. One
+    statement for every group, built once per number of groups."""
+    params: dict[str, Any] = {"resource": resource, "statuses": list(statuses), "cap": COUNT_CAP}
+    params.update({f"g{n}": list(group) for n, group in enumerate(groups)})
+    return list(conn.execute(_counts(len(groups)), params).one())
+
+
+@functools.cache
+def _counts(groups: int) -> Select:
+    counts = []
+    for n in range(groups):
         entries = (
-            select(literal(1))
-            .where(FACETS.c.resource == resource, FACETS.c.facet.in_(list(group)), FACETS.c.status.in_(statuses))
-            .limit(COUNT_CAP)
+            select(literal_column("1"))
+            .where(
+                FACETS.c.resource == bindparam("resource"),
+                FACETS.c.facet.in_(bindparam(f"g{n}", expanding=True)),
+                FACETS.c.status.in_(bindparam("statuses", expanding=True)),
+            )
+            .limit(bindparam("cap", type_=Integer))
             .subquery()
         )
-        sizes.append(conn.execute(select(func.count()).select_from(entries)).scalar_one())
-    return sizes
-
-
-def by_size(groups: Sequence[Sequence[str]], sizes: Sequence[int]) -> list[list[str]]:
-    return [list(group) for _, group in sorted(zip(sizes, groups, strict=True), key=lambda pair: pair[0])]
+        counts.append(select(func.count()).select_from(entries).scalar_subquery())
+    return select(*counts)
 
 
 def driven(resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[str]) -> Select:
-    """The records in every group, driven by the first group's ranges (put the smallest first)."""
+    """The records in every group, driven by the first group's ranges (unordered: a set to select from)."""
     driver = FACETS.alias("f0")
     query = select(driver.c.record_pk.label("pk")).where(
         driver.c.resource == resource, driver.c.facet.in_(list(groups[0])), driver.c.status.in_(statuses)
@@ -78,14 +104,61 @@ def driven(resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[st
     return query
 
 
-def _walk(resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[str], after: int, upto: int | None):
-    """The records after `after` (up to `upto`, included), in pk order, checked against every group: a
-    range of the primary key read in order, so the page's LIMIT stops it at its last match."""
-    table = RESOURCES[resource].table
-    query = select(table.c.pk).where(table.c.pk > after, table.c.status.in_(statuses))
-    if upto is not None:
-        query = query.where(table.c.pk <= upto)
-    return query.where(*membership(resource, groups, table.c.pk, table.c.status)).order_by(table.c.pk)
+def ordered(
+    conn: Connection,
+    resource: str,
+    groups: Sequence[Sequence[str]],
+    statuses: Sequence[str],
+    *,
+    after: int,
+    wanted: int,
+    extra: Callable[[ColumnElement], ColumnElement] | None = None,
+) -> list[int]:
+    """Up to `wanted` pks after `after`, in pk order, in every group, driven by the first group: one
+    ordered range per (value, status) of it, each checked against the other groups (and `extra`), merged
+    in pk order without duplicates, stopped by the LIMIT. The statement depends only on the shape of the
+    request (how many ranges and groups), so it is built once per shape unless `extra` narrows it."""
+    arms = [(value, status) for value in groups[0] for status in statuses]
+    shape = (conn.dialect.name, resource, len(arms), len(groups) - 1, wanted)
+    statement = _ordered(*shape) if extra is None else _ordered.__wrapped__(*shape, extra=extra)
+    params: dict[str, Any] = {"resource": resource, "after": after}
+    for n, (value, status) in enumerate(arms):
+        params[f"value{n}"], params[f"status{n}"] = value, status
+    params.update({f"g{n}": list(group) for n, group in enumerate(groups[1:])})
+    return list(conn.execute(statement, params).scalars())
+
+
+@functools.lru_cache(maxsize=512)
+def _ordered(
+    dialect: str,
+    resource: str,
+    arms: int,
+    others: int,
+    wanted: int,
+    extra: Callable[[ColumnElement], ColumnElement] | None = None,
+) -> Select | CompoundSelect:
+    selects = []
+    for n in range(arms):
+        driver = FACETS.alias("d")
+        status: BindParameter[str] = bindparam(f"status{n}")
+        others_in: list[BindParameter[Any]] = [bindparam(f"g{m}", expanding=True) for m in range(others)]
+        checks = membership(bindparam("resource"), others_in, driver.c.record_pk, status)
+        arm = select(driver.c.record_pk.label("pk")).where(
+            driver.c.resource == bindparam("resource"),
+            driver.c.facet == bindparam(f"value{n}"),
+            driver.c.status == status,
+            driver.c.record_pk > bindparam("after"),
+            *checks,
+        )
+        if extra is not None:
+            arm = arm.where(extra(driver.c.record_pk))
+        selects.append(arm)
+    if arms == 1:
+        return selects[0].order_by(selects[0].selected_columns[0]).limit(wanted)
+    if dialect == "sqlite":  # a compound ORDER BY: SQLite merges the ordered arms (MERGE (UNION))
+        return union(*selects).order_by(literal_column("pk")).limit(wanted)
+    merged = union_all(*selects).subquery()  # PostgreSQL: Unique over a Merge Append of the index scans
+    return select(merged.c.pk).distinct().order_by(merged.c.pk).limit(wanted)
 
 
 def page_pks(
@@ -99,41 +172,11 @@ def page_pks(
     extra: Callable[[ColumnElement], ColumnElement] | None = None,
 ) -> list[int]:
     """Up to `wanted` pks of `resource` after `after`, in pk order, in every group; `extra`, a condition
-    on the pk, narrows further (applied to the records found, whichever plan ran)."""
-    table = RESOURCES[resource].table
-    found: list[int] = []
-    if len(groups) == 1 and len(groups[0]) == 1 and len(statuses) == 1:  # one range, already in pk order
-        return _driven_page(resource, groups, statuses, conn, after, wanted, extra, found)
-    sizes = group_sizes(conn, resource, groups, statuses)
-    if min(sizes) == 0:
-        return []
-    total = conn.execute(select(func.max(table.c.pk))).scalar() or 0  # the records, at most: one seek
-    selectivity = prod(min(1.0, size / max(total, 1)) for size in sizes)
-    seeks = sum(len(group) for group in groups)
-    walk_cost = min(total, wanted / selectivity) * seeks
-    drive_cost = min(sizes) * (1 + seeks - len(groups[sizes.index(min(sizes))]))
-    if walk_cost < drive_cost or min(sizes) >= COUNT_CAP:  # every group large: most records match
-        window = conn.execute(
-            select(table.c.pk)
-            .where(table.c.pk > after, table.c.status.in_(statuses))
-            .order_by(table.c.pk)
-            .offset(WALK_ROWS - 1)
-            .limit(1)
-        ).scalar()
-        query = _walk(resource, groups, statuses, after, window)
-        if extra is not None:
-            query = query.where(extra(query.selected_columns[0]))
-        found = list(conn.execute(query.limit(wanted)).scalars())
-        if len(found) >= wanted or window is None:
-            return found
-        after = window  # the walk read every record up to here: the driver finishes the page
-    return _driven_page(resource, by_size(groups, sizes), statuses, conn, after, wanted, extra, found)
-
-
-def _driven_page(resource, groups, statuses, conn, after, wanted, extra, found: list[int]) -> list[int]:
-    ordered = driven(resource, groups, statuses).subquery()
-    query = select(ordered.c.pk).where(ordered.c.pk > after)
-    if extra is not None:
-        query = query.where(extra(ordered.c.pk))
-    found += conn.execute(query.order_by(ordered.c.pk).limit(wanted - len(found))).scalars()
-    return found
+    on the pk, narrows further."""
+    if len(groups) > 1:
+        sizes = group_sizes(conn, resource, groups, statuses)
+        if min(sizes) == 0:
+            return []
+        order = sorted(range(len(groups)), key=lambda n: (sizes[n], len(groups[n])))
+        groups = [list(groups[n]) for n in order]
+    return ordered(conn, resource, groups, statuses, after=after, wanted=wanted, extra=extra)

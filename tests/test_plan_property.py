@@ -1,0 +1,73 @@
+"""The filter plan over random stores (fixed seed, bounded examples): a page of records selected by facets
+(`selection.page_pks`), followed to the end, holds exactly what a plain-Python model of the rule says:
+the records with one of the asked statuses that have, with that status, a facet of every group; in pk
+order, without repeats, whichever group drives each page, however small the count cap that picks the
+driver, and with a further condition on the pk (`extra`) applied wherever the page stops."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, insert
+
+from app.content import selection
+from app.content.selection import FACETS, page_pks
+
+NAMES = ["condition:a", "condition:b", "condition:c", "therapy_type:d", "therapy_type:e", "lang:en", "lang:fr"]
+STATUSES = ["published", "draft", "retracted"]
+
+records = st.dictionaries(
+    keys=st.integers(1, 80),
+    values=st.tuples(
+        st.sampled_from(STATUSES),  # the record's status; each facet: hidden (reached through a draft)?
+        st.dictionaries(st.sampled_from(NAMES), st.sampled_from([False, False, True]), min_size=2, max_size=6),
+    ),
+    min_size=10,
+    max_size=50,
+)
+groups = st.lists(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True), min_size=1, max_size=3)
+
+
+def expected(store, groups, statuses, narrow) -> list[int]:
+    found = []
+    for pk, (status, facets) in sorted(store.items()):
+        shown = {name for name, hidden in facets.items() if not hidden}
+        if status in statuses and all(shown & set(group) for group in groups) and narrow(pk):
+            found.append(pk)
+    return found
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    store=records,
+    groups=groups,
+    statuses=st.lists(st.sampled_from(STATUSES), min_size=1, max_size=3, unique=True),
+    wanted=st.integers(1, 7),
+    cap=st.integers(1, 12),
+    modulus=st.sampled_from([None, 2, 3]),
+)
+def test_pages_hold_exactly_the_modelled_records(empty_db, monkeypatch, store, groups, statuses, wanted, cap, modulus):
+    monkeypatch.setattr(selection, "COUNT_CAP", cap)
+    rows = [
+        {"resource": "claim", "facet": name, "status": "hidden" if hidden else status, "record_pk": pk}
+        for pk, (status, facets) in store.items()
+        for name, hidden in facets.items()
+    ]
+    rows.append({"resource": "topic", "facet": NAMES[0], "status": "published", "record_pk": 1})  # another resource
+    with empty_db.write() as conn:
+        conn.execute(delete(FACETS))
+        conn.execute(insert(FACETS), rows)
+    extra = (lambda pk: pk % modulus != 0) if modulus else None
+    model = expected(store, groups, statuses, lambda pk: modulus is None or pk % modulus != 0)
+    seen: list[int] = []
+    after = 0
+    with empty_db.read() as conn:
+        while True:
+            found = page_pks(conn, "claim", groups, statuses, after=after, wanted=wanted, extra=extra)
+            assert found == sorted(set(found)) and len(found) <= wanted
+            assert all(pk > after for pk in found)
+            seen += found
+            if len(found) < wanted:
+                break
+            after = found[-1]
+    assert seen == model
