@@ -284,11 +284,18 @@ def test_any_text_is_answered_with_results_or_422(client, q):
     assert client.get("/v1/search", params={"q": q}).status_code in (200, 422)
 
 
-def test_past_the_facet_limit_counts_cover_the_best_hits(client, monkeypatch):
+def test_past_the_cap_hits_and_counts_cover_the_matches_considered(client, monkeypatch):
     from app.search import service
 
-    monkeypatch.setattr(service, "FACET_HITS", 3)
-    facets = hits(client, "gut")["facets"]
+    everything = hits(client, "gut")
+    assert everything["facets"]["complete"] is True
+    monkeypatch.setattr(service, "SEARCH_HITS", 3)
+    capped = hits(client, "gut", limit=99)  # another URL: not the answer kept for the first
+    facets = capped["facets"]
     assert facets["complete"] is False
-    assert sum(facets["resource"].values()) > 3
-    assert all(count <= 3 for kind in ("condition", "therapy_type") for count in facets[kind].values())
+    assert sum(facets["resource"].values()) == len(capped["items"]) < len(everything["items"])
+    vocabulary = [h["key"] for h in everything["items"] if h["resource"] in service.VOCABULARIES]
+    assert vocabulary  # every vocabulary record that matches is still considered
+    assert [h["key"] for h in capped["items"] if h["resource"] in service.VOCABULARIES] == vocabulary
+    # the other hits are at most the 3 most recent matches (tests/test_search_cap.py models which)
+    assert len([h for h in capped["items"] if h["resource"] not in service.VOCABULARIES]) <= 3

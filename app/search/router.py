@@ -61,14 +61,16 @@ class SearchHit(BaseModel):
 
 
 class SearchFacets(BaseModel):
-    resource: dict[str, int] = Field(description="Hits per resource type.")
+    resource: dict[str, int] = Field(description="Hits per resource type (of the matches considered: see `complete`).")
     condition: dict[str, int] = Field(
         description="Claim, topic and quote hits per condition slug (a parent condition counts its descendants' hits)."
     )
     therapy_type: dict[str, int] = Field(description="Claim, topic and quote hits per therapy type.")
     complete: bool = Field(
-        description="False when there are over 2,000 hits: `condition` and `therapy_type` then count the "
-        "best 2,000 (`resource` always counts every hit)."
+        description="False when the words match over 1,000 published records: a search then considers the "
+        "1,000 most recent matches and every matching condition, therapy and expert, so the hits, their "
+        "pages and every count here (`resource` too) cover those only, and more may exist. True: every "
+        "match was considered and the counts are exact."
     )
 
 
@@ -119,7 +121,9 @@ BAD_QUERY = ValidationFailed.openapi(
         "has a snippet in which the matched words stand in `<mark>`; the rest of the snippet is escaped "
         "HTML. "
         "Takes the `condition`, `therapy` and `therapy_type` filters of the lists, and `facets` counts every "
-        "hit by resource, condition and therapy type so a frontend can draw filters. Published content only."
+        "hit by resource, condition and therapy type so a frontend can draw filters. Words matching over "
+        "1,000 records are answered from the 1,000 most recent matches plus every matching condition, "
+        "therapy and expert, and `facets.complete` is false (see there). Published content only."
     ),
     responses={200: {"content": {"application/json": {"example": EXAMPLE}}}, 422: BAD_QUERY},
 )

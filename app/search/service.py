@@ -34,7 +34,13 @@ from app.search.terms import Phrase, fts5_match, parse, vocabulary
 FACETS = table_of(Facet)
 FACET_KINDS = ("condition", "therapy_type")
 SNIPPET_WORDS = 24
-FACET_HITS = 2_000
+# Text matches a search considers: past SEARCH_HITS, the SEARCH_HITS most recent ones (the highest index
+# ids) and every matching record of the vocabularies (conditions, therapies, experts: a few hundred
+# names) are ranked, filtered, paged and counted, and `facets.complete` is false. Ranking (bm25, ts_rank),
+# the filters' checks and the facet counts cost per match: this bounds what a query costs, however common
+# its words, by the cap and the size of the vocabularies, never by the size of the store.
+SEARCH_HITS = 1_000
+VOCABULARIES = ("condition", "therapy", "expert")
 TITLE_WEIGHT = 3.0  # a word in a title, a claim or a condition's name weighs more than one in a body
 HEADLINE_OPTIONS = (
     f'StartSel="{MARK_START}", StopSel="{MARK_END}", MaxWords={SNIPPET_WORDS}, MinWords=12, '
@@ -148,9 +154,17 @@ def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: in
     if restrict is not None:
         where.append(restrict)
     score = engine.score(t).label("score")
-    # Every hit once (the filters checked once per hit), best first; the page, the counts and the facets
-    # are cut from this one list instead of matching the text again for each of them.
-    everything = list(conn.execute(select(rid.label("id"), t.c.resource, t.c.record_pk, score).where(*where)))
+    hits = select(rid.label("id"), t.c.resource, t.c.record_pk, score)
+    floor = _floor(conn, t, rid, where[:2])
+    complete = floor is None
+    if floor is None:  # every hit once (the filters checked once per hit)
+        everything = list(conn.execute(hits.where(*where)))
+    else:  # the most recent matches, and the vocabularies' below them: two ranges of the index's ids
+        everything = list(conn.execute(hits.where(*where, rid >= floor)))
+        below = min(floor, _vocabulary_ids(conn))  # one bound: the index takes a single range of ids
+        everything += conn.execute(hits.where(*where, rid < below, t.c.resource.in_(VOCABULARIES)))
+    # Best first; the page, the counts and the facets are cut from this one list instead of matching the
+    # text again for each of them.
     everything.sort(key=lambda hit: (-hit.score, hit.id))
     rows, more = split_page(everything[offset : offset + limit + 1], limit)
     ids = [row.id for row in rows]
@@ -167,19 +181,34 @@ def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: in
         }
         for row in rows
     ]
-    return {"items": items, "more": more, "facets": _facets(conn, everything)}
+    return {"items": items, "more": more, "facets": _facets(conn, everything, complete)}
 
 
-def _facets(conn: Connection, hits: list) -> dict[str, Any]:
-    """Hits per resource, exactly; per condition and therapy type, over every hit or, past
-    FACET_HITS, over the best FACET_HITS (a facet costs a lookup per hit, so its cost stays bounded)."""
+def _floor(conn: Connection, t, rid, where: list) -> int | None:
+    """The id of the SEARCH_HITS-th match from the top of the index's order when another follows it,
+    else None (every match is considered). Read in id order: no ranking, no filter, SEARCH_HITS + 1
+    matches at most."""
+    last = list(conn.execute(select(rid).where(*where).order_by(rid.desc()).offset(SEARCH_HITS - 1).limit(2)).scalars())
+    return last[0] if len(last) == 2 else None
+
+
+def _vocabulary_ids(conn: Connection) -> int:
+    """An index id above every vocabulary record's (ids are `pk * 8 + code`)."""
+    tops = [select(func.max(RESOURCES[name].table.c.pk)).scalar_subquery() for name in VOCABULARIES]
+    highest = conn.execute(select(*tops)).one()
+    return (max((top or 0) for top in highest) + 1) * 8
+
+
+def _facets(conn: Connection, hits: list, complete: bool) -> dict[str, Any]:
+    """Hits per resource, condition and therapy type, over every hit considered (all of them when
+    `complete`; else those among the SEARCH_HITS matches considered)."""
     counts: dict[str, Any] = _empty_facets()
     for hit in hits:
         counts["resource"][hit.resource] = counts["resource"].get(hit.resource, 0) + 1
     counts["resource"] = dict(sorted(counts["resource"].items()))
-    counts["complete"] = len(hits) <= FACET_HITS
+    counts["complete"] = complete
     by_resource: dict[str, list[int]] = {}
-    for hit in hits[:FACET_HITS]:
+    for hit in hits:
         if hit.resource in FACETED:
             by_resource.setdefault(hit.resource, []).append(hit.record_pk)
     kinds = or_(*(FACETS.c.facet.like(kind.replace("_", "\\_") + ":%", escape="\\") for kind in FACET_KINDS))
