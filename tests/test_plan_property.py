@@ -48,6 +48,7 @@ def expected(store, groups, statuses, narrow) -> list[int]:
 )
 def test_pages_hold_exactly_the_modelled_records(empty_db, monkeypatch, store, groups, statuses, wanted, cap, modulus):
     monkeypatch.setattr(selection, "COUNT_CAP", cap)
+    monkeypatch.setattr(selection, "RECOUNT_CAP", 2 * cap)
     rows = [
         {"resource": "claim", "facet": name, "status": "hidden" if hidden else status, "record_pk": pk}
         for pk, (status, facets) in store.items()

@@ -106,6 +106,7 @@ def tiny_plans(monkeypatch):
     from app.content import selection
 
     monkeypatch.setattr(selection, "COUNT_CAP", 4)
+    monkeypatch.setattr(selection, "RECOUNT_CAP", 8)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -10,8 +10,9 @@ that order (a `UNION` the database merges, as a sort-merge of ordered streams), 
 against the other groups; the page's `LIMIT` stops the merge at its last record. So a page reads about
 `page / (the share of the driver's records the other groups keep)` records of the driver, and never more
 than the driver holds: the driver is the group with the fewest index entries (counted in the index up to
-`COUNT_CAP`, before the page is read), ties going to the group of fewer ranges. No plan reads a whole
-range to sort it, and none walks records outside every group.
+`COUNT_CAP` before the page is read, and up to `RECOUNT_CAP` when every group has more), ties going to
+the group of fewer ranges. No plan reads a whole range to sort it, and none walks records outside every
+group.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from app.models import Facet, table_of
 
 FACETS = table_of(Facet)
 COUNT_CAP = 1_000  # index entries counted per group, at most
+RECOUNT_CAP = 10_000  # ... and counted again up to this when every group has over COUNT_CAP
 
 
 def membership(
@@ -65,11 +67,13 @@ def membership(
     return checks
 
 
-def group_sizes(conn: Connection, resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[str]) -> list[int]:
-    """Index entries per group (an upper bound on its records), counted in the index up to COUNT_CAP:
-    past it a group is simply large, and counting further would cost what the plan is meant to save. One
+def group_sizes(
+    conn: Connection, resource: str, groups: Sequence[Sequence[str]], statuses: Sequence[str], cap: int
+) -> list[int]:
+    """Index entries per group (an upper bound on its records), counted in the index up to `cap`: past
+    it a group is simply large, and counting further would cost what the plan is meant to save. One
     statement for every group, built once per number of groups."""
-    params: dict[str, Any] = {"resource": resource, "statuses": list(statuses), "cap": COUNT_CAP}
+    params: dict[str, Any] = {"resource": resource, "statuses": list(statuses), "cap": cap}
     params.update({f"g{n}": list(group) for n, group in enumerate(groups)})
     return list(conn.execute(_counts(len(groups)), params).one())
 
@@ -174,9 +178,11 @@ def page_pks(
     """Up to `wanted` pks of `resource` after `after`, in pk order, in every group; `extra`, a condition
     on the pk, narrows further."""
     if len(groups) > 1:
-        sizes = group_sizes(conn, resource, groups, statuses)
+        sizes = group_sizes(conn, resource, groups, statuses, COUNT_CAP)
         if min(sizes) == 0:
             return []
+        if min(sizes) >= COUNT_CAP:  # every group is large: which is smallest matters when they rarely meet
+            sizes = group_sizes(conn, resource, groups, statuses, RECOUNT_CAP)
         order = sorted(range(len(groups)), key=lambda n: (sizes[n], len(groups[n])))
         groups = [list(groups[n]) for n in order]
     return ordered(conn, resource, groups, statuses, after=after, wanted=wanted, extra=extra)
