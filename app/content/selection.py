@@ -6,7 +6,8 @@ of the group, never a range scan.
 
 A page of records is read from one group, the **driver**, in record order: each of its values (with each
 status asked for) is one range of the index, already in `record_pk` order, and the ranges are merged in
-that order (a `UNION` the database merges, as a sort-merge of ordered streams), each record checked
+that order (SQLite merges a `UNION` of ordered streams; PostgreSQL reads each range up to the page's
+length and merges those), each record checked
 against the other groups; the page's `LIMIT` stops the merge at its last record. So a page reads about
 `page / (the share of the driver's records the other groups keep)` records of the driver, and never more
 than the driver holds: the driver is the group with the fewest index entries (counted in the index up to
@@ -161,7 +162,11 @@ def _ordered(
         return selects[0].order_by(selects[0].selected_columns[0]).limit(wanted)
     if dialect == "sqlite":  # a compound ORDER BY: SQLite merges the ordered arms (MERGE (UNION))
         return union(*selects).order_by(literal_column("pk")).limit(wanted)
-    merged = union_all(*selects).subquery()  # PostgreSQL: Unique over a Merge Append of the index scans
+    # PostgreSQL plans a union of ranges as hash joins that read every range whole; each range is read in
+    # order up to the page's length instead (a record has one status, and one row per value: the page's
+    # first `wanted` records are among the first `wanted` of their own ranges), then merged.
+    firsts = [arm.order_by(arm.selected_columns[0]).limit(wanted).subquery(f"r{n}") for n, arm in enumerate(selects)]
+    merged = union_all(*(select(first.c.pk) for first in firsts)).subquery()
     return select(merged.c.pk).distinct().order_by(merged.c.pk).limit(wanted)
 
 
