@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import ColumnElement, Connection, and_, exists, func, select
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import BindParameter
 
 from app.content import readmodel
 from app.content.documents import expand, load_documents
@@ -129,11 +130,14 @@ def _faceted_pks(resource: str, groups: list[list[str]], statuses: Sequence[str]
     return driven(resource, groups, statuses)
 
 
-def reached(spec: ResourceSpec, groups: list[list[str]], pk: ColumnElement | None = None) -> ColumnElement | None:
+def reached(
+    spec: ResourceSpec, groups: Sequence[Sequence[str] | BindParameter[Any]], pk: ColumnElement | None = None
+) -> ColumnElement | None:
     """For resources without facets of their own (`spec.derived`): whether a record (`pk`, the table's own
-    by default) is reached by a published `through` record in every group, whatever statuses of the
-    record itself are listed. Checked through the record's own links, up to the first match, so a list
-    walked in pk order stops at its page's last record and a search checks its hits only."""
+    by default) is reached by a published `through` record in every group (its values, or an expanding
+    parameter that will hold them), whatever statuses of the record itself are listed. Checked through
+    the record's own links, up to the first match, so a list walked in pk order stops at its page's last
+    record and a search checks its hits only."""
     if spec.derived is None or not groups:
         return None
     own = spec.table.c.pk if pk is None else pk

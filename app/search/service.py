@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 from functools import reduce
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     column,
     func,
     literal,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.sql.elements import BindParameter
 
 from app.content.documents import chunks
 from app.content.queries import PUBLIC, Filters, facet_groups, reached
@@ -49,7 +52,12 @@ HEADLINE_OPTIONS = (
 
 
 def _index(conn: Connection):
-    names = (id_column(conn), "resource", "record_pk", "key", "status", "label", "title", "body", "document")
+    return _index_table(id_column(conn))
+
+
+@functools.cache
+def _index_table(ids: str):
+    names = (ids, "resource", "record_pk", "key", "status", "label", "title", "body", "document")
     return table(TABLE, *(column(name) for name in names))
 
 
@@ -103,14 +111,27 @@ def highlight(snippet: str) -> str:
     return html.escape(snippet, quote=False).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
-def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
+def _restriction(conn: Connection, t, filters: Filters) -> tuple[ColumnElement | None, dict[str, Any]]:
     """The filters as the lists apply them: facets for claims, topics and quotes; experts and conditions
     through the claims and quotes that reach them; therapies by their own key and type, and by condition
     through their claims. Checked per hit (index seeks for each), so the cost follows the hits the text
-    matched, never the size of what the filters alone select."""
+    matched, never the size of what the filters alone select. The clause, and its bound parameters."""
     groups = facet_groups(conn, filters)
     if not groups:
-        return None
+        return None, {}
+    names = tuple(filters.given())
+    params: dict[str, Any] = {f"g{n}": group for n, group in enumerate(groups)}
+    params.update({"therapy_keys": filters.therapy, "therapy_types": filters.therapy_type})
+    return _restriction_of(id_column(conn), names), params
+
+
+@functools.lru_cache(maxsize=256)
+def _restriction_of(ids: str, names: tuple[str, ...]) -> ColumnElement:
+    """The restriction for filters named `names` (in `Filters.given()` order), each group an expanding
+    parameter `g<n>`: built once per set of filters, since building and cache-keying a clause of some
+    300 literal values cost more CPU than the database spent checking it."""
+    t = _index_table(ids)
+    groups: list[BindParameter[Any]] = [bindparam(f"g{n}", expanding=True) for n in range(len(names))]
     clauses = [
         and_(t.c.resource == name, *membership(name, groups, t.c.record_pk, PUBLIC[0]))
         for name in FACETED
@@ -122,14 +143,14 @@ def _restriction(conn: Connection, t, filters: Filters) -> ColumnElement | None:
             clauses.append(and_(t.c.resource == name, through))
     therapies = RESOURCES["therapy"].table
     own = [t.c.resource == "therapy"]
-    if filters.therapy or filters.therapy_type:
+    if "therapy" in names or "therapy_type" in names:
         chosen = select(therapies.c.pk)
-        if filters.therapy:
-            chosen = chosen.where(therapies.c.key.in_(filters.therapy))
-        if filters.therapy_type:
-            chosen = chosen.where(therapies.c.type.in_(filters.therapy_type))
+        if "therapy" in names:
+            chosen = chosen.where(therapies.c.key.in_(bindparam("therapy_keys", expanding=True)))
+        if "therapy_type" in names:
+            chosen = chosen.where(therapies.c.type.in_(bindparam("therapy_types", expanding=True)))
         own.append(t.c.record_pk.in_(chosen))
-    others = [g for g in groups if not g[0].startswith(("therapy:", "therapy_type:"))]
+    others = [group for group, name in zip(groups, names, strict=True) if name not in ("therapy", "therapy_type")]
     through = reached(RESOURCES["therapy"], others, t.c.record_pk)
     if through is not None:
         own.append(through)
@@ -144,7 +165,7 @@ def _empty_facets() -> dict[str, Any]:
 def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: int) -> dict[str, Any]:
     """One page of hits, best first, and counts over every hit for drawing filters."""
     t = _index(conn)
-    restrict = _restriction(conn, t, filters)  # checks the filters even when the text has no word
+    restrict, params = _restriction(conn, t, filters)  # checks the filters even when the text has no word
     groups = parse(q, vocabulary(conn, content_state(conn)))
     if not groups:
         return {"items": [], "more": False, "facets": _empty_facets()}
@@ -158,11 +179,11 @@ def search(conn: Connection, q: str, filters: Filters, *, offset: int, limit: in
     floor = _floor(conn, t, rid, where[:2])
     complete = floor is None
     if floor is None:  # every hit once (the filters checked once per hit)
-        everything = list(conn.execute(hits.where(*where)))
+        everything = list(conn.execute(hits.where(*where), params))
     else:  # the most recent matches, and the vocabularies' below them: two ranges of the index's ids
-        everything = list(conn.execute(hits.where(*where, rid >= floor)))
+        everything = list(conn.execute(hits.where(*where, rid >= floor), params))
         below = min(floor, _vocabulary_ids(conn))  # one bound: the index takes a single range of ids
-        everything += conn.execute(hits.where(*where, rid < below, t.c.resource.in_(VOCABULARIES)))
+        everything += conn.execute(hits.where(*where, rid < below, t.c.resource.in_(VOCABULARIES)), params)
     # Best first; the page, the counts and the facets are cut from this one list instead of matching the
     # text again for each of them.
     everything.sort(key=lambda hit: (-hit.score, hit.id))
