@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, select, true, update
 
 from app.content import facets, readmodel
 from app.content.changelog import LogRows
-from app.content.documents import chunks, content_of, load_documents, pks_by_key
+from app.content.documents import as_stored, chunks, content_of, load_documents, pks_by_key
 from app.content.hierarchy import children_first
 from app.content.resources import RESOURCES, WRITE_ORDER, ResourceSpec
 from app.content.visibility import dependents
@@ -58,14 +58,6 @@ def add_change_hook(hook: ChangeHook) -> None:
 def new_id() -> str:
     """A server-made key for claims and quotes: 64 random bits, slug-safe."""
     return secrets.token_hex(8)
-
-
-def _normalised(spec: ResourceSpec, content: dict[str, Any]) -> dict[str, Any]:
-    """A relation named twice is one link: the document says so too, so the log replays to the store."""
-    for name in spec.links:
-        if content.get(name):
-            content[name] = list(dict.fromkeys(content[name]))
-    return content
 
 
 @contextmanager
@@ -110,7 +102,7 @@ class ContentWriter:
         """Create or update records by key; a record whose content is unchanged is left alone."""
         spec = RESOURCES[resource]
         table = spec.table
-        wanted = {key: _normalised(spec, payload.model_dump(mode="json")) for key, payload in items}
+        wanted = {key: as_stored(spec, payload.model_dump(mode="json")) for key, payload in items}
         resolved = self._resolve(spec, wanted)
         existing = pks_by_key(self.conn, resource, wanted)
         old_docs = load_documents(self.conn, spec, list(existing.values()))
