@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
@@ -32,6 +33,13 @@ POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
 configure_logging()  # as the app and the CLI do, before any test adds its own handlers
 install_write_hooks()  # tests write through the store directly too, as the CLI does
+
+
+# Property tests: the same cases on every run by default (CI is reproducible); HYPOTHESIS_PROFILE=explore
+# draws fresh random cases each run. A test's own @settings (max_examples, deadline) applies on top.
+hypothesis_settings.register_profile("default", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def make_settings(url: str, **overrides) -> Settings:
