@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from app.content.lean import Ask, read_page
+from app.content.lean import Ask, State, read_page
 from app.content.queries import Filters, facet_groups, list_page
 from app.content.resources import RESOURCES
 from app.core.config import Settings
@@ -89,10 +89,10 @@ def measure(database: Path, conditions: list[str], iterations: int = 300, seed: 
                     kept_cpu,
                 )
         for _ in range(iterations):  # the lean read's statements, on the thread's own SQLite connection
-            ask = Ask(Filters(condition=[condition := rng.choice(conditions)]), f"condition:{condition}", 20, 0)
+            ask = Ask(Filters(condition=[condition := rng.choice(conditions)]), f"condition:{condition}", 20, 0, None)
             with db.peek_snapshot() as execute:
                 if execute is not None:
-                    _timed(lean_body, lambda a=ask, e=execute: _lean_body(read_page(e, a, None)), lean_cpu)
+                    _timed(lean_body, lambda a=ask, e=execute: _lean_body(read_page(e, a, State(0, ""))), lean_cpu)
         for _ in range(iterations // 3 if run_search else 0):
             words = rng.choice(SEARCHES)
             try:
