@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from app.content.lean import Ask, State, read_page
 from app.content.queries import Filters, facet_groups, list_page
 from app.content.resources import RESOURCES
+from app.content.vocab import TherapyType
 from app.core.config import Settings
 from app.core.db import Database
 
@@ -66,6 +67,7 @@ def measure(database: Path, conditions: list[str], iterations: int = 300, seed: 
 
     lookup, page, search, ranked = [], [], [], []
     built, built_cpu, kept, kept_cpu, lean_body, lean_cpu = [], [], [], [], [], []
+    pair_kept_cpu, pair_lean_cpu = [], []
     interrupted = 0
     spec = RESOURCES["claim"]
     try:
@@ -89,10 +91,22 @@ def measure(database: Path, conditions: list[str], iterations: int = 300, seed: 
                     kept_cpu,
                 )
         for _ in range(iterations):  # the lean read's statements, on the thread's own SQLite connection
-            ask = Ask(Filters(condition=[condition := rng.choice(conditions)]), f"condition:{condition}", 20, 0, None)
+            ask = Ask(Filters(condition=[rng.choice(conditions)]), 20, 0, None)
             with db.peek_snapshot() as execute:
                 if execute is not None:
                     _timed(lean_body, lambda a=ask, e=execute: _lean_body(read_page(e, a, State(0, ""))), lean_cpu)
+        for _ in range(iterations):  # a condition and a therapy type: the router's page, then the lean read's
+            filters = Filters(condition=[rng.choice(conditions)], therapy_type=[rng.choice(list(TherapyType))])
+            with db.read() as conn:
+                _timed(
+                    [],
+                    lambda f=filters, c=conn: _body(list_page(c, spec, f, after=0, limit=20, rendered=True)),
+                    pair_kept_cpu,
+                )
+            with db.peek_snapshot() as execute:
+                if execute is not None:
+                    ask = Ask(filters, 20, 0, None)
+                    _timed([], lambda a=ask, e=execute: _lean_body(read_page(e, a, State(0, ""))), pair_lean_cpu)
         for _ in range(iterations // 3 if run_search else 0):
             words = rng.choice(SEARCHES)
             try:
@@ -117,6 +131,9 @@ def measure(database: Path, conditions: list[str], iterations: int = 300, seed: 
     if lean_body:
         out["condition body, lean read (driver-level)"] = _summary(lean_body)
         out["  (CPU of the same)  "] = _summary(lean_cpu)
+    if pair_lean_cpu:
+        out["condition+therapy_type body, from the read model (CPU)"] = _summary(pair_kept_cpu)
+        out["condition+therapy_type body, lean read (CPU)"] = _summary(pair_lean_cpu)
     if search:
         out["two-word search service, top 20"] = _summary(search) | {"interrupted": interrupted}
         out["two-word FTS5 phrase, ranked, top 20"] = _summary(ranked)

@@ -42,7 +42,11 @@ def _claim_keys(db) -> list[str]:
 def _cursor_values(client) -> list[str]:
     """Cursors the list handed out, walking two filtered lists with small pages."""
     found = []
-    for params in ({"condition": "autoimmune-disorders", "limit": 2}, {"therapy_type": "probiotic", "limit": 1}):
+    for params in (
+        {"condition": "autoimmune-disorders", "limit": 2},
+        {"therapy_type": "probiotic", "limit": 1},
+        {"condition": "autoimmune-disorders", "therapy_type": ["probiotic", "diet"], "limit": 1},
+    ):
         for _ in range(3):
             page = client.get("/v1/claims", params=params).json()
             if not page.get("next_cursor"):
@@ -76,6 +80,29 @@ def _parameter(conditions: list[str], cursors: list[str]):
         st.tuples(
             st.sampled_from(["conditon", "lang", "status", "therapy", "max_grade"]), st.sampled_from(["en", "x"])
         ),
+    )
+
+
+def _filtered(conditions: list[str], cursors: list[str]):
+    """A list asked for by condition and therapy type together (either or both with repeated values), with
+    or without `limit` and `cursor`, its parameters in any order."""
+    condition = st.sampled_from([*conditions, "gout", "icd10cm:M06.9", ""])
+    therapy_type = st.sampled_from([*(t.value for t in TherapyType), "bogus"])
+    cursor = st.sampled_from([*cursors, encode_cursor("claims", 2, "another-one"), "not-a-cursor"])
+    return st.tuples(
+        st.lists(condition, min_size=1, max_size=3),
+        st.lists(therapy_type, min_size=1, max_size=3),
+        st.lists(st.sampled_from(["1", "2", "5", "100"]), max_size=1),
+        st.lists(cursor, max_size=1),
+    ).flatmap(
+        lambda given: st.permutations(
+            [
+                *(("condition", v) for v in given[0]),
+                *(("therapy_type", v) for v in given[1]),
+                *(("limit", v) for v in given[2]),
+                *(("cursor", v) for v in given[3]),
+            ]
+        )
     )
 
 
@@ -150,8 +177,14 @@ def test_a_lean_answer_is_the_routers_answer(templates, lean_answers, entries, d
             etags: list[str] = []
             before = len(lean_answers)
             claims = _claim_keys(db)
-            for params in ({"therapy_type": "probiotic"}, {"condition": conditions[0], "limit": 3}):  # plain ones
+            plain = (
+                {"therapy_type": "probiotic"},
+                {"condition": conditions[0], "limit": 3},
+                {"condition": "autoimmune-disorders", "therapy_type": "probiotic"},
+            )
+            for params in plain:
                 _same(fast.get("/v1/claims", params=params), slow.get("/v1/claims", params=params), params, {})
+            assert "condition=autoimmune-disorders&therapy_type=probiotic" in lean_answers[before:], "two filters"
             first = [client.get("/v1/claims").json()["items"][0]["id"] for client in (slow, fast)]  # budgets alike
             detail = f"/v1/claims/{first[0]}"
             _same(fast.get(detail), slow.get(detail), detail, {})
@@ -159,9 +192,13 @@ def test_a_lean_answer_is_the_routers_answer(templates, lean_answers, entries, d
             assert len(lean_answers) > before, "the lean read answered the plain requests"
             for _ in range(data.draw(st.integers(1, 3), label="rounds")):
                 for _ in range(data.draw(st.integers(1, 8), label="requests")):
-                    if data.draw(st.booleans(), label="a detail"):
+                    kind = data.draw(st.sampled_from(["detail", "filtered", "any"]), label="kind")
+                    if kind == "detail":
                         path = f"/v1/claims/{data.draw(st.sampled_from(claims), label='key')}"
                         params = data.draw(st.lists(_parameter(conditions, cursors), max_size=1), label="params")
+                    elif kind == "filtered":
+                        path = "/v1/claims"
+                        params = data.draw(_filtered(conditions, cursors), label="params")
                     else:
                         path = "/v1/claims"
                         params = data.draw(st.lists(_parameter(conditions, cursors), max_size=4), label="params")
@@ -180,9 +217,19 @@ def test_the_lean_read_answers_the_common_pages_and_no_other(client):
     assert lean.understood(_scope("condition=rheumatoid-arthritis")) is not None
     assert lean.understood(_scope("therapy_type=probiotic&limit=5")) is not None
     for query in (
-        "condition=icd10cm:M06.9",
-        "condition=a&condition=b",
         "condition=a&therapy_type=diet",
+        "therapy_type=diet&condition=a&condition=b&cursor=" + encode_cursor("claims", 7, "e"),
+        "therapy_type=diet&therapy_type=probiotic&therapy_type=diet&limit=3",
+        "&".join(["condition=a"] * 20),
+    ):
+        assert lean.understood(_scope(query)) is not None, query
+    for query in (
+        "condition=icd10cm:M06.9",
+        "condition=a&therapy_type=bogus",
+        "condition=a&condition=icd10cm:M06.9",
+        "&".join(["condition=a"] * 21),
+        "condition=a&limit=2&limit=3",
+        "condition=a&cursor=x&cursor=y",
         "condition=a&lang=en",
         "limit=20",
         "condition=a&limit=101",

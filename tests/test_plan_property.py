@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from app.content import selection
-from app.content.selection import FACETS, page_pks
+from app.content.selection import FACETS, lean_page_pks, page_pks
 
 NAMES = ["condition:a", "condition:b", "condition:c", "therapy_type:d", "therapy_type:e", "lang:en", "lang:fr"]
 STATUSES = ["published", "draft", "retracted"]
@@ -67,6 +67,47 @@ def test_pages_hold_exactly_the_modelled_records(empty_db, monkeypatch, store, g
             found = page_pks(conn, "claim", groups, statuses, after=after, wanted=wanted, extra=extra)
             assert found == sorted(set(found)) and len(found) <= wanted
             assert all(pk > after for pk in found)
+            seen += found
+            if len(found) < wanted:
+                break
+            after = found[-1]
+    assert seen == model
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    store=records,
+    groups=st.lists(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3), min_size=1, max_size=3),
+    status=st.sampled_from(STATUSES),
+    wanted=st.integers(1, 7),
+    cap=st.integers(1, 12),
+    probe=st.integers(1, 30),
+)
+def test_the_driver_level_plan_holds_the_same_records(empty_db, monkeypatch, store, groups, status, wanted, cap, probe):
+    """`selection.lean_page_pks` (the lean read's statements, written as text) pages through exactly the
+    modelled records, and each of its pages is `page_pks`'s page, repeated values in a group and all,
+    whether its probe finds the page, reaches the range's end or gives way to the counted plan."""
+    monkeypatch.setattr(selection, "COUNT_CAP", cap)
+    monkeypatch.setattr(selection, "RECOUNT_CAP", 2 * cap)
+    monkeypatch.setattr(selection, "PROBE_ROWS", probe)
+    rows = [
+        {"resource": "claim", "facet": name, "status": "hidden" if hidden else record_status, "record_pk": pk}
+        for pk, (record_status, facets) in store.items()
+        for name, hidden in facets.items()
+    ]
+    rows.append({"resource": "topic", "facet": NAMES[0], "status": "published", "record_pk": 1})  # another resource
+    with empty_db.write() as conn:
+        conn.execute(delete(FACETS))
+        conn.execute(insert(FACETS), rows)
+    model = expected(store, groups, [status], lambda pk: True)
+    seen: list[int] = []
+    after = 0
+    with empty_db.read() as conn:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        execute = lambda sql, parameters: conn.exec_driver_sql(sql.replace("?", mark), parameters).all()  # noqa: E731
+        while True:
+            found = lean_page_pks(execute, conn.dialect.name, "claim", groups, status, after=after, wanted=wanted)
+            assert found == page_pks(conn, "claim", groups, [status], after=after, wanted=wanted)
             seen += found
             if len(found) < wanted:
                 break

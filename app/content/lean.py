@@ -1,19 +1,20 @@
 """Lean reads of the commonest cold requests, answered in front of the router (`api.leanread.ServeLean`)
-from the read model: a public page of `GET /v1/claims?condition=X` (or `?therapy_type=T`), with `limit`
-and `cursor`, in three or four driver-level statements in one snapshot (the condition is published, the
-page's keys from the facet index, as `selection.page_pks` reads one facet, their kept bodies, and the
-content version when the answer is to be kept); and a public `GET /v1/claims/{id}` (its kept body and
-the quotes citing it, as `queries.detail_bytes`). On SQLite they run on the event loop's own connection,
-as the content-version peek does (a few index seeks); elsewhere in the threadpool.
+from the read model: a public page of `GET /v1/claims?condition=X`, `?therapy_type=T` or both (each
+filter with one value or several), with `limit` and `cursor`, in a few driver-level statements in one
+snapshot (the conditions are published, the page's keys from the facet index by the plan
+`selection.page_pks` follows, their kept bodies, and the content version when the answer is to be kept);
+and a public `GET /v1/claims/{id}` (its kept body and the quotes citing it, as `queries.detail_bytes`).
+On SQLite they run on the event loop's own connection, as the content-version peek does (index seeks,
+as many as the plan bounds); elsewhere in the threadpool.
 
-They take only what they fully understand: an anonymous or partner caller, no `If-Modified-Since`, each
-parameter once and nothing else in the query, a slug-shaped condition that names a published condition,
-a therapy type of the vocabulary, a plain `limit` of 1-100, a cursor this list handed out, a plain key
-asked for as JSON. Everything else (a code such as `icd10cm:M06.9`, two values, a bad cursor, an unknown
-or unpublished record, JSON-LD, a document missing from the read model, any error) goes on to the router,
-which answers as always. What they answer is the router's answer, made by the same functions (links,
-validators, ETag, the kept entry with its page scope), byte for byte: `tests/test_lean_reads.py` holds
-them to that on random requests."""
+They take only what they fully understand: an anonymous or partner caller, no `If-Modified-Since`, only
+these parameters, `limit` and `cursor` once, up to `MAX_FILTER_VALUES` slug-shaped conditions that name
+published conditions and therapy types of the vocabulary, a plain `limit` of 1-100, a cursor this list
+handed out, a plain key asked for as JSON. Everything else (a code such as `icd10cm:M06.9`, another
+filter, a bad cursor, an unknown or unpublished record, JSON-LD, a document missing from the read model,
+any error) goes on to the router, which answers as always. What they answer is the router's answer, made
+by the same functions (links, validators, ETag, the kept entry with its page scope), byte for byte:
+`tests/test_lean_reads.py` holds them to that on random requests."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ from app.api.caching import Kept, kept_for, not_modified, set_validators
 from app.api.etags import etag_matches, shown_etag
 from app.api.validity import NOTES_SQL, PageScope
 from app.content import jsonld
-from app.content.queries import Filters, page_depends
+from app.content.queries import MAX_FILTER_VALUES, Filters, page_depends
 from app.content.resources import RESOURCES
+from app.content.selection import Execute, lean_page_pks
 from app.content.vocab import Status, TherapyType
 from app.core.db import PEEK_STATE_SQL, Database, Epoch
 from app.core.errors import BadParameter, StaleCursor
@@ -58,56 +60,61 @@ MAX_VALUE = 200  # the longest slug or cursor a parameter takes
 TAKEN = frozenset({"condition", "therapy_type", "limit", "cursor"})
 THERAPY_TYPES = frozenset(t.value for t in TherapyType)
 
-Execute = Callable[[str, tuple], list[Any]]
 T = TypeVar("T")
 
-CONDITION_SQL = "SELECT 1 FROM conditions WHERE key = ? AND status = ?"
-PAGE_SQL = (
-    "SELECT record_pk FROM facets WHERE resource = ? AND facet = ? AND status = ? AND record_pk > ? "
-    "ORDER BY record_pk LIMIT ?"
-)
+CONDITIONS_SQL = "SELECT count(*) FROM conditions WHERE status = ? AND key IN ({marks})"
 BODIES_SQL = "SELECT record_pk, body FROM read_documents WHERE resource = ? AND record_pk IN ({marks})"
 
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    filters: Filters
-    facet: str
+    filters: Filters  # each value once, in the order given
     limit: int
     after: int
     cursor: str | None
 
+    @property
+    def groups(self) -> list[list[str]]:
+        """The filters as facet groups, as `queries.facet_groups` makes them once the values are checked."""
+        named = (("condition", self.filters.condition), ("therapy_type", self.filters.therapy_type))
+        return [[f"{name}:{value}" for value in values] for name, values in named if values]
+
 
 def understood(scope: Scope) -> Ask | None:
-    """The request as a page of one facet, or None where the router must answer it."""
+    """The request as a page of claims by condition, therapy type or both, or None where the router must
+    answer it."""
     principal = scope.get("state", {}).get("principal")
     if principal is not None and principal.is_editor:  # editors may list drafts
         return None
     if any(name == b"if-modified-since" for name, _ in scope["headers"]):
         return None
     items = QueryParams(scope.get("query_string", b"")).multi_items()
-    given = dict(items)
-    if len(given) != len(items) or not given.keys() <= TAKEN or ("condition" in given) == ("therapy_type" in given):
+    given: dict[str, list[str]] = {}
+    for name, value in items:
+        given.setdefault(name, []).append(value)
+    if not given.keys() <= TAKEN or len(given.get("limit", ())) > 1 or len(given.get("cursor", ())) > 1:
         return None
-    limit = given.get("limit", str(DEFAULT_LIMIT))
+    conditions, types = given.get("condition", []), given.get("therapy_type", [])
+    if not (conditions or types) or len(conditions) > MAX_FILTER_VALUES or len(types) > MAX_FILTER_VALUES:
+        return None
+    if any(len(value) > MAX_VALUE or not SLUG.match(value) for value in conditions):
+        return None
+    if any(value not in THERAPY_TYPES for value in types):
+        return None
+    limit = given.get("limit", [str(DEFAULT_LIMIT)])[0]
     if not LIMIT.match(limit) or int(limit) > MAX_LIMIT:
         return None
-    cursor = given.get("cursor")
+    cursor = given.get("cursor", [None])[0]
     if cursor is not None and len(cursor) > MAX_VALUE:
         return None
     try:
         after = decode_cursor(CLAIM.plural, cursor)
     except BadParameter:
         return None
-    if (condition := given.get("condition")) is not None:
-        if len(condition) > MAX_VALUE or not SLUG.match(condition):
-            return None
-        return Ask(Filters(condition=[condition]), f"condition:{condition}", int(limit), after, cursor)
-    therapy_type = given["therapy_type"]
-    if therapy_type not in THERAPY_TYPES:
-        return None
-    facet = f"therapy_type:{therapy_type}"
-    return Ask(Filters(therapy_type=[TherapyType(therapy_type)]), facet, int(limit), after, cursor)
+    filters = Filters(
+        condition=list(dict.fromkeys(conditions)), therapy_type=[TherapyType(t) for t in dict.fromkeys(types)]
+    )
+    return Ask(filters, int(limit), after, cursor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +143,17 @@ def of_epoch(cursor: str | None, epoch: str) -> bool:
     return True
 
 
-def read_page(execute: Execute, ask: Ask, state: State) -> Found | None:
+def read_page(execute: Execute, ask: Ask, state: State, dialect: str = "sqlite") -> Found | None:
     """The page's records and bodies in one snapshot (`execute` runs one statement in it; `state`, read in
     it), or None where the router must answer (an unknown or unpublished condition, a body not kept, a
     cursor of another epoch)."""
     if not of_epoch(ask.cursor, state.epoch):
         return None
-    if ask.filters.condition and not execute(CONDITION_SQL, (ask.filters.condition[0], PUBLISHED)):
-        return None
-    found = [row[0] for row in execute(PAGE_SQL, (CLAIM.name, ask.facet, PUBLISHED, ask.after, ask.limit + 1))]
+    if conditions := ask.filters.condition:
+        known = execute(CONDITIONS_SQL.format(marks=", ".join("?" * len(conditions))), (PUBLISHED, *conditions))
+        if known[0][0] != len(conditions):
+            return None
+    found = lean_page_pks(execute, dialect, CLAIM.name, ask.groups, PUBLISHED, after=ask.after, wanted=ask.limit + 1)
     page, more = split_page(found, ask.limit)
     pks = list(page)
     bodies: dict[int, Any] = {}
@@ -180,7 +189,8 @@ class ClaimsByFacet:
         if ask is None or self.route(scope) is None:
             return None
         keep = (cache := scope["app"].state.response_cache) is not None and cache.max_entries > 0
-        found = await self.read(scope, lambda execute, state: read_page(execute, ask, state), keep)
+        dialect = "sqlite" if self.db.is_sqlite else "postgresql"
+        found = await self.read(scope, lambda execute, state: read_page(execute, ask, state, dialect), keep)
         if isinstance(found, Kept):
             scope["route"] = self.route(scope)
             return found.to_route(*_conditions(scope))

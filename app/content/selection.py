@@ -191,3 +191,115 @@ def page_pks(
         order = sorted(range(len(groups)), key=lambda n: (sizes[n], len(groups[n])))
         groups = [list(groups[n]) for n in order]
     return ordered(conn, resource, groups, statuses, after=after, wanted=wanted, extra=extra)
+
+
+# ---- the same plan on driver-level statements (`content.lean`) --------------------------------------------
+
+Execute = Callable[[str, tuple], list[Any]]  # runs one statement (`?` marks) in the caller's snapshot
+PROBE_ROWS = COUNT_CAP  # records of the first group a lean page reads before it counts the groups
+
+
+def lean_page_pks(
+    execute: Execute,
+    dialect: str,
+    resource: str,
+    groups: Sequence[Sequence[str]],
+    status: str,
+    *,
+    after: int,
+    wanted: int,
+) -> list[int]:
+    """`page_pks` for one status and no `extra`, on driver-level statements, their text built once per
+    shape (the dialect, how many values each group has), so a request crosses no SQL layer.
+
+    Where the first group is one value, the page is first looked for among that range's next `PROBE_ROWS`
+    records (the pk of the last of them, read in the index, bounds the walk): the page is found there when
+    the groups often meet, or when the range holds no more, for the price of the records walked and
+    without counting. Otherwise `page_pks`'s plan follows (counts, the smallest group driving), so a page
+    costs at most `PROBE_ROWS` seeks more than that plan bounds it to."""
+    distinct = [list(dict.fromkeys(group)) for group in groups]
+    if len(distinct) > 1 and len(distinct[0]) == 1:
+        last = execute(_LEAN_PROBE_END, (resource, distinct[0][0], status, after, PROBE_ROWS - 1))
+        upto = last[0][0] if last else None
+        found = _lean_walk(execute, dialect, resource, distinct, status, after, wanted, upto)
+        if upto is None or len(found) == wanted:
+            return found
+    if len(distinct) > 1:
+        sizes = _lean_sizes(execute, resource, distinct, status, COUNT_CAP)
+        if min(sizes) == 0:
+            return []
+        if min(sizes) >= COUNT_CAP:
+            sizes = _lean_sizes(execute, resource, distinct, status, RECOUNT_CAP)
+        distinct = [distinct[n] for n in sorted(range(len(distinct)), key=lambda n: (sizes[n], len(distinct[n])))]
+    return _lean_walk(execute, dialect, resource, distinct, status, after, wanted, None)
+
+
+def _lean_walk(
+    execute: Execute,
+    dialect: str,
+    resource: str,
+    groups: list[list[str]],
+    status: str,
+    after: int,
+    wanted: int,
+    upto: int | None,
+) -> list[int]:
+    """`_ordered`'s page, driven by the first group, up to the pk `upto` (None: to the end)."""
+    bounds = [after] if upto is None else [after, upto]
+    parameters: list[Any] = []
+    for value in groups[0]:
+        parameters += [resource, value, status, *bounds]
+        for group in groups[1:]:
+            parameters += [resource, *group, status]
+        if dialect != "sqlite" and len(groups[0]) > 1:
+            parameters.append(wanted)
+    parameters.append(wanted)
+    statement = _lean_ordered(dialect, len(groups[0]), tuple(len(group) for group in groups[1:]), upto is not None)
+    return [row[0] for row in execute(statement, tuple(parameters))]
+
+
+def _lean_sizes(execute: Execute, resource: str, groups: list[list[str]], status: str, cap: int) -> list[int]:
+    parameters = [p for group in groups for p in (resource, *group, status, cap)]
+    return list(execute(_lean_counts(tuple(len(group) for group in groups)), tuple(parameters))[0])
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+_LEAN_PROBE_END = (
+    f"SELECT record_pk FROM {FACETS.name} WHERE resource = ? AND facet = ? AND status = ? AND record_pk > ? "
+    "ORDER BY record_pk LIMIT 1 OFFSET ?"
+)
+
+
+@functools.cache
+def _lean_counts(lengths: tuple[int, ...]) -> str:
+    counts = (
+        f"(SELECT count(*) FROM (SELECT 1 FROM {FACETS.name} WHERE resource = ? AND facet IN ({_marks(length)}) "
+        f"AND status = ? LIMIT ?) AS c{n})"
+        for n, length in enumerate(lengths)
+    )
+    return f"SELECT {', '.join(counts)}"
+
+
+@functools.lru_cache(maxsize=512)
+def _lean_ordered(dialect: str, arms: int, others: tuple[int, ...], bounded: bool) -> str:
+    """The statement `_ordered` makes, as text: one ordered range per value of the driver (up to a pk when
+    `bounded`), each record checked against the other groups (one `EXISTS` of index seeks each), merged as
+    `_ordered` merges them."""
+    checks = "".join(
+        f" AND EXISTS (SELECT 1 FROM {FACETS.name} m{m} WHERE m{m}.resource = ? AND m{m}.facet IN ({_marks(length)})"
+        f" AND m{m}.status = ? AND m{m}.record_pk = d.record_pk)"
+        for m, length in enumerate(others)
+    )
+    arm = (
+        f"SELECT d.record_pk AS pk FROM {FACETS.name} d WHERE d.resource = ? AND d.facet = ? AND d.status = ? "
+        f"AND d.record_pk > ?{' AND d.record_pk <= ?' if bounded else ''}{checks}"
+    )
+    if arms == 1:
+        return f"{arm} ORDER BY d.record_pk LIMIT ?"
+    if dialect == "sqlite":
+        return f"{' UNION '.join([arm] * arms)} ORDER BY pk LIMIT ?"
+    firsts = " UNION ALL ".join([f"({arm} ORDER BY d.record_pk LIMIT ?)"] * arms)
+    return f"SELECT DISTINCT merged.pk FROM ({firsts}) AS merged ORDER BY merged.pk LIMIT ?"
