@@ -38,6 +38,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database, log_database_version
 from app.editing import router as editing
 from app.infobutton import router as infobutton
+from app.ops import heap
 from app.ops.requests import RequestContext, configure_access_log
 from app.pages import router as pages
 from app.partners import router as partners
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         log_database_version(db)
-        codes.warm()  # the code tables take seconds to load: not on the first request's time
+        codes.warm(heap.long_lived)  # the code tables take seconds to load: not on the first request's time
         stop = asyncio.Event()
         worker = None
         # Served by `python -m app serve`, delivery runs in a process of its own (app.ops.companion) and

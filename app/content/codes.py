@@ -20,6 +20,8 @@ from __future__ import annotations
 import gzip
 import re
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -73,9 +75,15 @@ def load() -> None:
     mesh()
 
 
-def warm() -> None:
-    """`load` in the background (at start, so the first write does not wait)."""
-    threading.Thread(target=load, name="code-tables-load", daemon=True).start()
+def warm(around: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
+    """`load` in the background (at start, so the first write does not wait), inside `around` (how the
+    process keeps objects that live as long as it: `ops.heap.long_lived`)."""
+
+    def run() -> None:
+        with around():
+            load()
+
+    threading.Thread(target=run, name="code-tables-load", daemon=True).start()
 
 
 def _same_name(a: str, b: str) -> bool:
