@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     )
     lean_reads: bool = Field(
         default=True,
-        description="Answer public claim lists by one condition or therapy type, and details, before the router.",
+        description="Answer public claim lists by condition, therapy type or both, and details, before the router.",
     )
     concurrent_builds: int = Field(
         default=4, description="Responses a worker builds at once; the rest wait, so revalidations stay quick."
