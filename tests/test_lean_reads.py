@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from app.api.principal import Scope
-from app.content import lean
+from app.content import lean, selection
 from app.content.vocab import TherapyType
 from app.core.pagination import encode_cursor
 from tests.conftest import _database, client_for
@@ -255,3 +255,40 @@ def test_the_rate_limit_and_metrics_apply_to_lean_answers(seeded_db, lean_answer
         assert api.get("/v1/claims", params={"condition": "autoimmune-disorders"}).status_code == 200
         assert count(api.get("/metrics", headers=ops).text) == before + 1
         assert len(lean_answers) == 3
+
+
+def test_a_page_the_probe_does_not_settle_is_read_off_the_loop_and_is_the_routers(seeded_db, monkeypatch, lean_answers):
+    """With a probe of one record, two-filter pages need the counted plan: on SQLite the event loop gives
+    them to the threadpool (`OffTheLoop`), and each page, followed by its cursor, is the router's answer."""
+    monkeypatch.setattr(selection, "PROBE_ROWS", 1)
+    unsettled: list[int] = []
+    plan = lean.lean_page_pks
+
+    def counted(*args, **kwargs):
+        found = plan(*args, **kwargs)
+        if found is None:
+            unsettled.append(1)
+        return found
+
+    monkeypatch.setattr(lean, "lean_page_pks", counted)
+    common = {**NO_LIMITS, "response_cache_entries": 0}
+    with (
+        client_for(seeded_db, lean_reads=True, **common) as fast,
+        client_for(seeded_db, lean_reads=False, **common) as slow,
+    ):
+        for therapy_type in ("probiotic", "diet", "prebiotic"):
+            params: dict[str, str | int] = {
+                "condition": "autoimmune-disorders",
+                "therapy_type": therapy_type,
+                "limit": 1,
+            }
+            for _ in range(4):
+                got, want = fast.get("/v1/claims", params=params), slow.get("/v1/claims", params=params)
+                _same(got, want, params, {})
+                cursor = got.json().get("next_cursor")
+                if not cursor:
+                    break
+                params = {**params, "cursor": cursor}
+    assert lean_answers, "the lean read answered"
+    if seeded_db.is_sqlite:
+        assert unsettled, "some page was left to the threadpool"

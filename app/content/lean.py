@@ -4,8 +4,9 @@ filter with one value or several), with `limit` and `cursor`, in a few driver-le
 snapshot (the conditions are published, the page's keys from the facet index by the plan
 `selection.page_pks` follows, their kept bodies, and the content version when the answer is to be kept);
 and a public `GET /v1/claims/{id}` (its kept body and the quotes citing it, as `queries.detail_bytes`).
-On SQLite they run on the event loop's own connection, as the content-version peek does (index seeks,
-as many as the plan bounds); elsewhere in the threadpool.
+On SQLite they run on the event loop's own connection, as the content-version peek does (index seeks: a
+page of two filters that its first 1,000 records do not settle, `OffTheLoop`, is read again in the
+threadpool, as everything is elsewhere).
 
 They take only what they fully understand: an anonymous or partner caller, no `If-Modified-Since`, only
 these parameters, `limit` and `cursor` once, up to `MAX_FILTER_VALUES` slug-shaped conditions that name
@@ -143,17 +144,25 @@ def of_epoch(cursor: str | None, epoch: str) -> bool:
     return True
 
 
-def read_page(execute: Execute, ask: Ask, state: State, dialect: str = "sqlite") -> Found | None:
+class OffTheLoop(Exception):
+    """The page needs the counted plan, which may walk a filter's records whole: not on the event loop."""
+
+
+def read_page(execute: Execute, ask: Ask, state: State, dialect: str = "sqlite", on_loop: bool = False) -> Found | None:
     """The page's records and bodies in one snapshot (`execute` runs one statement in it; `state`, read in
     it), or None where the router must answer (an unknown or unpublished condition, a body not kept, a
-    cursor of another epoch)."""
+    cursor of another epoch). `on_loop`: `OffTheLoop` where the probe does not settle the page."""
     if not of_epoch(ask.cursor, state.epoch):
         return None
     if conditions := ask.filters.condition:
         known = execute(CONDITIONS_SQL.format(marks=", ".join("?" * len(conditions))), (PUBLISHED, *conditions))
         if known[0][0] != len(conditions):
             return None
-    found = lean_page_pks(execute, dialect, CLAIM.name, ask.groups, PUBLISHED, after=ask.after, wanted=ask.limit + 1)
+    found = lean_page_pks(
+        execute, dialect, CLAIM.name, ask.groups, PUBLISHED, after=ask.after, wanted=ask.limit + 1, probe_only=on_loop
+    )
+    if found is None:
+        raise OffTheLoop
     page, more = split_page(found, ask.limit)
     pks = list(page)
     bodies: dict[int, Any] = {}
@@ -190,34 +199,40 @@ class ClaimsByFacet:
             return None
         keep = (cache := scope["app"].state.response_cache) is not None and cache.max_entries > 0
         dialect = "sqlite" if self.db.is_sqlite else "postgresql"
-        found = await self.read(scope, lambda execute, state: read_page(execute, ask, state, dialect), keep)
+        found = await self.read(
+            scope, lambda execute, state, on_loop: read_page(execute, ask, state, dialect, on_loop), keep
+        )
         if isinstance(found, Kept):
             scope["route"] = self.route(scope)
             return found.to_route(*_conditions(scope))
         return None if found is None else self.respond(scope, ask, found, keep)
 
-    async def read(self, scope: Scope, read: Callable[[Execute, State], T | None], keep: bool) -> T | Kept | None:
-        """`read` in one snapshot, given the content version and epoch read in it; or, when answers are
-        kept, the answer kept at that version (made meanwhile by another request, as `cached_read` finds
-        it); None where anything went wrong (the router answers it as it would)."""
+    async def read(self, scope: Scope, read: Callable[[Execute, State, bool], T | None], keep: bool) -> T | Kept | None:
+        """`read` in one snapshot, given the content version and epoch read in it and whether it runs on the
+        event loop; or, when answers are kept, the answer kept at that version (made meanwhile by another
+        request, as `cached_read` finds it); None where anything went wrong (the router answers it as it
+        would). A read that raises `OffTheLoop` on the event loop is run again in the threadpool."""
 
-        def run(execute: Execute) -> T | Kept | None:
+        def run(execute: Execute, on_loop: bool) -> T | Kept | None:
             row = execute(PEEK_STATE_SQL, ())[0]
             state = State(row[0] or 0, row[1] or "")
             if not keep:
-                return read(execute, state)
+                return read(execute, state, on_loop)
             cache = scope["app"].state.response_cache
             cache.adopt(state.epoch)
             notes = lambda after: [tuple(row) for row in execute(NOTES_SQL, (after,))]  # noqa: E731
             if (kept := kept_for(Request(scope), state.version, "", notes)) is not None:
                 return kept
-            return read(execute, state)
+            return read(execute, state, on_loop)
 
         try:
             with self.db.peek_snapshot() as execute:
                 if execute is not None:
-                    return run(execute)
-            return await self._in_thread(scope, run)
+                    try:
+                        return run(execute, True)
+                    except OffTheLoop:
+                        pass  # in a snapshot of its own in the threadpool, below
+            return await self._in_thread(scope, lambda execute: run(execute, False))
         except Exception:  # whatever went wrong, the router answers it as it would
             return None
 
@@ -301,7 +316,7 @@ class ClaimDetail(ClaimsByFacet):
         if "if-modified-since" in request.headers or jsonld.wanted(request.headers.get("accept")):
             return None
         keep = (cache := scope["app"].state.response_cache) is not None and cache.max_entries > 0
-        found = await self.read(scope, lambda execute, state: self._detail(execute, key, state), keep)
+        found = await self.read(scope, lambda execute, state, _: self._detail(execute, key, state), keep)
         if isinstance(found, Kept):
             scope["route"] = self.route(scope)
             return found.to_route(*_conditions(scope))

@@ -208,7 +208,8 @@ def lean_page_pks(
     *,
     after: int,
     wanted: int,
-) -> list[int]:
+    probe_only: bool = False,
+) -> list[int] | None:
     """`page_pks` for one status and no `extra`, on driver-level statements, their text built once per
     shape (the dialect, how many values each group has), so a request crosses no SQL layer.
 
@@ -216,7 +217,8 @@ def lean_page_pks(
     records (the pk of the last of them, read in the index, bounds the walk): the page is found there when
     the groups often meet, or when the range holds no more, for the price of the records walked and
     without counting. Otherwise `page_pks`'s plan follows (counts, the smallest group driving), so a page
-    costs at most `PROBE_ROWS` seeks more than that plan bounds it to."""
+    costs at most `PROBE_ROWS` seeks more than that plan bounds it to; or, `probe_only`, None: the caller
+    has no time for that plan (it may walk the smaller group whole), and runs it elsewhere."""
     distinct = [list(dict.fromkeys(group)) for group in groups]
     if len(distinct) > 1 and len(distinct[0]) == 1:
         last = execute(_LEAN_PROBE_END, (resource, distinct[0][0], status, after, PROBE_ROWS - 1))
@@ -224,6 +226,8 @@ def lean_page_pks(
         found = _lean_walk(execute, dialect, resource, distinct, status, after, wanted, upto)
         if upto is None or len(found) == wanted:
             return found
+    if len(distinct) > 1 and probe_only:
+        return None
     if len(distinct) > 1:
         sizes = _lean_sizes(execute, resource, distinct, status, COUNT_CAP)
         if min(sizes) == 0:
