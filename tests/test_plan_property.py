@@ -2,7 +2,8 @@
 (`selection.page_pks`), followed to the end, holds exactly what a plain-Python model of the rule says:
 the records with one of the asked statuses that have, with that status, a facet of every group; in pk
 order, without repeats, whichever group drives each page, however small the count cap that picks the
-driver, and with a further condition on the pk (`extra`) applied wherever the page stops."""
+driver, whether a probe of the first group's next records settles the page or not, and with a further
+condition on the pk (`extra`) applied wherever the page stops."""
 
 from __future__ import annotations
 
@@ -45,10 +46,14 @@ def expected(store, groups, statuses, narrow) -> list[int]:
     wanted=st.integers(1, 7),
     cap=st.integers(1, 12),
     modulus=st.sampled_from([None, 2, 3]),
+    probe=st.integers(1, 30),
 )
-def test_pages_hold_exactly_the_modelled_records(empty_db, monkeypatch, store, groups, statuses, wanted, cap, modulus):
+def test_pages_hold_exactly_the_modelled_records(
+    empty_db, monkeypatch, store, groups, statuses, wanted, cap, modulus, probe
+):
     monkeypatch.setattr(selection, "COUNT_CAP", cap)
     monkeypatch.setattr(selection, "RECOUNT_CAP", 2 * cap)
+    monkeypatch.setattr(selection, "PROBE_ROWS", probe)
     rows = [
         {"resource": "claim", "facet": name, "status": "hidden" if hidden else status, "record_pk": pk}
         for pk, (status, facets) in store.items()

@@ -14,6 +14,15 @@ than the driver holds: the driver is the group with the fewest index entries (co
 `COUNT_CAP` before the page is read, and up to `RECOUNT_CAP` when every group has more), ties going to
 the group of fewer ranges. No plan reads a whole range to sort it, and none walks records outside every
 group.
+
+Counting is most of the cost of a page of two common filters (a condition and a therapy type: up to 22,000
+index entries counted for a page of 20). So where the first group is one value and one status is asked
+for, the page is first looked for among that range's next `PROBE_ROWS` records (the pk of the last of
+them, read in the index, bounds the walk): it is found there when the groups often meet, or when the
+range holds no more, for the price of the records walked. Otherwise the counted plan follows: a page
+costs at most `PROBE_ROWS` seeks more than that plan bounds it to.
+
+`lean_page_pks` is the same plan as driver-level SQL text, for the lean reads (`content.lean`).
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from app.models import Facet, table_of
 FACETS = table_of(Facet)
 COUNT_CAP = 1_000  # index entries counted per group, at most
 RECOUNT_CAP = 10_000  # ... and counted again up to this when every group has over COUNT_CAP
+PROBE_ROWS = COUNT_CAP  # records of a one-value first group a page walks before the groups are counted
 
 
 def membership(
@@ -118,15 +128,17 @@ def ordered(
     after: int,
     wanted: int,
     extra: Callable[[ColumnElement], ColumnElement] | None = None,
+    upto: int | None = None,
 ) -> list[int]:
-    """Up to `wanted` pks after `after`, in pk order, in every group, driven by the first group: one
-    ordered range per (value, status) of it, each checked against the other groups (and `extra`), merged
-    in pk order without duplicates, stopped by the LIMIT. The statement depends only on the shape of the
-    request (how many ranges and groups), so it is built once per shape unless `extra` narrows it."""
+    """Up to `wanted` pks after `after` (and up to `upto`, if given), in pk order, in every group, driven by
+    the first group: one ordered range per (value, status) of it, each checked against the other groups
+    (and `extra`), merged in pk order without duplicates, stopped by the LIMIT. The statement depends only
+    on the shape of the request (how many ranges and groups), so it is built once per shape unless `extra`
+    narrows it."""
     arms = [(value, status) for value in groups[0] for status in statuses]
-    shape = (conn.dialect.name, resource, len(arms), len(groups) - 1, wanted)
+    shape = (conn.dialect.name, resource, len(arms), len(groups) - 1, wanted, upto is not None)
     statement = _ordered(*shape) if extra is None else _ordered.__wrapped__(*shape, extra=extra)
-    params: dict[str, Any] = {"resource": resource, "after": after}
+    params: dict[str, Any] = {"resource": resource, "after": after, "upto": upto}
     for n, (value, status) in enumerate(arms):
         params[f"value{n}"], params[f"status{n}"] = value, status
     params.update({f"g{n}": list(group) for n, group in enumerate(groups[1:])})
@@ -140,6 +152,7 @@ def _ordered(
     arms: int,
     others: int,
     wanted: int,
+    bounded: bool = False,
     extra: Callable[[ColumnElement], ColumnElement] | None = None,
 ) -> Select | CompoundSelect:
     selects = []
@@ -153,6 +166,7 @@ def _ordered(
             driver.c.facet == bindparam(f"value{n}"),
             driver.c.status == status,
             driver.c.record_pk > bindparam("after"),
+            *([driver.c.record_pk <= bindparam("upto")] if bounded else []),
             *checks,
         )
         if extra is not None:
@@ -182,6 +196,12 @@ def page_pks(
 ) -> list[int]:
     """Up to `wanted` pks of `resource` after `after`, in pk order, in every group; `extra`, a condition
     on the pk, narrows further."""
+    if len(groups) > 1 and len(set(groups[0])) == 1 and len(statuses) == 1:
+        params = {"resource": resource, "facet": groups[0][0], "status": statuses[0], "after": after}
+        upto = conn.execute(_probe_end(), {**params, "skip": PROBE_ROWS - 1}).scalar()
+        found = ordered(conn, resource, groups, statuses, after=after, wanted=wanted, extra=extra, upto=upto)
+        if upto is None or len(found) == wanted:
+            return found
     if len(groups) > 1:
         sizes = group_sizes(conn, resource, groups, statuses, COUNT_CAP)
         if min(sizes) == 0:
@@ -193,10 +213,26 @@ def page_pks(
     return ordered(conn, resource, groups, statuses, after=after, wanted=wanted, extra=extra)
 
 
+@functools.cache
+def _probe_end() -> Select:
+    """The pk of the `skip`+1-th record of one range after `after` (the last one a probe walks)."""
+    return (
+        select(FACETS.c.record_pk)
+        .where(
+            FACETS.c.resource == bindparam("resource"),
+            FACETS.c.facet == bindparam("facet"),
+            FACETS.c.status == bindparam("status"),
+            FACETS.c.record_pk > bindparam("after"),
+        )
+        .order_by(FACETS.c.record_pk)
+        .limit(1)
+        .offset(bindparam("skip", type_=Integer))
+    )
+
+
 # ---- the same plan on driver-level statements (`content.lean`) --------------------------------------------
 
 Execute = Callable[[str, tuple], list[Any]]  # runs one statement (`?` marks) in the caller's snapshot
-PROBE_ROWS = COUNT_CAP  # records of the first group a lean page reads before it counts the groups
 
 
 def lean_page_pks(
@@ -211,14 +247,10 @@ def lean_page_pks(
     probe_only: bool = False,
 ) -> list[int] | None:
     """`page_pks` for one status and no `extra`, on driver-level statements, their text built once per
-    shape (the dialect, how many values each group has), so a request crosses no SQL layer.
-
-    Where the first group is one value, the page is first looked for among that range's next `PROBE_ROWS`
-    records (the pk of the last of them, read in the index, bounds the walk): the page is found there when
-    the groups often meet, or when the range holds no more, for the price of the records walked and
-    without counting. Otherwise `page_pks`'s plan follows (counts, the smallest group driving), so a page
-    costs at most `PROBE_ROWS` seeks more than that plan bounds it to; or, `probe_only`, None: the caller
-    has no time for that plan (it may walk the smaller group whole), and runs it elsewhere."""
+    shape (the dialect, how many values each group has), so a request crosses no SQL layer: the same
+    probe, counts and ordered ranges. `probe_only`: None where the probe does not settle the page (the
+    caller has no time for the counted plan, which may walk the smaller group whole, and runs it
+    elsewhere)."""
     distinct = [list(dict.fromkeys(group)) for group in groups]
     if len(distinct) > 1 and len(distinct[0]) == 1:
         last = execute(_LEAN_PROBE_END, (resource, distinct[0][0], status, after, PROBE_ROWS - 1))
