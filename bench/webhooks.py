@@ -1,23 +1,26 @@
 """Webhook delivery under load: lag from the write to the receipt (p50, p99) with 100 subscriptions and 10
 writes a second, and read throughput with and without deliveries running.
 
-    python bench/webhooks.py                       # 100 webhooks, 10 writes/s, 20 s per phase, SQLite
+    python bench/webhooks.py                       # 100 webhooks, 10 writes/s, 5 rounds of 20 s phases, SQLite
     python bench/webhooks.py --seconds 60 --postgres postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
-It starts `python -m app serve` (one process, its embedded delivery worker) over a temp copy of data/, a
-receiver on 127.0.0.1 that answers 204 at once, and a reader process that GETs a filtered claim list with
-a few connections as fast as it can. Phase A: writes (editors' PATCH, 10/s) and reads, no webhooks.
-Phase B: the same with 100 webhooks, each hearing of every write (1,000 deliveries a second). The lag is
-from the change's `at` (taken when its transaction starts) to the receiver reading the request; both on
-this machine's clock. Everything is on 127.0.0.1 and bounded in time.
+It starts `python -m app serve` (one process, its delivery worker in a process beside it) over a temp copy
+of data/, a receiver on 127.0.0.1 (bench/receiver.py: a raw protocol in a process of its own, answering 204
+at once, its CPU counted apart as a partner's) and wrk (or a Python reader) GETting filtered claim lists as
+fast as they come back. Phases A and B alternate, and differ in deliveries only: both make 100 webhooks that
+hear of every write and write at the same rate (each write queues 100 deliveries in its transaction), but
+A's webhooks are paused (`active: false`), so nothing is sent; B's are active (1,000 deliveries a second).
+Each phase's webhooks are deleted after it. The lag is from the change's `at` (taken when its transaction
+starts) to the receiver reading the request; both on this machine's clock. Reads are reported per round,
+with the median and the spread (min-max), so the noise between rounds of one phase is in view; CPU is
+reported for serve's HTTP process, its delivery worker (per delivery) and the receiver, each apart.
+Everything is on 127.0.0.1 and bounded in time.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import json
 import os
 import shutil
 import socket
@@ -29,13 +32,28 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import wrk  # noqa: E402
+from bench.receiver import Receiver  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class Row(NamedTuple):
+    """One phase of one round: what it did, and the CPU seconds each party spent (the worker's and the
+    receiver's until the phase's deliveries had all arrived)."""
+
+    reads: int
+    writes: int
+    server_cpu: float
+    worker_cpu: float
+    receiver_cpu: float
+    received: int
+    expected: int
 
 
 def free_port() -> int:
@@ -44,63 +62,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Receiver:
-    """A minimal HTTP/1.1 server on asyncio: reads each POST, notes when, answers 204 (keep-alive)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.lags: list[float] = []
-        self.received: dict[str, tuple[float, float]] = {}  # webhook-id -> (the change's `at`, when it arrived)
-        self.count = 0
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-        self.ready.wait(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", self.port))
-        self.ready.set()
-        self.loop.run_until_complete(server.serve_forever())
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length, msg_id = 0, ""
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                    elif line.lower().startswith(b"webhook-id:"):
-                        msg_id = line.split(b":", 1)[1].strip().decode()
-                body = await reader.readexactly(length)
-                received = time.time()
-                event = json.loads(body)
-                at = datetime.fromisoformat(event["data"]["at"].replace("Z", "+00:00")).timestamp()
-                self.lags.append(received - at)
-                self.received[msg_id] = (at, received)
-                self.count += 1
-                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
-def lag_split(base: str, partner: dict, webhook_ids: list[str], received: dict) -> tuple[list[float], list[float]]:
-    """Where the lag went, from a sample of webhooks' delivery records: write to queued (the write's own
-    transaction, up to its outbox rows) and queued to receipt (waiting for the worker, and the send)."""
-    to_queue, to_receipt = [], []
+def queued_times(base: str, partner: dict, webhook_ids: list[str]) -> dict[str, float]:
+    """When each of a sample of webhooks' deliveries was queued (by event id), from their delivery records:
+    to split the lag into write to queued (the write's own transaction, up to its outbox rows) and queued to
+    receipt (waiting for the worker, and the send)."""
+    found = {}
     for webhook_id in webhook_ids:
         answer = httpx.get(f"{base}/v1/webhooks/{webhook_id}/deliveries", params={"limit": 100}, headers=partner)
         for delivery in answer.json()["items"]:
-            if delivery["event_id"] in received:
-                at, got = received[delivery["event_id"]]
-                queued = datetime.fromisoformat(delivery["queued_at"].replace("Z", "+00:00")).timestamp()
-                to_queue.append(queued - at)
-                to_receipt.append(got - queued)
-    return to_queue, to_receipt
+            found[delivery["event_id"]] = datetime.fromisoformat(
+                delivery["queued_at"].replace("Z", "+00:00")
+            ).timestamp()
+    return found
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -201,16 +174,18 @@ def cpu_of(pids: list[int]) -> float:
     return total / ticks
 
 
-def family(pid: int) -> list[int]:
-    """A process and its children (serve's HTTP worker processes and its delivery worker)."""
-    found = [pid]
+def delivery_workers(pid: int) -> list[int]:
+    """serve's children that run `deliver` (its delivery worker)."""
+    found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         with contextlib.suppress(OSError):
-            found += [int(c) for c in (task / "children").read_text().split()]
+            for child in (task / "children").read_text().split():
+                if b"deliver" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(int(child))
     return found
 
 
-def subscribe(base: str, partner: dict, port: int, count: int) -> list[str]:
+def subscribe(base: str, partner: dict, port: int, count: int, *, active: bool) -> list[str]:
     made = []
     for i in range(count):
         answer = httpx.post(
@@ -221,6 +196,9 @@ def subscribe(base: str, partner: dict, port: int, count: int) -> list[str]:
         )
         assert answer.status_code == 201, answer.text
         made.append(answer.json()["id"])
+        if not active:
+            paused = httpx.patch(f"{base}/v1/webhooks/{made[-1]}", json={"active": False}, headers=partner, timeout=60)
+            assert paused.status_code == 200, paused.text
     return made
 
 
@@ -242,7 +220,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="writes per second")
     parser.add_argument("--writers", type=int, default=4, help="editor clients sharing the write schedule")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase (at most 300)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of phase A and phase B")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of phase A and phase B")
     parser.add_argument("--readers", type=int, default=8, help="reader connections")
     parser.add_argument("--postgres", help="a PostgreSQL URL to use instead of a temp SQLite file")
     parser.add_argument("--server-log", type=Path, help="write the server's log here (default: dropped)")
@@ -254,9 +232,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     seconds = min(args.seconds, 300.0)
-    rounds = max(1, min(args.rounds, 10))
+    rounds = max(1, min(args.rounds, 20))
 
     with tempfile.TemporaryDirectory() as folder:
+        receiver = Receiver(folder)  # forked first, before this process has threads
         url = args.postgres or f"sqlite:///{folder}/bench.db"
         port = free_port()
         env = {
@@ -295,60 +274,95 @@ def main() -> None:
             else None
         )
         base = f"http://127.0.0.1:{port}"
-        figures: dict[str, list[tuple[int, int, float]]] = {"A": [], "B": []}  # (reads, writes, CPU s)
-        expected = 0
+        rows: dict[str, list[Row]] = {"A": [], "B": []}
+        records: list[tuple[str, float, float]] = []
+        queued: dict[str, float] = {}
         try:
             wait_for_server(base, server)
             claims = [
                 c["id"] for c in httpx.get(base + "/v1/claims", params={"limit": 100}, timeout=60).json()["items"]
             ]
-            receiver = Receiver()
             writers = Writers(base, keys["editor"], claims, args.rate, args.writers)
-            pids = family(server.pid) + ([worker.pid] if worker else [])
-            split: tuple[list[float], list[float]] = ([], [])
-            for round_ in range(rounds):
+            workers = [worker.pid] if worker else delivery_workers(server.pid)
+            hooks: list[str] = []
+            for _ in range(rounds):
                 for name in ("A", "B"):
-                    hooks = subscribe(base, keys["partner"], receiver.port, args.webhooks) if name == "B" else []
-                    cpu = cpu_of(pids)
+                    hooks = subscribe(base, keys["partner"], receiver.port, args.webhooks, active=name == "B")
+                    before = receiver.count
+                    cpu = (cpu_of([server.pid]), cpu_of(workers), receiver.cpu())
                     reads, writes = phase(base, writers, seconds, args.readers)
-                    figures[name].append((reads, writes, cpu_of(pids) - cpu))
-                    if name == "B":
-                        expected += writes * args.webhooks
-                        drain_deadline = time.monotonic() + 120
-                        while receiver.count < expected and time.monotonic() < drain_deadline:
-                            time.sleep(0.2)
-                        if round_ == 0:
-                            split = lag_split(base, keys["partner"], hooks[:10], receiver.received)
-                        for hook in hooks:  # the next phase A has none; the next B subscribes anew, from now
-                            httpx.delete(f"{base}/v1/webhooks/{hook}", headers=keys["partner"], timeout=60)
+                    served = cpu_of([server.pid]) - cpu[0]
+                    expected = writes * args.webhooks if name == "B" else 0
+                    drain_deadline = time.monotonic() + 120
+                    while receiver.count - before < expected and time.monotonic() < drain_deadline:
+                        time.sleep(0.1)
+                    received = receiver.count - before
+                    rows[name].append(
+                        Row(
+                            reads, writes, served, cpu_of(workers) - cpu[1], receiver.cpu() - cpu[2], received, expected
+                        )
+                    )
+                    if name == "B" and len(rows["B"]) == 1:
+                        queued = queued_times(base, keys["partner"], hooks[:10])
+                    for hook in hooks:  # the next phase makes its own, from now
+                        httpx.delete(f"{base}/v1/webhooks/{hook}", headers=keys["partner"], timeout=60)
+            records = receiver.collect()
         finally:
             for process in (server, worker):
                 if process is not None:
                     process.terminate()
                     process.wait(timeout=30)
 
-    report(args, seconds, separate, figures, receiver, expected, split)
+    report(args, seconds, separate, rows, records, queued)
 
 
-def report(args, seconds: float, separate: bool, figures: dict, receiver: Receiver, expected: int, split) -> None:
-    where = "one `deliver` process started beside it" if separate else "serve's own delivery worker"
+def spread(values: list[float]) -> str:
+    """The median, and the range around it."""
+    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+
+
+def report(args, seconds: float, separate: bool, rows: dict, records: list, queued: dict) -> None:
+    where = "one `deliver` process started beside it" if separate else "serve's delivery worker (a process beside it)"
     print(f"backend: {'postgresql' if args.postgres else 'sqlite'}; one serve process (1 HTTP worker), {where}")
-    print(f"{args.webhooks} webhooks hearing of every write; {args.rate:g} writes/s asked; phases of {seconds:.0f} s")
-    print(f"{'phase':<22} {'writes/s':>9} {'reads/s':>9} {'server CPU s/s':>15}")
-    for name, label in (("A", "A (no webhooks)"), ("B", f"B ({args.webhooks} webhooks)")):
-        for i, (reads, writes, cpu) in enumerate(figures[name], 1):
+    print(
+        f"{args.webhooks} webhooks hearing of every write in both phases (paused in A); {args.rate:g} writes/s asked;"
+        f" phases of {seconds:.0f} s; load average before the report: {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{'phase':<10} {'writes/s':>9} {'reads/s':>8} {'serve CPU s/s':>14} {'worker CPU s':>13}"
+        f" {'receiver CPU s':>15} {'delivered':>16}"
+    )
+    for i in range(len(rows["A"])):
+        for name in ("A", "B"):
+            row = rows[name][i]
             print(
-                f"{label + f', round {i}':<22} {writes / seconds:>9.1f} {reads / seconds:>9.0f} {cpu / seconds:>15.2f}"
+                f"{name}, {i + 1:<7} {row.writes / seconds:>9.1f} {row.reads / seconds:>8.0f}"
+                f" {row.server_cpu / seconds:>14.2f} {row.worker_cpu:>13.2f} {row.receiver_cpu:>15.2f}"
+                f" {f'{row.received:,} of {row.expected:,}':>16}"
             )
-    total = {name: [sum(x) for x in zip(*rows, strict=True)] for name, rows in figures.items()}
-    reads_a, reads_b = total["A"][0], total["B"][0]
-    writes_b = total["B"][1] / (seconds * len(figures["B"]))
-    ratio = reads_b / max(reads_a, 1)
+    rate = {name: [row.reads / seconds for row in rows[name]] for name in rows}
+    print(f"reads/s, median (min-max): A {spread(rate['A'])}, B {spread(rate['B'])}")
+    ratio = statistics.median(rate["B"]) / max(statistics.median(rate["A"]), 1)
+    pairs = [b / max(a, 1) - 1 for a, b in zip(rate["A"], rate["B"], strict=True)]
+    print(
+        f"reads B against A: {(ratio - 1) * 100:+.1f}% (medians); round by round"
+        f" {', '.join(f'{p * 100:+.0f}%' for p in pairs)}; A's own spread"
+        f" {(max(rate['A']) - min(rate['A'])) / max(statistics.median(rate['A']), 1) * 100:.0f}% of its median"
+    )
+    writes_b = sum(row.writes for row in rows["B"]) / (seconds * len(rows["B"]))
     met = "met" if writes_b >= 0.95 * args.rate else "NOT met"
     print(f"writes in phase B: {writes_b:.1f}/s (target {args.rate:g}/s: {met})")
-    print(f"reads B against A: {ratio:.3f}x ({(ratio - 1) * 100:+.1f}%)")
-    print(f"deliveries: {receiver.count} of {expected} received ({receiver.count / max(expected, 1) * 100:.1f}%)")
-    lags = receiver.lags
+    received, expected = sum(row.received for row in rows["B"]), sum(row.expected for row in rows["B"])
+    print(f"deliveries: {received:,} of {expected:,} received ({received / max(expected, 1) * 100:.1f}%)")
+    worker_b = sum(row.worker_cpu for row in rows["B"])
+    worker_a = sum(row.worker_cpu for row in rows["A"]) / (seconds * len(rows["A"]))
+    receiver_b = sum(row.receiver_cpu for row in rows["B"])
+    print(
+        f"worker CPU: {worker_b / max(received, 1) * 1e6:.0f} us per delivery in B (phase and drain);"
+        f" {worker_a:.3f} s/s in A (nothing to send); receiver: {receiver_b / max(received, 1) * 1e6:.0f} us"
+        " per request"
+    )
+    lags = [arrived - at for _, at, arrived in records]
     if lags:
         print(
             f"lag write->receipt: p50 {percentile(lags, 0.5) * 1000:.0f} ms, "
@@ -356,7 +370,8 @@ def report(args, seconds: float, separate: bool, figures: dict, receiver: Receiv
             f"p99 {percentile(lags, 0.99) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms, "
             f"mean {statistics.fmean(lags) * 1000:.0f} ms"
         )
-    to_queue, to_receipt = split
+    to_queue = [queued[m] - at for m, at, _ in records if m in queued]
+    to_receipt = [arrived - queued[m] for m, _, arrived in records if m in queued]
     if to_queue:
         print(
             f"of which (a sample of {len(to_queue)}): write->queued p50 {percentile(to_queue, 0.5) * 1000:.0f} ms, "
