@@ -30,6 +30,7 @@ from app.ops.metrics import WEBHOOK_DELIVERIES, WEBHOOK_LAG
 from app.webhooks import outbox, queue
 from app.webhooks.queue import DELIVER_SIZE, Size
 from app.webhooks.sender import Attempt, Clients, send
+from app.webhooks.signing import Signer
 from app.webhooks.ssrf import Target, UnsafeTarget, check_url, is_literal
 
 log = logging.getLogger("app.webhooks")
@@ -157,21 +158,26 @@ class Worker:
         deadline: float,
     ) -> list[Result]:
         """One subscription's deliveries, one after another, until one fails or the lease runs low. The
-        target is checked once, here, and every send goes to the addresses checked."""
+        target is checked once, here, and every send goes to the addresses checked. The secrets are keyed
+        once; during a rotation the previous one signs for as long as it is valid."""
         target = await self.check(subscription["url"])
+        signers: dict[tuple[str, ...], Signer] = {}
         results: list[Result] = []
         for delivery in deliveries:
             if isinstance(target, Attempt):
                 attempt = target
             else:
+                now = time.time()
+                keys = tuple(signing_secrets(subscription, now))
+                signer = signers.get(keys) or signers.setdefault(keys, Signer(keys))
                 async with slots:
                     attempt = await send(
                         clients,
                         subscription["url"],
                         target,
-                        signing_secrets(subscription, time.time()),
+                        signer,
                         delivery["msg_id"],
-                        delivery["payload"],
+                        delivery["body"],
                         timeout=self.timeout,
                     )
             results.append((delivery, attempt, time.time()))
@@ -229,7 +235,7 @@ class Worker:
         slots = asyncio.Semaphore(self.concurrency)
         look = True  # whether to look for work (at start, on a wake, after a record, at each poll)
         try:
-            async with Clients(per_target=self.concurrency) as clients:
+            async with Clients(per_target=self.concurrency, timeout=self.timeout) as clients:
                 while running or finished or not stop.is_set():
                     for task in [t for t in running if t.done()]:
                         first_finished = first_finished if finished else time.monotonic()

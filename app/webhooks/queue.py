@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select, true, update
+from sqlalchemy import Connection, Text, bindparam, cast, or_, select, true, update
 
 from app.core.db import Database
 from app.webhooks import outbox
@@ -95,13 +95,29 @@ def anything_due(db: Database, now: float) -> bool:
         return conn.execute(query.limit(1)).first() is not None
 
 
+def _claimed_columns():
+    """What the worker needs of a delivery: its body as the stored JSON text (rendered once, when the change
+    was written; sent as it is, never parsed again) and what an attempt's outcome is computed from."""
+    return (
+        DELIVERIES.c.id,
+        DELIVERIES.c.subscription_id,
+        DELIVERIES.c.msg_id,
+        DELIVERIES.c.seq,
+        DELIVERIES.c.attempts,
+        DELIVERIES.c.next_attempt_at,
+        DELIVERIES.c.created_at,
+        cast(DELIVERIES.c.payload, Text).label("body"),
+    )
+
+
 def _pending(conn: Connection, ids: list[str], per_subscription: int, *, lateral: bool) -> dict[str, list[dict]]:
-    """Each subscription's oldest pending deliveries, in id (so seq) order, at most `per_subscription` each."""
+    """Each subscription's oldest pending deliveries, in id (so seq) order, at most `per_subscription` each;
+    `body` is bytes."""
     found: dict[str, list[dict]] = {sid: [] for sid in ids}
     if lateral:  # PostgreSQL: one statement for every subscription, each an index range read
         chosen = select(SUBSCRIPTIONS.c.id.label("sid")).where(SUBSCRIPTIONS.c.id.in_(ids)).subquery()
         head = (
-            select(DELIVERIES)
+            select(*_claimed_columns())
             .where(DELIVERIES.c.subscription_id == chosen.c.sid, DELIVERIES.c.status == PENDING)
             .order_by(DELIVERIES.c.id)
             .limit(per_subscription)
@@ -109,16 +125,16 @@ def _pending(conn: Connection, ids: list[str], per_subscription: int, *, lateral
         )
         rows = conn.execute(select(head).select_from(chosen.join(head, true())).order_by(head.c.id)).mappings()
         for row in rows:
-            found[row["subscription_id"]].append(dict(row))
+            found[row["subscription_id"]].append({**row, "body": row["body"].encode()})
         return found
+    query = (
+        select(*_claimed_columns())
+        .where(DELIVERIES.c.subscription_id == bindparam("sid"), DELIVERIES.c.status == PENDING)
+        .order_by(DELIVERIES.c.id)
+        .limit(per_subscription)
+    )
     for sid in ids:  # SQLite: in-process statements cost microseconds each
-        query = (
-            select(DELIVERIES)
-            .where(DELIVERIES.c.subscription_id == sid, DELIVERIES.c.status == PENDING)
-            .order_by(DELIVERIES.c.id)
-            .limit(per_subscription)
-        )
-        found[sid] = [dict(row) for row in conn.execute(query).mappings()]
+        found[sid] = [{**row, "body": row["body"].encode()} for row in conn.execute(query, {"sid": sid}).mappings()]
     return found
 
 

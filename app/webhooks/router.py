@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, Literal
 
+import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -35,7 +36,7 @@ from app.webhooks.schemas import (
 )
 from app.webhooks.sender import send
 from app.webhooks.service import InvalidWebhook
-from app.webhooks.signing import new_message_id
+from app.webhooks.signing import Signer, new_message_id
 from app.webhooks.ssrf import UnsafeTarget, check_url
 
 TAGS: list[str | Enum] = ["webhooks"]
@@ -251,9 +252,9 @@ async def ping_webhook(webhook_id: str, request: Request, db: DatabaseDep, princ
             client,
             row["url"],
             target,
-            signing_secrets(row, time.time()),
+            Signer(signing_secrets(row, time.time())),
             new_message_id(),
-            payload,
+            orjson.dumps(payload),
             timeout=settings.webhook_timeout_seconds,
         )
     return {

@@ -11,17 +11,17 @@ aiohttp's 0.17 ms, flat with concurrency."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-import orjson
+from yarl import URL
 
-from app.webhooks.signing import headers as signed_headers
+from app.webhooks.signing import Signer
 from app.webhooks.ssrf import Target
 
 MAX_RESPONSE_BYTES = 16 * 1024
@@ -52,9 +52,12 @@ class Clients:
     clients`). No redirects followed, no proxy or settings from the environment, no cookies kept, nothing
     resolved by the session (it connects to addresses the guard checked)."""
 
-    def __init__(self, *, per_target: int = CONNECTIONS_PER_TARGET, max_targets: int = MAX_TARGETS) -> None:
+    def __init__(
+        self, *, per_target: int = CONNECTIONS_PER_TARGET, max_targets: int = MAX_TARGETS, timeout: float = 10.0
+    ) -> None:
         self.per_target = per_target
         self.max_targets = max_targets
+        self.timeout = aiohttp.ClientTimeout(total=timeout)  # each send's own `timeout` also bounds it
         self._sessions: OrderedDict[tuple[str, str, int], aiohttp.ClientSession] = OrderedDict()
         self._closing: set[asyncio.Task] = set()
 
@@ -69,6 +72,7 @@ class Clients:
                 limit=self.per_target, limit_per_host=self.per_target, keepalive_timeout=KEEPALIVE_SECONDS
             ),
             cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=self.timeout,
             trust_env=False,
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding",),
@@ -101,31 +105,33 @@ def pinned_url(url: str, address: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+@functools.lru_cache(maxsize=1024)
+def _addressed(url: str, address: str) -> tuple[URL, str]:
+    """(the URL to connect to, pinned to the checked address; its Host header), made once per pair."""
+    return URL(pinned_url(url, address)), urlsplit(url).netloc
+
+
 async def send(
     clients: Clients,
     url: str,
     target: Target,
-    signing_secrets: Sequence[str],
+    signer: Signer,
     msg_id: str,
-    payload: dict[str, Any],
+    body: bytes,
     *,
     timeout: float,
 ) -> Attempt:
-    body = orjson.dumps(payload)
-    request_headers = signed_headers(signing_secrets, msg_id, int(time.time()), body)
+    """POST `body` (the event, rendered once) signed for this attempt, to the first checked address."""
+    pinned, host = _addressed(url, target.addresses[0])
+    request_headers = signer.headers(msg_id, int(time.time()), body)
     request_headers["user-agent"] = USER_AGENT
-    request_headers["host"] = urlsplit(url).netloc
+    request_headers["host"] = host
     tls: dict[str, Any] = {"server_hostname": target.host} if target.scheme == "https" else {}
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             async with clients.client(target).post(
-                pinned_url(url, target.addresses[0]),
-                data=body,
-                headers=request_headers,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                **tls,
+                pinned, data=body, headers=request_headers, allow_redirects=False, **tls
             ) as response:
                 await response.content.read(MAX_RESPONSE_BYTES)  # at most this much of the answer
                 error = (
