@@ -235,7 +235,7 @@ class Worker:
         slots = asyncio.Semaphore(self.concurrency)
         look = True  # whether to look for work (at start, on a wake, after a record, at each poll)
         try:
-            async with Clients(per_target=self.concurrency, timeout=self.timeout) as clients:
+            async with Clients(per_target=self.concurrency) as clients:
                 while running or finished or not stop.is_set():
                     for task in [t for t in running if t.done()]:
                         first_finished = first_finished if finished else time.monotonic()

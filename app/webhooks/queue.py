@@ -39,6 +39,9 @@ OUTCOME_COLUMNS = (
     "delivered_at",
 )
 
+# The names the outcome columns are bound by (a bound name may not be a column's: SQLAlchemy keeps those).
+_BOUND = tuple((f"v_{name}", name) for name in OUTCOME_COLUMNS)
+
 
 # How much one worker does at once: a small one inside an app served without `serve` (beside its reads),
 # and `python -m app deliver` (also what `serve` runs beside its HTTP workers).
@@ -192,9 +195,9 @@ def record(
             statement = (
                 update(DELIVERIES)
                 .where(DELIVERIES.c.id == bindparam("_id"), DELIVERIES.c.status == PENDING)
-                .values({name: bindparam(f"v_{name}") for name in OUTCOME_COLUMNS})
-            )  # (a bound name may not be a column's: SQLAlchemy keeps those for itself)
-            conn.execute(statement, [{"_id": u["_id"], **{f"v_{n}": u[n] for n in OUTCOME_COLUMNS}} for u in updates])
+                .values({name: bindparam(bound) for bound, name in _BOUND})
+            )
+            conn.execute(statement, [{"_id": u["_id"], **{bound: u[name] for bound, name in _BOUND}} for u in updates])
         if released:
             conn.execute(
                 update(SUBSCRIPTIONS)

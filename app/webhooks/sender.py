@@ -29,6 +29,9 @@ USER_AGENT = "health-content-webhooks/1"
 MAX_TARGETS = 256  # sessions kept open at once; the least recently used is closed past this
 CONNECTIONS_PER_TARGET = 32
 KEEPALIVE_SECONDS = 30.0
+# Each send is bounded by one timer of its own (`asyncio.timeout` in `send`: connect, request and answer);
+# the session sets none, so a send pays for one timer, not two.
+NO_SESSION_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=None, sock_read=None)
 
 
 @dataclass
@@ -52,12 +55,9 @@ class Clients:
     clients`). No redirects followed, no proxy or settings from the environment, no cookies kept, nothing
     resolved by the session (it connects to addresses the guard checked)."""
 
-    def __init__(
-        self, *, per_target: int = CONNECTIONS_PER_TARGET, max_targets: int = MAX_TARGETS, timeout: float = 10.0
-    ) -> None:
+    def __init__(self, *, per_target: int = CONNECTIONS_PER_TARGET, max_targets: int = MAX_TARGETS) -> None:
         self.per_target = per_target
         self.max_targets = max_targets
-        self.timeout = aiohttp.ClientTimeout(total=timeout)  # each send's own `timeout` also bounds it
         self._sessions: OrderedDict[tuple[str, str, int], aiohttp.ClientSession] = OrderedDict()
         self._closing: set[asyncio.Task] = set()
 
@@ -72,7 +72,7 @@ class Clients:
                 limit=self.per_target, limit_per_host=self.per_target, keepalive_timeout=KEEPALIVE_SECONDS
             ),
             cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=self.timeout,
+            timeout=NO_SESSION_TIMEOUT,
             trust_env=False,
             auto_decompress=False,
             skip_auto_headers=("Accept-Encoding",),
