@@ -1,6 +1,6 @@
 """A process `serve` runs beside its HTTP workers for as long as it runs: the webhook delivery worker.
 
-Deliveries cost CPU (about 0.3 ms each: a claim, a signature, a send, a record), and in the HTTP worker's
+Deliveries cost CPU (about 0.2 ms each: a claim, a signature, a send, a record), and in the HTTP worker's
 own event loop that time is taken from the reads. In a process of its own the operating system gives it
 another core where there is one, and at a lower priority (`DELIVERY_NICE`) it yields where there is not.
 `serve` starts it, restarts it if it dies (after a pause that doubles up to a minute), and stops it
@@ -29,6 +29,10 @@ MAX_PAUSE = 60.0
 STEADY = 30.0  # a companion that ran this long before dying is restarted after the first pause again
 # Deliveries are background work: where the CPUs are all busy, the reads (and a starting HTTP worker) come
 # first, and deliveries wait a little longer (they are retried and ordered; a read's client is waiting).
+# A nice level, not SCHED_IDLE: at nice 5 the worker still gets about a quarter of a core against one
+# process at nice 0 that wants it all, so under reads that never let up it keeps sending (some hundreds a
+# second at 0.2 ms each); under SCHED_IDLE it would get next to nothing, and its backlog (and the lag) would
+# grow for as long as the reads last (BENCHMARKS.md, "Webhook delivery").
 DELIVERY_NICE = 5
 
 
