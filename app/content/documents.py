@@ -127,6 +127,27 @@ def load_documents(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> 
     return documents
 
 
+def in_stored_order(spec: ResourceSpec, doc: dict[str, Any]) -> dict[str, Any]:
+    """A document the write path holds (its content with the meta fields) in the order `load_documents`
+    gives it, nested objects and codes included: the same document, so that it renders to the same bytes
+    without being read back."""
+    out: dict[str, Any] = {spec.key_field: doc[spec.key_field]}
+    for column in spec.columns:
+        out[column] = doc[column]
+    for name, parts in spec.nested.items():
+        value = doc[name]
+        out[name] = None if value is None else {part: value[part] for part in parts}
+    for name in spec.refs:
+        out[name] = doc[name]
+    for name in spec.links:
+        out[name] = doc[name] or []
+    if spec.codes:
+        out["codes"] = [{name: code[name] for name in CODE_FIELDS} for code in doc["codes"] or []]
+    for meta in META_FIELDS:
+        out[meta] = doc[meta]
+    return out
+
+
 def as_stored(spec: ResourceSpec, content: dict[str, Any]) -> dict[str, Any]:
     """Written content as `load_documents` gives it back, so the logged document replays to the store: a
     relation named twice is one link; an optional nested object of nulls only (a text without words has

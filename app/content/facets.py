@@ -247,10 +247,11 @@ def refresh(
     touched: dict[str, set[int]],
     removed: dict[str, set[int]],
     reshaped: dict[str, set[int]],
+    created: dict[str, set[int]] | None = None,
 ) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
-    """Recompute the facets of the records a write touched and of those it moves. Returns the records
-    recomputed, and the published ones among them whose public facets changed (what a public filter finds
-    them by), by resource."""
+    """Recompute the facets of the records a write touched and of those it moves (`created`: those of them
+    the write made, which have no facet rows yet to read or drop). Returns the records recomputed, and the
+    published ones among them whose public facets changed (what a public filter finds them by), by resource."""
     for resource in FACETED:
         for part in chunks(sorted(removed.get(resource, ()))):
             conn.execute(delete(FACETS).where(_of_resource(resource), FACETS.c.record_pk.in_(part)))
@@ -260,8 +261,9 @@ def refresh(
         pks = sorted(affected[resource])
         if not pks:
             continue
+        new = (created or {}).get(resource, set())
         before: dict[int, set[str]] = defaultdict(set)
-        for part in chunks(pks):
+        for part in chunks([pk for pk in pks if pk not in new]):
             before.update(_public_facets(conn, resource, part))
             conn.execute(delete(FACETS).where(_of_resource(resource), FACETS.c.record_pk.in_(part)))
         rows = compute(conn, resource, pks)

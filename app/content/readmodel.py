@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
-from app.content.documents import IN_LIST, chunks, expand, load_documents
+from app.content.documents import IN_LIST, chunks, expand, in_stored_order, load_documents
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
 from app.models import ReadDocument, ReadInvalidation, table_of
@@ -33,11 +34,19 @@ BULK = 1_000  # records a write changes past which its invalidation is "everythi
 INVALIDATIONS_KEPT = 10_000  # content versions of invalidations kept
 
 
-def render(conn: Connection, spec: ResourceSpec, pks: Sequence[int]) -> dict[int, bytes]:
-    """The public read shape of each published record among `pks`, as the JSON bytes a page shows."""
+Written = dict[str, dict[int, dict[str, Any]]]  # resource -> pk -> the document a write left, as it holds it
+
+
+def render(
+    conn: Connection, spec: ResourceSpec, pks: Sequence[int], written: Written | None = None
+) -> dict[int, bytes]:
+    """The public read shape of each published record among `pks`, as the JSON bytes a page shows; the
+    documents in `written` (what this transaction wrote of them) are not read back."""
     out: dict[int, bytes] = {}
+    held = (written or {}).get(spec.name, {})
     for part in chunks(list(pks), RENDER_BATCH):
-        docs = load_documents(conn, spec, part)
+        docs = load_documents(conn, spec, [pk for pk in part if pk not in held])
+        docs.update((pk, in_stored_order(spec, held[pk])) for pk in part if pk in held)
         shown = [pk for pk in part if pk in docs and docs[pk]["status"] == Status.published]
         items = expand(conn, spec, [docs[pk] for pk in shown], public=True)
         for pk, item in zip(shown, items, strict=True):
@@ -109,22 +118,30 @@ def _forget(conn: Connection, resource: str, pks: Iterable[int]) -> None:
         conn.execute(delete(READ).where(READ.c.resource == resource, READ.c.record_pk.in_(part)))
 
 
-def _store(conn: Connection, spec: ResourceSpec, pks: Sequence[int], *, replace: bool = True) -> None:
+def _store(
+    conn: Connection, spec: ResourceSpec, pks: Sequence[int], *, replace: bool = True, written: Written | None = None
+) -> None:
     """Render `pks` and keep their bodies (`replace`: dropping what was kept for them first)."""
     for part in chunks(list(pks), RENDER_BATCH):
         if replace:
             _forget(conn, spec.name, part)
-        rendered = render(conn, spec, part)
+        rendered = render(conn, spec, part, written)
         if rendered:
             rows = [{"resource": spec.name, "record_pk": pk, "body": body} for pk, body in rendered.items()]
             conn.execute(insert(READ), rows)
 
 
 def refresh(
-    conn: Connection, touched: dict[str, set[int]], removed: dict[str, set[int]], updated: dict[str, set[int]]
+    conn: Connection,
+    touched: dict[str, set[int]],
+    removed: dict[str, set[int]],
+    updated: dict[str, set[int]],
+    created: dict[str, set[int]] | None = None,
+    written: Written | None = None,
 ) -> dict[str, set[int]]:
-    """Bring the kept documents in step with a write transaction's changes (see the module's text);
-    returns the dependents rendered again (records whose embedded parts changed)."""
+    """Bring the kept documents in step with a write transaction's changes (see the module's text; the
+    records it `created` have no kept document yet to drop, the documents it `written` need no reading
+    back); returns the dependents rendered again (records whose embedded parts changed)."""
     for resource, pks in removed.items():
         _forget(conn, resource, pks)
     wanted: dict[str, set[int]] = {resource: set(pks) for resource, pks in touched.items()}
@@ -132,8 +149,12 @@ def refresh(
     for resource, pks in embedding.items():
         wanted.setdefault(resource, set()).update(pks)
     for resource, pks in wanted.items():
-        if pks:
-            _store(conn, RESOURCES[resource], sorted(pks - removed.get(resource, set())))
+        pks = pks - removed.get(resource, set())
+        new = (created or {}).get(resource, set())
+        if pks - new:
+            _store(conn, RESOURCES[resource], sorted(pks - new), written=written)
+        if pks & new:
+            _store(conn, RESOURCES[resource], sorted(pks & new), replace=False, written=written)
     return embedding
 
 

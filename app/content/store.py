@@ -92,6 +92,10 @@ class ContentWriter:
     logged: list[dict[str, Any]] = field(default_factory=list)  # change-log entries written, for change_hooks
     logged_records: set[tuple[str, int]] = field(default_factory=set)  # (resource, pk) with an entry
     flipped: dict[str, set[int]] = field(default_factory=dict)  # records that became public or stopped being
+    # Records this transaction created: nothing derived from them (facets, documents, search rows) is stored
+    # yet, and nothing outside the transaction points at them, so no before-read of either is needed.
+    created: dict[str, set[int]] = field(default_factory=dict)
+    written: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # each record's document as left
 
     # ---- writing ------------------------------------------------------------------------------------
 
@@ -125,6 +129,7 @@ class ContentWriter:
             new_pks = self._insert_rows(spec, to_insert, wanted, resolved)
             created = [(pk, wanted[key]) for pk, key in zip(new_pks, to_insert, strict=True)]
             self._write_children(spec, created, resolved, replace=False)
+            self.created.setdefault(resource, set()).update(new_pks)
             for pk, key in zip(new_pks, to_insert, strict=True):
                 content = wanted[key]
                 doc = {spec.key_field: key, **content, "created_at": self.now, "updated_at": self.now, "revision": 1}
@@ -210,6 +215,8 @@ class ContentWriter:
             self.removed.setdefault(resource, set()).add(pk)
             self.moved.setdefault(resource, set()).add(pk)
             self.touched.get(resource, set()).discard(pk)
+            self.created.get(resource, set()).discard(pk)
+            self.written.get(resource, {}).pop(pk, None)
             results.append(WriteResult(resource, key, "deleted", None))
         self.changed |= bool(log.changes)
         self.logged_records |= log.write(self.conn, self.logged if change_hooks else None)
@@ -220,8 +227,8 @@ class ContentWriter:
         made so far; a second call has nothing left to do. A published record whose public form changed
         through another record gets a change-log entry too (app.content.visibility)."""
         self._run_change_hooks()
-        affected, refaceted = facets.refresh(self.conn, self.touched, self.removed, self.reshaped)
-        embedding = readmodel.refresh(self.conn, self.touched, self.removed, self.updated)
+        affected, refaceted = facets.refresh(self.conn, self.touched, self.removed, self.reshaped, self.created)
+        embedding = readmodel.refresh(self.conn, self.touched, self.removed, self.updated, self.created, self.written)
         self._log_ripples(refaceted)
         if self.changed:  # what a kept response needs to tell whether it still shows the truth
             readmodel.invalidate(self.conn, content_version(self.conn), self.moved, affected, self.touched, embedding)
@@ -229,7 +236,7 @@ class ContentWriter:
             hook(self.conn, self.touched, self.removed)
         self._run_change_hooks()
         self.touched, self.removed, self.reshaped, self.updated, self.moved = {}, {}, {}, {}, {}
-        self.changed, self.flipped, self.logged_records = False, {}, set()
+        self.changed, self.flipped, self.logged_records, self.created, self.written = False, {}, set(), {}, {}
 
     def _run_change_hooks(self) -> None:
         for change_hook in change_hooks if self.logged else ():
@@ -239,7 +246,8 @@ class ContentWriter:
     def _log_ripples(self, moved: dict[str, set[int]]) -> None:
         wanted = {resource: set(pks) for resource, pks in moved.items()}
         for resource, pks in self.flipped.items():
-            for other, found in dependents(self.conn, resource, pks).items():
+            # What points at a record created here was written here after it, and has its entry if published.
+            for other, found in dependents(self.conn, resource, pks - self.created.get(resource, set())).items():
                 wanted.setdefault(other, set()).update(found)
         log = LogRows(self.now, self.actor)
         for resource in WRITE_ORDER:
@@ -348,6 +356,7 @@ class ContentWriter:
         if was_public != (doc["status"] == Status.published):
             self.flipped.setdefault(spec.name, set()).add(pk)
         self.touched.setdefault(spec.name, set()).add(pk)
+        self.written.setdefault(spec.name, {})[pk] = doc
 
     def _refuse_cycles(self, spec: ResourceSpec, pks: list[int]) -> None:
         """A record may not become its own ancestor (a condition under its own child)."""

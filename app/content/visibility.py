@@ -83,7 +83,9 @@ def public_documents(conn: Connection, spec: ResourceSpec, docs: Sequence[dict[s
 
 def dependents(conn: Connection, resource: str, pks: set[int]) -> dict[str, set[int]]:
     """The published records whose public document names one of these records (by a reference or a
-    link): when these records become public or stop being so, those documents change."""
+    link): when these records become public or stop being so, those documents change. The status is
+    checked here, not in the query: a condition on it lets SQLite walk the status index (every published
+    record) instead of the relation's."""
     found: dict[str, set[int]] = defaultdict(set)
     if not pks:
         return found
@@ -92,15 +94,15 @@ def dependents(conn: Connection, resource: str, pks: set[int]) -> dict[str, set[
         for ref in other.refs.values():
             if ref.target == resource:
                 for part in chunks(sorted(pks)):
-                    query = select(table.c.pk).where(table.c[ref.column].in_(part), table.c.status == PUBLISHED)
-                    found[other.name].update(conn.execute(query).scalars())
+                    query = select(table.c.pk, table.c.status).where(table.c[ref.column].in_(part))
+                    found[other.name].update(pk for pk, status in conn.execute(query) if is_public(status))
         for link in other.links.values():
             if link.target == resource:
                 for part in chunks(sorted(pks)):
                     query = (
-                        select(table.c.pk)
+                        select(table.c.pk, table.c.status)
                         .join(link.table, link.table.c[link.own] == table.c.pk)
-                        .where(link.table.c[link.other].in_(part), table.c.status == PUBLISHED)
+                        .where(link.table.c[link.other].in_(part))
                     )
-                    found[other.name].update(conn.execute(query).scalars())
+                    found[other.name].update(pk for pk, status in conn.execute(query) if is_public(status))
     return found
