@@ -8,11 +8,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.visibility import public_documents
-from app.core.db import insert_returning_keys
+from app.core.db import insert_many, insert_returning_keys
 from app.models import Change, Revision, table_of
 
 CHANGES = table_of(Change)
@@ -60,15 +60,14 @@ class LogRows:
     def write(self, conn: Connection, logged: list[dict[str, Any]] | None) -> set[tuple[str, int]]:
         """Write the rows; when `logged` is given, also note each change with its seq in it (for the change
         hooks). Returns the records that got a change-log entry."""
-        if self.revisions:
-            conn.execute(insert(REVISIONS), self.revisions)
+        insert_many(conn, REVISIONS, self.revisions)
         self._publicise(conn)
         if self.changes and logged is not None:
             seqs = insert_returning_keys(conn, CHANGES, self.changes)
             for row, seq, pk in zip(self.changes, seqs, self.record_pks, strict=True):
                 logged.append({"seq": seq, **row, "record_pk": pk})
-        elif self.changes:
-            conn.execute(insert(CHANGES), self.changes)
+        else:
+            insert_many(conn, CHANGES, self.changes)
         written = {(row["resource"], pk) for row, pk in zip(self.changes, self.record_pks, strict=True)}
         self.revisions, self.changes, self.record_pks = [], [], []
         return written

@@ -155,9 +155,10 @@ def as_stored(spec: ResourceSpec, content: dict[str, Any]) -> dict[str, Any]:
     for name in spec.links:
         if content.get(name):
             content[name] = list(dict.fromkeys(content[name]))
-    for name, value in content.items():
-        if name in spec.nested and value is not None and spec.nullable_nested(name):
-            content[name] = None if all(v is None for v in value.values()) else value
+    for name in spec.nested:
+        value = content.get(name)
+        if value is not None and all(v is None for v in value.values()) and spec.nullable_nested(name):
+            content[name] = None
     return content
 
 

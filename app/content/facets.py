@@ -18,6 +18,7 @@ from sqlalchemy.sql import FromClause
 from app.content.documents import chunks
 from app.content.resources import FACETED, RESOURCES, ResourceSpec
 from app.content.visibility import HIDDEN, PUBLISHED, facet_status, is_public
+from app.core.db import insert_many
 from app.models import Facet, table_of
 
 FACETS = table_of(Facet)
@@ -278,15 +279,5 @@ def refresh(
         if rows:
             # In index order: a bulk load then appends to each facet's range instead of jumping between them.
             rows.sort(key=lambda row: (row["facet"], row["status"], row["record_pk"]))
-            _insert_rows(conn, rows)
+            insert_many(conn, FACETS, rows)
     return affected, moved
-
-
-def _insert_rows(conn: Connection, rows: list[dict]) -> None:
-    """One driver-level executemany: a bulk load writes about ten facets per claim, and building each
-    row's parameters through the SQL layer cost more than the insert itself."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(
-        f"INSERT INTO {FACETS.name} (resource, facet, status, record_pk) VALUES ({', '.join([mark] * 4)})",
-        [(row["resource"], row["facet"], row["status"], row["record_pk"]) for row in rows],
-    )

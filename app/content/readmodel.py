@@ -20,11 +20,12 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 
 from app.content.documents import IN_LIST, chunks, expand, in_stored_order, load_documents
 from app.content.resources import RESOURCES, ResourceSpec
 from app.content.vocab import Status
+from app.core.db import insert_many
 from app.models import ReadDocument, ReadInvalidation, table_of
 
 READ = table_of(ReadDocument)
@@ -126,9 +127,9 @@ def _store(
         if replace:
             _forget(conn, spec.name, part)
         rendered = render(conn, spec, part, written)
-        if rendered:
-            rows = [{"resource": spec.name, "record_pk": pk, "body": body} for pk, body in rendered.items()]
-            conn.execute(insert(READ), rows)
+        insert_many(
+            conn, READ, [{"resource": spec.name, "record_pk": pk, "body": body} for pk, body in rendered.items()]
+        )
 
 
 def refresh(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, delete, func, insert, select, true, update
+from sqlalchemy import Connection, delete, func, select, true, update
 
 from app.content import facets, readmodel
 from app.content.changelog import LogRows
@@ -22,7 +22,7 @@ from app.content.resources import RESOURCES, WRITE_ORDER, ResourceSpec
 from app.content.visibility import dependents
 from app.content.vocab import Status
 from app.core.clock import utc_now
-from app.core.db import Database, content_version, insert_returning_keys
+from app.core.db import Database, content_version, insert_many, insert_returning_keys
 from app.core.errors import ContentError, InUse, NotFoundError, UnknownReference
 from app.models import Change, Revision, table_of
 
@@ -330,16 +330,14 @@ class ContentWriter:
                 for pk, content in records
                 for k in dict.fromkeys(content.get(name) or [])
             ]
-            if rows:
-                self.conn.execute(insert(link.table), rows)
+            insert_many(self.conn, link.table, rows)
         if spec.codes:
             code_table, owner = spec.codes
             if replace:
                 for part in chunks(pks):
                     self.conn.execute(delete(code_table).where(code_table.c[owner].in_(part)))
             rows = [{owner: pk, **code} for pk, content in records for code in content.get("codes") or []]
-            if rows:
-                self.conn.execute(insert(code_table), rows)
+            insert_many(self.conn, code_table, rows)
 
     def _record(
         self, spec: ResourceSpec, pk: int, key: str, op: str, doc: dict, *, was_public: bool, log: LogRows

@@ -7,8 +7,10 @@ and any write hook (search) are filled exactly as an import would fill them."""
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -272,14 +274,33 @@ def generate(
                 writer.put_many(resource, items)
         pending.clear()
         pending_size = 0
+        gc.collect()  # what the batch left in cycles: only the batch's objects are walked (see below)
 
-    for resource, items in Generator(claims, seed).batches(batch):
-        pending.append((resource, items))
-        pending_size += len(items)
-        counts[resource] = counts.get(resource, 0) + len(items)
-        if pending_size >= batch or resource == "source":
-            flush()
-            if progress:
-                progress(resource, counts[resource])
-    flush()
+    with _collector_paused():
+        for resource, items in Generator(claims, seed).batches(batch):
+            pending.append((resource, items))
+            pending_size += len(items)
+            counts[resource] = counts.get(resource, 0) + len(items)
+            if pending_size >= batch or resource == "source":
+                flush()
+                if progress:
+                    progress(resource, counts[resource])
+        flush()
     return counts
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A bulk load makes millions of short-lived objects; the garbage collector's automatic passes then ran
+    thousands of times and walked everything alive (the process's modules, the batch in flight), a fifth
+    of the load's time. During the load what was alive before is frozen (no pass walks it), automatic
+    passes are off, and `flush` collects each batch's cycles once it is written."""
+    enabled = gc.isenabled()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.unfreeze()
