@@ -121,12 +121,17 @@ def _shared_facets(conn, owner, pks, condition_keys, parents, condition_status, 
     """condition/therapy/therapy_type facets of claims or topics, from their link tables. A condition's
     ancestors are public up to the first one that is not (the public hierarchy is cut there)."""
     facets: dict[int, _Found] = defaultdict(_Found)
+    of_condition: dict[int, list[tuple[str, bool]]] = {}  # a condition's facets, made once per call
     for pk, conditions in _linked(conn, owner, "conditions", pks).items():
         for condition in conditions:
-            public = True
-            for node in _lineage(condition, parents):
-                public = public and is_public(condition_status[node])
-                facets[pk].add(f"condition:{condition_keys[node]}", public)
+            if condition not in of_condition:
+                made, public = [], True
+                for node in _lineage(condition, parents):
+                    public = public and is_public(condition_status[node])
+                    made.append((f"condition:{condition_keys[node]}", public))
+                of_condition[condition] = made
+            for facet, public in of_condition[condition]:
+                facets[pk].add(facet, public)
     for pk, linked in _linked(conn, owner, "therapies", pks).items():
         for therapy in linked:
             key, kind, status = therapies[therapy]
@@ -210,26 +215,31 @@ def compute(conn: Connection, resource: str, pks: list[int]) -> list[dict]:
         }
         subjects = (*_condition_tree(conn), therapies)
     rows: list[dict] = []
+    empty = _Found()
     for part in chunks(pks):
         query, names = _own(spec, part)
-        found = [
-            {"pk": pk, "status": status, **dict(zip(names, values, strict=True))}
-            for pk, status, *values in conn.execute(query)
+        # Each own kind with where its value and the statuses on its path sit in a record.
+        kinds = [
+            (kind, names.index(kind), [i for i, name in enumerate(names) if name.startswith(f"{kind}@")])
+            for kind in spec.facets.own
         ]
-        shared = _shared_facets(conn, resource, part, *subjects) if subjects else defaultdict(_Found)
-        inherited = _inherited(conn, spec, found, part) if spec.facets.inherits else defaultdict(_Found)
-        for record in found:
+        found = conn.execute(query).all()
+        shared = _shared_facets(conn, resource, part, *subjects) if subjects else {}
+        inherited = {}
+        if spec.facets.inherits:
+            named = [{"pk": pk, **dict(zip(names, values, strict=True))} for pk, _, *values in found]
+            inherited = _inherited(conn, spec, named, part)
+        for pk, record_status, *values in found:
             facets = _Found()
-            for kind in spec.facets.own:
-                if record[kind] is not None:
-                    path = [value for name, value in record.items() if name.startswith(f"{kind}@")]
-                    facets.add(f"{kind}:{record[kind]}", all(is_public(status) for status in path))
-            for more in (shared[record["pk"]], inherited[record["pk"]]):
+            for kind, at, path in kinds:
+                if values[at] is not None:
+                    facets.add(f"{kind}:{values[at]}", all(is_public(values[i]) for i in path))
+            for more in (shared.get(pk, empty), inherited.get(pk, empty)):
                 for facet, public in more.items():
                     facets.add(facet, public)
             for facet, public in facets.items():
-                status = facet_status(record["status"], public)
-                rows.append({"resource": resource, "facet": facet, "status": status, "record_pk": record["pk"]})
+                status = facet_status(record_status, public)
+                rows.append({"resource": resource, "facet": facet, "status": status, "record_pk": pk})
     return rows
 
 
