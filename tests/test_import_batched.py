@@ -114,3 +114,10 @@ def test_a_generated_store_s_derived_tables_equal_a_rebuild(templates):
             readmodel.rebuild(conn)
             search_index.rebuild(conn)
         assert _state(db) == before
+
+
+def test_documents_made_in_a_second_process_leave_the_store_made_in_one(templates):
+    for forked, inline in _stores(templates, 2):
+        generate(forked, 90, seed=4, batch=40, parallel=True)
+        generate(inline, 90, seed=4, batch=40, parallel=False)
+        assert _state(forked) == _state(inline)

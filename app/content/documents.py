@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import BindParameter, Connection, RowMapping, bindparam, select
 from sqlalchemy.sql import Select
 
@@ -160,6 +161,11 @@ def as_stored(spec: ResourceSpec, content: dict[str, Any]) -> dict[str, Any]:
         if value is not None and all(v is None for v in value.values()) and spec.nullable_nested(name):
             content[name] = None
     return content
+
+
+def stored_content(spec: ResourceSpec, payload: BaseModel) -> dict[str, Any]:
+    """A validated write shape as the store holds its content (`as_stored` of its JSON form)."""
+    return as_stored(spec, payload.model_dump(mode="json"))
 
 
 def content_of(spec: ResourceSpec, doc: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, func, select, true, update
 
 from app.content import facets, readmodel
 from app.content.changelog import LogRows
-from app.content.documents import as_stored, chunks, content_of, load_documents, pks_by_key
+from app.content.documents import chunks, content_of, load_documents, pks_by_key, stored_content
 from app.content.hierarchy import children_first
 from app.content.resources import RESOURCES, WRITE_ORDER, ResourceSpec
 from app.content.visibility import dependents
@@ -105,8 +105,13 @@ class ContentWriter:
     def put_many(self, resource: str, items: Sequence[tuple[str, BaseModel]]) -> list[WriteResult]:
         """Create or update records by key; a record whose content is unchanged is left alone."""
         spec = RESOURCES[resource]
+        return self.put_contents(resource, {key: stored_content(spec, payload) for key, payload in items})
+
+    def put_contents(self, resource: str, wanted: dict[str, dict[str, Any]]) -> list[WriteResult]:
+        """`put_many` of content its write schema has validated, as `stored_content` gives it (what a bulk
+        load made in another process hands over): never content that has not been through the schema."""
+        spec = RESOURCES[resource]
         table = spec.table
-        wanted = {key: as_stored(spec, payload.model_dump(mode="json")) for key, payload in items}
         resolved = self._resolve(spec, wanted)
         existing = pks_by_key(self.conn, resource, wanted)
         old_docs = load_documents(self.conn, spec, list(existing.values()))

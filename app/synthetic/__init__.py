@@ -8,15 +8,20 @@ and any write hook (search) are filled exactly as an import would fill them."""
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import random
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
+from queue import Empty
+from typing import Any
 
 from pydantic import BaseModel
 
 from app.content import schemas
+from app.content.documents import stored_content
+from app.content.resources import RESOURCES
 from app.content.store import writing
 from app.content.vocab import Domain, EvidenceKind, EvidenceStrength, TherapyType
 from app.core.db import Database
@@ -33,6 +38,8 @@ from app.synthetic.words import (
 
 ACTOR = "synthetic"
 BATCH = 5_000  # records per put_many; one transaction per batch keeps each commit short
+PARALLEL_FROM = 10_000  # claims from which the documents are made in a second process
+AHEAD = 4  # batches the second process may make before the writer takes them
 
 DOMAINS = [d.value for d in Domain]
 
@@ -259,10 +266,15 @@ def generate(
     *,
     batch: int = BATCH,
     progress: Callable[[str, int], None] | None = None,
+    parallel: bool | None = None,
 ) -> dict[str, int]:
-    """Write the synthetic store; returns how many records of each kind were written (or already there)."""
+    """Write the synthetic store; returns how many records of each kind were written (or already there).
+    `parallel` (by default from `PARALLEL_FROM` claims, where a second process can be forked): the
+    documents are made and validated in a second process while this one writes."""
+    if parallel is None:
+        parallel = claims >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods()
     counts: dict[str, int] = {}
-    pending: list[tuple[str, Sequence[tuple[str, BaseModel]]]] = []
+    pending: list[tuple[str, dict[str, dict[str, Any]]]] = []
     pending_size = 0
 
     def flush() -> None:
@@ -270,23 +282,69 @@ def generate(
         if not pending:
             return
         with writing(db, ACTOR) as writer:
-            for resource, items in pending:
-                writer.put_many(resource, items)
+            for resource, contents in pending:
+                writer.put_contents(resource, contents)
         pending.clear()
         pending_size = 0
         gc.collect()  # what the batch left in cycles: only the batch's objects are walked (see below)
 
     with _collector_paused():
-        for resource, items in Generator(claims, seed).batches(batch):
-            pending.append((resource, items))
-            pending_size += len(items)
-            counts[resource] = counts.get(resource, 0) + len(items)
+        for resource, contents in (_made_elsewhere if parallel else _contents)(claims, seed, batch):
+            pending.append((resource, contents))
+            pending_size += len(contents)
+            counts[resource] = counts.get(resource, 0) + len(contents)
             if pending_size >= batch or resource == "source":
                 flush()
                 if progress:
                     progress(resource, counts[resource])
         flush()
     return counts
+
+
+def _contents(claims: int, seed: int, batch: int) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
+    """The generator's batches as the write path takes them: each document validated by its schema and
+    given as `stored_content`."""
+    for resource, items in Generator(claims, seed).batches(batch):
+        spec = RESOURCES[resource]
+        yield resource, {key: stored_content(spec, doc) for key, doc in items}
+
+
+def _made_elsewhere(claims: int, seed: int, batch: int) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
+    """`_contents`, made in a forked process a few batches ahead of the writer (plain data through a pipe:
+    the models themselves cost more to unpickle than to make)."""
+    context = multiprocessing.get_context("fork")
+    queue: Any = context.Queue(maxsize=AHEAD)
+    maker = context.Process(target=_make, args=(claims, seed, batch, queue), daemon=True)
+    maker.start()
+    try:
+        while True:
+            try:
+                item = queue.get(timeout=1)
+            except Empty:
+                if not maker.is_alive():
+                    raise RuntimeError(f"the document maker stopped (exit code {maker.exitcode})") from None
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise RuntimeError("the document maker failed") from item
+            yield item
+    finally:
+        maker.kill()
+        maker.join()
+        queue.close()
+
+
+def _make(claims: int, seed: int, batch: int, queue: Any) -> None:
+    gc.enable()
+    try:
+        for item in _contents(claims, seed, batch):
+            queue.put(item)
+        queue.put(None)
+    except BaseException as error:  # the writer raises it
+        queue.put(error)
+    queue.close()
+    queue.join_thread()
 
 
 @contextmanager
