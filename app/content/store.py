@@ -92,8 +92,7 @@ class ContentWriter:
     logged: list[dict[str, Any]] = field(default_factory=list)  # change-log entries written, for change_hooks
     logged_records: set[tuple[str, int]] = field(default_factory=set)  # (resource, pk) with an entry
     flipped: dict[str, set[int]] = field(default_factory=dict)  # records that became public or stopped being
-    # Records this transaction created: nothing derived from them (facets, documents, search rows) is stored
-    # yet, and nothing outside the transaction points at them, so no before-read of either is needed.
+    # Records created here: nothing derived of them is stored yet, nothing outside points at them.
     created: dict[str, set[int]] = field(default_factory=dict)
     written: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # each record's document as left
 
@@ -104,8 +103,7 @@ class ContentWriter:
 
     def put_many(self, resource: str, items: Sequence[tuple[str, BaseModel]]) -> list[WriteResult]:
         """Create or update records by key; a record whose content is unchanged is left alone."""
-        spec = RESOURCES[resource]
-        return self.put_contents(resource, {key: stored_content(spec, payload) for key, payload in items})
+        return self.put_contents(resource, {k: stored_content(RESOURCES[resource], p) for k, p in items})
 
     def put_contents(self, resource: str, wanted: dict[str, dict[str, Any]]) -> list[WriteResult]:
         """`put_many` of content its write schema has validated, as `stored_content` gives it (what a bulk
