@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Select, delete, select
@@ -288,6 +289,6 @@ def refresh(
         moved[resource] = {pk for pk in public_records if before.get(pk, set()) != after.get(pk, set())}
         if rows:
             # In index order: a bulk load then appends to each facet's range instead of jumping between them.
-            rows.sort(key=lambda row: (row["facet"], row["status"], row["record_pk"]))
+            rows.sort(key=itemgetter("facet", "status", "record_pk"))
             insert_many(conn, FACETS, rows)
     return affected, moved

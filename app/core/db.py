@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -243,8 +244,9 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         for value, process in zip(defaults.values(), processors[len(names) :], strict=True)
     )
     steps = list(zip(names, processors, strict=False))
-    if not any(process for _, process in steps):
-        conn.exec_driver_sql(sql, [(*(row[name] for name in names), *fixed) for row in rows])
+    if len(names) > 1 and not any(process for _, process in steps):
+        values = itemgetter(*names)  # each row's values as a tuple, made in C
+        conn.exec_driver_sql(sql, [values(row) + fixed for row in rows] if fixed else list(map(values, rows)))
         return
     conn.exec_driver_sql(
         sql, [(*(row[n] if process is None else process(row[n]) for n, process in steps), *fixed) for row in rows]
