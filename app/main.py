@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        heap.limit_malloc_arenas(settings.malloc_arenas)  # before the threadpool's threads exist
         log_database_version(db)
         codes.warm(heap.long_lived)  # the code tables take seconds to load: not on the first request's time
         stop = asyncio.Event()

@@ -3,8 +3,14 @@ per process (`ops.heap.long_lived`); run in a fresh interpreter, so this test's 
 
 from __future__ import annotations
 
+import os
+import platform
 import subprocess
 import sys
+
+import pytest
+
+from app.ops import heap
 
 SCRIPT = """
 import gc
@@ -35,3 +41,62 @@ def test_long_lived_objects_are_frozen_once_and_the_collector_restored():
     done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+ARENAS = """
+import os, sys, threading
+from app.ops import heap
+
+def arena_heaps():
+    # glibc maps each thread arena's heap at an address aligned to its 64 MiB maximum, in anonymous memory
+    count = 0
+    for line in open("/proc/self/maps"):
+        fields = line.split()
+        start = int(fields[0].split("-")[0], 16)
+        if len(fields) == 5 and start % (64 << 20) == 0 and fields[1] == "rw-p":
+            count += 1
+    return count
+
+limited = heap.limit_malloc_arenas(int(sys.argv[1]))
+before = arena_heaps()
+barrier = threading.Barrier(8)
+kept = []
+
+def allocate():
+    barrier.wait()
+    kept.append([bytes(4096) for _ in range(64)])  # past Python's small-object allocator: malloc itself
+
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(limited, arena_heaps() - before)
+"""
+
+
+def _new_arenas(limit: int) -> tuple[str, int]:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    done = subprocess.run(
+        [sys.executable, "-c", ARENAS, str(limit)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    limited, new = done.stdout.split()
+    return limited, int(new)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the arena setting is glibc's")
+def test_threads_share_the_arenas_the_setting_allows():
+    limited, new = _new_arenas(1)  # one arena: the main one, which is not a 64 MiB heap of its own
+    assert limited == "True"
+    assert new == 0
+    unlimited, spread = _new_arenas(0)  # glibc's default: threads take arenas of their own
+    assert unlimited == "False"
+    assert spread >= 2
+
+
+def test_the_environment_decides_when_it_names_an_arena_count(monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert heap.limit_malloc_arenas(2) is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    assert heap.limit_malloc_arenas(0) is False

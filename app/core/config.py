@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default=True,
         description="Answer public claim lists by condition, therapy type or both, and details, before the router.",
     )
+    malloc_arenas: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="C allocator arenas a worker's threads share (glibc); 0 leaves the C library's default.",
+    )
     concurrent_builds: int = Field(
         default=4, description="Responses a worker builds at once; the rest wait, so revalidations stay quick."
     )

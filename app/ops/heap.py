@@ -7,11 +7,18 @@ time; once loaded, one full collection of a worker cost 0.1-1 s of CPU, a pause 
 `long_lived` loads them with the collector paused, then freezes every object alive (`gc.freeze`): no later
 collection walks them (a full one then takes microseconds). Once per process: a frozen object is never
 collected, so freezing again (each app a test starts) would keep whatever cycles were garbage by then; the
-first freeze keeps the few cycles left by the load itself (145 objects)."""
+first freeze keeps the few cycles left by the load itself (145 objects).
+
+`limit_malloc_arenas` caps the C allocator's arenas. glibc gives each new thread an arena of its own, up to
+eight per CPU; the threadpool's threads each fill and fragment theirs, and a worker's resident heap creeps up
+long after the objects in it stopped growing. Measured: a 12-minute soak (200 writes a minute, response cache
+on) grew the heap 23.2 MB with glibc's default, 12.5 MB with two arenas."""
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,3 +45,19 @@ def long_lived() -> Iterator[None]:
             _frozen = True
             if enabled:
                 gc.enable()
+
+
+M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+
+
+def limit_malloc_arenas(arenas: int) -> bool:
+    """At most `arenas` allocator arenas from now on (threads made later share them); False where the C
+    library has no such setting (not glibc), `arenas` is 0 (leave the default) or `MALLOC_ARENA_MAX` in the
+    environment already decided it. Call it before the threads that allocate are started."""
+    if arenas <= 0 or "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_ARENA_MAX, arenas))
