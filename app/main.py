@@ -7,6 +7,7 @@ import json
 import logging
 import tempfile
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
@@ -17,6 +18,7 @@ from app.api import compression, contract, docs, ops
 from app.api.caching import Builds, ResponseCache, ServeKept
 from app.api.fairshare import FairSlots
 from app.api.handlers import install_error_handlers
+from app.api.hotpath import HotPath, check_folded
 from app.api.leanread import ServeLean
 from app.api.middleware import (
     ApiKeyAuth,
@@ -151,12 +153,33 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(ApiKeyAuth, authenticate=keys.authenticate, budgets=budgets)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout_seconds)
     app.add_middleware(RequestsInFlightLimit, state=app.state.in_flight)
+    cors = cors_options(settings)
+    app.add_middleware(ProblemCORSMiddleware, **cors)
+    app.add_middleware(RequestContext)  # request id, URL checks, access log, metrics
+    configure_access_log(settings.log_level)
+    app.add_middleware(SecurityHeaders)
+    # A keyless GET for a kept answer: all of the above done for it in one function, by the layers' own code.
     app.add_middleware(
-        ProblemCORSMiddleware,
-        allow_origins=[o.strip() for o in settings.cors_allow_origins.split(",")],
-        allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=["X-API-Key", "If-None-Match", "If-Modified-Since", "Accept"],
-        expose_headers=[
+        HotPath,
+        cache=app.state.response_cache,
+        db=db,
+        in_flight=app.state.in_flight,
+        max_body_bytes=settings.max_body_bytes,
+        budgets=budgets,
+        requirement=contract.key_requirement,
+        cors=cors,
+        enabled=settings.hot_path,
+    )
+    check_folded(app.user_middleware)
+    return app
+
+
+def cors_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "allow_origins": [o.strip() for o in settings.cors_allow_origins.split(",")],
+        "allow_methods": ["GET", "HEAD", "OPTIONS"],
+        "allow_headers": ["X-API-Key", "If-None-Match", "If-Modified-Since", "Accept"],
+        "expose_headers": [
             "ETag",
             "Link",
             "RateLimit-Limit",
@@ -168,12 +191,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             "X-Content-SHA256",
             "Repr-Digest",
         ],
-        max_age=600,
-    )
-    app.add_middleware(RequestContext)  # request id, URL checks, access log, metrics
-    configure_access_log(settings.log_level)
-    app.add_middleware(SecurityHeaders)
-    return app
+        "max_age": 600,
+    }
 
 
 def openapi_json() -> str:

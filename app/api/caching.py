@@ -355,31 +355,30 @@ class ServeKept:
         self.db = db
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and self.cache.max_entries > 0:
-            principal = scope.get("state", {}).get("principal")
-            editor = principal is not None and principal.is_editor
-            kept = None if editor else self.cache.get(signature := request_signature(scope))
-            if kept is not None and not kept.salt and (now := self._content_version()) is not None:
-                kept = self.cache.get(signature)  # again: `_content_version` may have forgotten it
-                headers = Headers(scope=scope)
-                if (
-                    kept is not None
-                    and "if-modified-since" not in headers
-                    and current(self.cache.invalidations, kept, now, db_notes(self.db))
-                ):
-                    scope["route"] = kept.route
-                    answer = kept.served(headers.get("if-none-match"), headers.get("accept-encoding"))
-                    await answer(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        found = kept_answer(self.cache, self.db, scope) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"], answer = found
+        await answer(scope, receive, send)
 
-    def _content_version(self) -> int | None:
-        """The content version, peeked (None where that is not cheap), the cache told the store's epoch."""
-        state = self.db.peek_content_state()
-        if state is None:
-            return None
-        self.cache.adopt(state[1])
-        return state[0]
+
+def kept_answer(cache: ResponseCache, db: Database, scope: Scope) -> tuple[Any, Response] | None:
+    """What `ServeKept` answers an HTTP request with (the route that made it, and the response), or None."""
+    if scope["method"] != "GET" or cache.max_entries <= 0:
+        return None
+    principal = scope.get("state", {}).get("principal")
+    if principal is not None and principal.is_editor:
+        return None
+    kept = cache.get(signature := request_signature(scope))
+    if kept is None or kept.salt or (state := db.peek_content_state()) is None:  # None: no cheap peek here
+        return None
+    cache.adopt(state[1])  # the store's epoch: after a restore, the cache forgets what it kept
+    kept = cache.get(signature)
+    headers = Headers(scope=scope)
+    if kept is None or "if-modified-since" in headers or not current(cache.invalidations, kept, state[0], db_notes(db)):
+        return None
+    return kept.route, kept.served(headers.get("if-none-match"), headers.get("accept-encoding"))
 
 
 def cache_control(public: bool, max_age: int) -> str:

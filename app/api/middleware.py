@@ -29,18 +29,22 @@ SECURITY_HEADERS = {
 }
 
 
+def add_headers(message: Message, headers: dict[str, str], *, override: bool = True) -> None:
+    """`headers` added to a response's start message (kept where the response set them, unless `override`)."""
+    response_headers = MutableHeaders(scope=message)
+    for name, value in headers.items():
+        if override:
+            response_headers[name] = value
+        else:
+            response_headers.setdefault(name, value)
+
+
 def adding_headers(send: Send, headers: dict[str, str], *, override: bool = True) -> Send:
-    """`send`, with `headers` added to the response's start (kept where the response set them, unless
-    `override`)."""
+    """`send`, with `headers` added to the response's start (see `add_headers`)."""
 
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
-            response_headers = MutableHeaders(scope=message)
-            for name, value in headers.items():
-                if override:
-                    response_headers[name] = value
-                else:
-                    response_headers.setdefault(name, value)
+            add_headers(message, headers, override=override)
         await send(message)
 
     return send_with_headers
@@ -105,6 +109,12 @@ class BodyTooSlow(HTTPException):
         )
 
 
+def declared_over(scope: Scope, max_bytes: int) -> bool:
+    """Whether the request says its body is over `max_bytes` (`BodySizeLimit` refuses it before reading)."""
+    declared = Headers(scope=scope).get("content-length")
+    return bool(declared and declared.isdigit() and int(declared) > max_bytes)
+
+
 class BodySizeLimit:
     """A body is read only as far as `max_bytes` (413) and only until `timeout` seconds after the request
     began (408, and the connection is closed): a client sending a byte now and then holds a worker's
@@ -119,8 +129,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared_over(scope, self.max_bytes):
             await self._refuse(scope, receive, send)
             return
         received = 0
@@ -225,7 +234,12 @@ class KeyRequired:
 
 
 class InFlight:
-    """Requests being answered by this worker, in all and per client address (what `/readyz` reports)."""
+    """Requests being answered by this worker, in all and per client address (what `/readyz` reports), and
+    what `RequestsInFlightLimit` decides with them. The liveness probe is never refused (an overloaded
+    worker is busy, not dead) nor counted; the readiness probe and metrics are not refused for the worker's
+    being full (the readiness probe says so itself), only for their address's share."""
+
+    EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
     def __init__(self, limit: int, per_client: int) -> None:
         self.limit = limit
@@ -237,51 +251,69 @@ class InFlight:
     def saturated(self) -> bool:
         return self.count >= self.limit
 
+    def refusal(self, scope: Scope) -> Response | None:
+        """The answer to a request that cannot be taken now (503 when the worker is full, 429 when its
+        address has its share in flight), or None."""
+        path = scope["path"]
+        if path == "/healthz":
+            return None
+        if path not in self.EXEMPT_PATHS and self.count >= self.limit:
+            return Overloaded(
+                f"This worker is answering {self.limit} requests already; try again in a second.",
+                headers={"Retry-After": "1"},
+            ).response()
+        if self.by_client.get(client_address(scope), 0) >= self.per_client:
+            return TooManyRequests(
+                f"This address has {self.per_client} requests in flight already; try again in a second.",
+                headers={"Retry-After": "1"},
+            ).response()
+        return None
+
+    def admit(self, scope: Scope) -> None:
+        """Count a request in, once `refusal` has let it through; `leave` counts it out."""
+        path = scope["path"]
+        if path == "/healthz":
+            return
+        address = client_address(scope)
+        self.by_client[address] = self.by_client.get(address, 0) + 1
+        if path not in self.EXEMPT_PATHS:
+            self.count += 1
+
+    def leave(self, scope: Scope) -> None:
+        path = scope["path"]
+        if path == "/healthz":
+            return
+        if path not in self.EXEMPT_PATHS:
+            self.count -= 1
+        address = client_address(scope)
+        left = self.by_client[address] - 1
+        if left:
+            self.by_client[address] = left
+        else:
+            del self.by_client[address]
+
 
 class RequestsInFlightLimit:
     """Past `limit` requests at once in this worker, answer 503 at once (with `Retry-After`) rather than let
     the queue, and every waiting client's latency, grow without bound; past `per_client` from one address,
-    429, so that one address cannot take the others' share. The liveness probe is never refused (an
-    overloaded worker is busy, not dead); the readiness probe and metrics are not refused for the worker's
-    being full (the readiness probe says so itself), only for their address's share."""
+    429, so that one address cannot take the others' share (see `InFlight`)."""
 
-    EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+    EXEMPT_PATHS = InFlight.EXEMPT_PATHS
 
     def __init__(self, app: ASGIApp, state: InFlight) -> None:
         self.app = app
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == "/healthz":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state = self.state
-        exempt = scope["path"] in self.EXEMPT_PATHS
-        if not exempt and state.count >= state.limit:
-            response = Overloaded(
-                f"This worker is answering {state.limit} requests already; try again in a second.",
-                headers={"Retry-After": "1"},
-            ).response()
-            await response(scope, receive, send)
+        refusal = self.state.refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
-        address = client_address(scope)
-        if state.by_client.get(address, 0) >= state.per_client:
-            response = TooManyRequests(
-                f"This address has {state.per_client} requests in flight already; try again in a second.",
-                headers={"Retry-After": "1"},
-            ).response()
-            await response(scope, receive, send)
-            return
-        state.by_client[address] = state.by_client.get(address, 0) + 1
-        if not exempt:
-            state.count += 1
+        self.state.admit(scope)
         try:
             await self.app(scope, receive, send)
         finally:
-            if not exempt:
-                state.count -= 1
-            left = state.by_client[address] - 1
-            if left:
-                state.by_client[address] = left
-            else:
-                del state.by_client[address]
+            self.state.leave(scope)

@@ -19,6 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
@@ -27,6 +28,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.principal import ANONYMOUS, Principal
@@ -39,6 +41,7 @@ log = logging.getLogger("app.ratelimit")
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 KEY_PREFIX = "health-content-rl"
 RETRY_SHARED_SECONDS = 5.0  # while degraded, how often the shared storage is tried again
+Standing = tuple[bool, int | None, int | None]  # allowed; requests left, seconds until one frees (if read)
 
 
 class Budgets:
@@ -65,11 +68,19 @@ class Budgets:
         self.degraded = False
         self._retry_at = 0.0
 
-    def _take(self, limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, who: str) -> tuple[bool, int, int]:
+    def _take(self, limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, who: str) -> Standing:
         allowed = limiter.hit(item, who)
+        return (allowed, *self._standing(limiter, item, who))
+
+    def _hit(self, limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, who: str) -> Standing:
+        """`_take`, reading the window's stats only for a refusal (the one answer that must tell them)."""
+        if limiter.hit(item, who):
+            return True, None, None
+        return (False, *self._standing(limiter, item, who))
+
+    def _standing(self, limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, who: str) -> tuple[int, int]:
         stats = limiter.get_window_stats(item, who)
-        reset = max(0, math.ceil(stats.reset_time - time.time()))
-        return allowed, max(0, stats.remaining), reset
+        return max(0, stats.remaining), max(0, math.ceil(stats.reset_time - time.time()))
 
     def _spent(self, limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, who: str) -> bool:
         return not limiter.test(item, who)
@@ -95,9 +106,20 @@ class Budgets:
                 )
         return operation(self.local, item, who)
 
-    async def take(self, item: RateLimitItem, who: str) -> tuple[bool, int, int]:
-        """Spend one request: (allowed, remaining, seconds until the window frees a request)."""
-        return await self._run(self._take, item, who)
+    async def charge(self, scope: Scope, *, standing: bool = True) -> Charge | None:
+        """Spend one request from the caller's budget (None on a path no budget counts). Where the caller
+        stands (requests left, seconds until the window frees one) is read at once, as the answer tells it
+        to keyed callers and on non-public answers; without `standing`, only for a refusal: for an answer
+        known to be public and a caller without a key, which is told only the budget's size."""
+        if scope["path"] in EXEMPT_PATHS:
+            return None
+        principal: Principal = scope.get("state", {}).get("principal", ANONYMOUS)
+        if principal.scope is not None:
+            item, who = self.items[principal.scope], f"key:{principal.prefix}"
+        else:
+            item, who = self.items[None], f"addr:{client_address(scope)}"
+        allowed, remaining, reset = await self._run(self._take if standing else self._hit, item, who)
+        return Charge(item, who, allowed, remaining, reset)
 
     async def failures_spent(self, address: str) -> bool:
         """Whether this address's failed authentications have filled a window of the anonymous budget."""
@@ -105,13 +127,70 @@ class Budgets:
 
     async def charge_failure(self, address: str) -> None:
         """A failed authentication: spent from the address's anonymous budget, and counted apart."""
-        await self._run(self._take, self.items[None], f"addr:{address}")
-        await self._run(self._take, self.items[None], f"authfail:{address}")
+        await self._run(self._hit, self.items[None], f"addr:{address}")
+        await self._run(self._hit, self.items[None], f"authfail:{address}")
 
 
 def client_address(scope: Scope) -> str:
     client = scope.get("client")
     return client[0] if client else "unknown"
+
+
+@dataclass(slots=True)
+class Charge:
+    """One request's spending: whether its budget allowed it, and where its caller stands (None where it
+    was not read: see `Budgets.charge`)."""
+
+    item: RateLimitItem
+    who: str
+    allowed: bool
+    remaining: int | None
+    reset: int | None
+
+    @property
+    def keyed(self) -> bool:
+        return self.who.startswith("key:")
+
+    def size_headers(self) -> dict[str, str]:
+        """The budget's size: the same for every caller of a kind, so all a shared cache may replay."""
+        return {
+            "RateLimit-Limit": str(self.item.amount),
+            "RateLimit-Policy": f"{self.item.amount};w={self.item.get_expiry()}",
+        }
+
+    def headers(self) -> dict[str, str]:
+        """The budget's size and where the caller stands."""
+        if self.remaining is None or self.reset is None:
+            raise RuntimeError("the caller's standing was not read for an answer that tells it")
+        size = self.size_headers()
+        return {
+            "RateLimit-Limit": size["RateLimit-Limit"],
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+            "RateLimit-Policy": size["RateLimit-Policy"],
+        }
+
+    def refusal(self) -> Response:
+        """The 429 of a spent budget."""
+        retry = str(max(1, self.reset or 0))
+        return TooManyRequests(
+            f"This {'key' if self.keyed else 'address'} may make {self.item.amount} "
+            f"requests per {self.item.get_expiry()} seconds; try again in {retry} s.",
+            headers={**self.headers(), "Retry-After": retry},
+        ).response()
+
+    def mark(self, message: Message) -> None:
+        """An allowed request's answer, as its caller is sent it: a public answer to a keyed caller made
+        private, and the budget's headers (a public answer only the size of the budget, which is the same
+        for every caller its shared caches replay it to)."""
+        response_headers = MutableHeaders(scope=message)
+        cache_control = response_headers.get("cache-control", "")
+        shared = cache_control.startswith("public")
+        if shared and self.keyed:
+            response_headers["Cache-Control"] = "private" + cache_control.removeprefix("public")
+            shared = False
+        for name, value in (self.size_headers() if shared else self.headers()).items():
+            response_headers[name] = value
 
 
 class RateLimit:
@@ -121,51 +200,17 @@ class RateLimit:
         self.app = app
         self.budgets = budgets
 
-    def _identity(self, scope: Scope) -> tuple[RateLimitItem, str]:
-        principal: Principal = scope.get("state", {}).get("principal", ANONYMOUS)
-        if principal.scope is not None:
-            return self.budgets.items[principal.scope], f"key:{principal.prefix}"
-        return self.budgets.items[None], f"addr:{client_address(scope)}"
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+        charge = await self.budgets.charge(scope) if scope["type"] == "http" else None
+        if charge is None:
             await self.app(scope, receive, send)
-            return
-        item, who = self._identity(scope)
-        allowed, remaining, reset = await self.budgets.take(item, who)
-        headers = {
-            "RateLimit-Limit": str(item.amount),
-            "RateLimit-Remaining": str(remaining),
-            "RateLimit-Reset": str(reset),
-            "RateLimit-Policy": f"{item.amount};w={item.get_expiry()}",
-        }
-        if not allowed:
-            retry = str(max(1, reset))
-            response = TooManyRequests(
-                f"This {'key' if who.startswith('key:') else 'address'} may make {item.amount} "
-                f"requests per {item.get_expiry()} seconds; try again in {retry} s.",
-                headers={**headers, "Retry-After": retry},
-            ).response()
-            await response(scope, receive, send)
-            return
+        elif not charge.allowed:
+            await charge.refusal()(scope, receive, send)
+        else:
 
-        await self.app(scope, receive, _for_caller(send, headers, keyed=who.startswith("key:")))
+            async def send_for_caller(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    charge.mark(message)
+                await send(message)
 
-
-SHARED_HEADERS = ("RateLimit-Limit", "RateLimit-Policy")  # the same for every caller of a kind
-
-
-def _for_caller(send: Send, headers: dict[str, str], *, keyed: bool) -> Send:
-    async def send_for_caller(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            response_headers = MutableHeaders(scope=message)
-            cache_control = response_headers.get("cache-control", "")
-            shared = cache_control.startswith("public")
-            if shared and keyed:
-                response_headers["Cache-Control"] = "private" + cache_control.removeprefix("public")
-                shared = False
-            for name in SHARED_HEADERS if shared else headers:
-                response_headers[name] = headers[name]
-        await send(message)
-
-    return send_for_caller
+            await self.app(scope, receive, send_for_caller)

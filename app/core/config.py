@@ -37,6 +37,10 @@ class Settings(BaseSettings):
         le=64,
         description="C allocator arenas a worker's threads share (glibc); 0 leaves the C library's default.",
     )
+    hot_path: bool = Field(
+        default=True,
+        description="Answer a kept public read asked for without a key in front of the middleware, as it would.",
+    )
     concurrent_builds: int = Field(
         default=4, description="Responses a worker builds at once; the rest wait, so revalidations stay quick."
     )

@@ -191,6 +191,52 @@ def _query_problem(scope: Scope):
     return None
 
 
+def request_refusal(scope: Scope):
+    """The problem response `RequestContext` answers a request it refuses (a bad `Host`, a URL too long, a
+    query that is not valid UTF-8 or holds characters XML cannot hold), or None."""
+    return _host_problem(scope) or _query_problem(scope)
+
+
+class Exchange:
+    """One request as `RequestContext` keeps it: its id (a sane incoming `X-Request-ID`, or a new one), when
+    it began and the status it was answered with. `mark` puts the id on the answer; `finish` counts the
+    request in the metrics and logs it. The kept answers' hot path (app.api.hotpath) keeps its requests
+    with the same object, so they are counted and logged alike."""
+
+    __slots__ = ("head", "request_id", "started", "status", "_token")
+
+    def __init__(self, scope: Scope, *, head: bool = False, started: float | None = None) -> None:
+        self.started = time.perf_counter() if started is None else started
+        incoming = Headers(scope=scope).get("x-request-id")
+        self.request_id = incoming if incoming and REQUEST_ID.match(incoming) else _new_request_id()
+        scope.setdefault("state", {})["request_id"] = self.request_id
+        self._token = request_id_var.set(self.request_id)
+        self.status = 500
+        self.head = head  # a HEAD, answered as a GET without its body
+        IN_FLIGHT.inc()
+
+    def mark(self, scope: Scope, message: Message) -> None:
+        """The start of the answer, as sent: its status noted, the request id added; a 405 says which
+        methods the path takes, and a redirect to this server's own host names the configured base URL."""
+        self.status = message["status"]
+        headers = MutableHeaders(scope=message)
+        headers["X-Request-ID"] = self.request_id
+        if self.status == 405 and "app" in scope:
+            headers["Allow"] = ", ".join(allowed_methods(scope["app"], scope["path"]))
+        if self.status in REDIRECTS and "location" in headers:
+            headers["Location"] = _location(scope, headers["location"])
+
+    def finish(self, scope: Scope) -> None:
+        IN_FLIGHT.dec()
+        request_id_var.reset(self._token)
+        elapsed = time.perf_counter() - self.started
+        route = _route_template(scope)
+        method = "HEAD" if self.head else scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded
+        REQUESTS.labels(method, route, str(self.status)).inc()
+        DURATION.labels(method, route).observe(elapsed)
+        _log(scope, method, route, self.status, elapsed, self.request_id)
+
+
 class RequestContext:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -199,33 +245,19 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        incoming = Headers(scope=scope).get("x-request-id")
-        request_id = incoming if incoming and REQUEST_ID.match(incoming) else _new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
-        token = request_id_var.set(request_id)
-        status = 500
-        head = scope["method"] == "HEAD"
-        if head:  # HEAD is GET without the body, on every GET route
+        exchange = Exchange(scope, head=scope["method"] == "HEAD")
+        if exchange.head:  # HEAD is GET without the body, on every GET route
             scope = {**scope, "method": "GET"}
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                if status == 405 and "app" in scope:
-                    headers["Allow"] = ", ".join(allowed_methods(scope["app"], scope["path"]))
-                if status in REDIRECTS and "location" in headers:
-                    headers["Location"] = _location(scope, headers["location"])
-            elif head and message["type"] == "http.response.body":
+                exchange.mark(scope, message)
+            elif exchange.head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
-        IN_FLIGHT.inc()
         try:
-            refusal = _host_problem(scope) or _query_problem(scope)
+            refusal = request_refusal(scope)
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             else:
@@ -244,32 +276,23 @@ class RequestContext:
                         errors=[{"location": "body", "field": None, "message": exc.msg}],
                     ).response()(scope, receive, send_with_id)
         finally:
-            IN_FLIGHT.dec()
-            request_id_var.reset(token)
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            method = (
-                "HEAD" if head else scope["method"] if scope["method"] in METHODS else "OTHER"
-            )  # bounded label values
-            REQUESTS.labels(method, route, str(status)).inc()
-            DURATION.labels(method, route).observe(elapsed)
-            self._log(scope, method, route, status, elapsed, request_id)
+            exchange.finish(scope)
 
-    @staticmethod
-    def _log(scope: Scope, method: str, route: str, status: int, elapsed: float, request_id: str) -> None:
-        if not access_log.isEnabledFor(logging.INFO):
-            return
-        principal = scope.get("state", {}).get("principal")
-        client = scope.get("client")
-        fields = {
-            "method": method,
-            "path": scope["path"][:512],
-            "route": route,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 2),
-            "request_id": request_id,
-            "client": client[0] if client else None,
-            "key_scope": getattr(principal, "scope", None),
-            "key_prefix": getattr(principal, "prefix", None),  # the public prefix `keys list` shows, not the key
-        }
-        access_log.info("request", extra={"fields": fields})
+
+def _log(scope: Scope, method: str, route: str, status: int, elapsed: float, request_id: str) -> None:
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    principal = scope.get("state", {}).get("principal")
+    client = scope.get("client")
+    fields = {
+        "method": method,
+        "path": scope["path"][:512],
+        "route": route,
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 2),
+        "request_id": request_id,
+        "client": client[0] if client else None,
+        "key_scope": getattr(principal, "scope", None),
+        "key_prefix": getattr(principal, "prefix", None),  # the public prefix `keys list` shows, not the key
+    }
+    access_log.info("request", extra={"fields": fields})
