@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from limits import parse
+from limits import strategies as limit_strategies
+from limits.storage import MemoryStorage
+from limits.storage import memory as limit_memory
+from limits.strategies import SlidingWindowCounterRateLimiter
 from typer.testing import CliRunner
 
-from app.api.ratelimit import RateLimit
+from app.api.ratelimit import SWEEP_SECONDS, MemoryCounters, RateLimit
 from app.auth.keys import Scope, create_key
 from app.cli import cli
 from app.core.config import get_settings
@@ -185,3 +193,48 @@ def test_two_app_instances_share_one_budget_through_redis(seeded_db):
             client = redis.Redis.from_url(REDIS_URL)
             for name in client.scan_iter(f"*{key.split('_')[1]}*"):
                 client.delete(name)
+
+
+class HeldClock:
+    """The rate limiter's wall clock, held still where a test puts it (`time.time`; the rest is `time`'s)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    hits=st.lists(
+        st.tuples(st.sampled_from(["addr:a", "addr:b", "key:c"]), st.sampled_from([0.0, 0.3, 1.0, 7.0, 30.0])),
+        max_size=60,
+    )
+)
+def test_in_process_counters_count_as_the_librarys_and_start_no_thread(monkeypatch, hits):
+    """`MemoryCounters` is the library's in-process storage but for its sweep of expired counters, made on
+    the counting thread once a second instead of in a timer thread started anew every 10 ms of traffic."""
+    clock = HeldClock(1_800_000_000.0)
+    for module in (limit_memory, limit_strategies):
+        monkeypatch.setattr(module, "time", clock)
+    item = parse("5/10second")
+    ours, theirs = SlidingWindowCounterRateLimiter(MemoryCounters()), SlidingWindowCounterRateLimiter(MemoryStorage())
+    started: list[threading.Thread] = []
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
+    ours_started = 0
+    for who, seconds in hits:
+        clock.now += seconds
+        before = len(started)
+        allowed, stats = ours.hit(item, who), ours.get_window_stats(item, who)
+        ours_started += len(started) - before
+        assert (allowed, stats) == (theirs.hit(item, who), theirs.get_window_stats(item, who))
+    assert ours_started == 0 and (len(started) > 0) == (len(hits) > 0)  # the library's start timers
+    ours.storage._swept_at -= SWEEP_SECONDS  # a second on: the next count sweeps
+    ours.storage.expirations["stale"] = clock.now - 1
+    ours.storage.storage["stale"] = 1
+    ours.hit(item, "addr:a")
+    assert "stale" not in ours.storage.storage

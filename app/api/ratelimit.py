@@ -41,7 +41,25 @@ log = logging.getLogger("app.ratelimit")
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 KEY_PREFIX = "health-content-rl"
 RETRY_SHARED_SECONDS = 5.0  # while degraded, how often the shared storage is tried again
+SWEEP_SECONDS = 1.0  # how often expired in-process counters are dropped (see MemoryCounters)
 Standing = tuple[bool, int | None, int | None]  # allowed; requests left, seconds until one frees (if read)
+
+
+class MemoryCounters(MemoryStorage):
+    """The library's in-process counters, their expired entries swept on the counting thread at most every
+    `SWEEP_SECONDS`. The library sweeps in a timer thread that it starts anew, 10 ms after the last one
+    ended, for as long as requests come: a thread started, and waited for, every few milliseconds of
+    traffic. What is counted is the same: a counter is dropped once expired whenever it is read; the sweep
+    only frees the memory of counters no one reads again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._swept_at = time.monotonic()
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the library's hook, called before each count
+        if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
+            self._swept_at = time.monotonic()
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
 class Budgets:
@@ -60,11 +78,11 @@ class Budgets:
         url = settings.rate_limit_storage_url
         self.in_process = url.startswith("memory://")
         options: dict[str, Any] = {} if self.in_process else {"key_prefix": KEY_PREFIX, "wrap_exceptions": True}
-        self.storage = storage_from_string(url, **options)
+        self.storage = MemoryCounters() if self.in_process else storage_from_string(url, **options)
         # A sliding window counter costs the same at any budget (a moving window keeps, and shifts, one
         # entry per request) and has no burst at window edges (a fixed window doubles at each boundary).
         self.shared = SlidingWindowCounterRateLimiter(self.storage)
-        self.local = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.local = SlidingWindowCounterRateLimiter(MemoryCounters())
         self.degraded = False
         self._retry_at = 0.0
 
