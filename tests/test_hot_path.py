@@ -3,14 +3,17 @@ by the layers' own code) is invisible: random requests (paths kept and not, `Acc
 `Origin`, `If-None-Match`, keys or none, request ids, odd heads, bodies and methods), asked of an app with
 the hot path and of one without, after random writes, get the same status, headers (but a made-up request
 id) and body, are counted alike in the metrics and logged alike, spend the budgets alike (429s included)
-and leave nothing in flight."""
+and leave nothing in flight. The checks made cheaper for it (the key requirement, the query check) decide
+as before."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 import pytest
+from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from limits import strategies as limit_strategies
@@ -20,9 +23,11 @@ from prometheus_client import REGISTRY
 from app.api import contract, hotpath, ratelimit
 from app.api.principal import Scope
 from app.core.db import is_sqlite
+from app.ops import requests
 from app.ops.requests import access_log
+from app.ops.routing import iter_routes
 from tests.conftest import _database, client_for
-from tests.test_keys_and_limits import new_key
+from tests.test_keys_and_limits import HeldClock, new_key
 from tests.test_read_model import _one_write
 
 ALLOWED_ORIGIN = "https://reader.example"
@@ -67,22 +72,10 @@ VARIANTS = {
 }
 
 
-class HeldClock:
-    """The rate limiter's wall clock, held still: both apps count a request at the same instant, so where a
-    caller stands (requests left, seconds until one frees) is the same number in both answers."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def __getattr__(self, name: str):
-        return getattr(time, name)
-
-
 @pytest.fixture
 def held_clock(monkeypatch) -> HeldClock:
+    """Both apps count a request at the same instant, so where a caller stands (requests left, seconds until
+    one frees) is the same number in both answers."""
     clock = HeldClock(float(int(time.time()) // 3600 * 3600 + 1234.5))  # mid-window, for any window
     for module in (limit_memory, limit_strategies, ratelimit):
         monkeypatch.setattr(module, "time", clock)
@@ -298,3 +291,41 @@ def test_a_layer_refuses_what_it_refuses_in_front_of_a_kept_answer(seeded_db, mo
         request = {"method": "GET", "url": "/v1/topics", "headers": list(headers.items())}
         _same(*answers, request)
         assert answers[0].status_code == status
+
+
+SEGMENTS = st.sampled_from(["x", "a.b", "", "x/y", "%2F", "\n", "revisions", "feed.json", "1"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_key_requirement_names_the_first_operation_taking_the_request(empty_client, data):
+    """One pattern per method (each operation's path an alternative, in routing order) decides as a scan of
+    the operations in routing order does."""
+    app = empty_client.app
+    operations = [
+        (re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"), methods, contract._key_need(route), path)
+        for path, methods, route in iter_routes(app.router.routes)
+        if isinstance(route, APIRoute)
+    ]
+    template = data.draw(st.sampled_from([path for *_, path in operations]), label="template")
+    path = re.sub(r"\{[^}]+\}", lambda _: data.draw(SEGMENTS, label="segment"), template)
+    path += data.draw(st.sampled_from(["", "", "/", "\n", "/revisions", ".json"]), label="suffix")
+    method = data.draw(st.sampled_from(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "BREW"]))
+    asked = "GET" if method == "HEAD" else method
+    scanned = next(
+        (detail for pattern, methods, detail, _ in operations if asked in methods and pattern.match(path)), None
+    )
+    assert contract.key_requirement({"method": method, "path": path, "app": app}) == scanned
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.one_of(st.binary(max_size=40), st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+def test_a_plain_query_is_passed_as_parsing_it_would(monkeypatch, query):
+    """A query of printable ASCII without escapes is let through unparsed: parsed, it would be too."""
+    scope = {"type": "http", "path": "/v1/claims", "raw_path": b"/v1/claims", "query_string": query, "headers": []}
+    quick = requests._query_problem(scope)
+    monkeypatch.setattr(requests, "PLAIN_QUERY", re.compile(rb"(?!)"))  # never plain: always parsed
+    parsed = requests._query_problem(scope)
+    assert (quick is None) == (parsed is None)
+    if quick is not None and parsed is not None:
+        assert (quick.status_code, quick.body) == (parsed.status_code, parsed.body)

@@ -199,15 +199,20 @@ def _key_need(route: APIRoute) -> str | None:
     return None
 
 
-def key_requirements(app: FastAPI) -> list[tuple[re.Pattern[str], set[str], str | None]]:
-    """(path pattern, methods, 401 detail or None) of every operation, in routing order."""
+def key_requirements(app: FastAPI) -> dict[str, tuple[re.Pattern[str], list[str | None]]]:
+    """Per method, one pattern of the paths of every operation taking it, each path an alternative in
+    routing order (so the alternative that matches is the operation the router picks), and the 401 detail
+    of each (None where no key is needed)."""
     table = getattr(app.state, "_key_requirements", None)
     if table is None:
-        table = []
+        paths: dict[str, list[str]] = {}
+        details: dict[str, list[str | None]] = {}
         for path, methods, route in iter_routes(app.router.routes):
             if isinstance(route, APIRoute):
-                pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
-                table.append((pattern, methods, _key_need(route)))
+                for method in methods:
+                    paths.setdefault(method, []).append("(" + re.sub(r"\{[^}]+\}", "[^/]+", path) + ")")
+                    details.setdefault(method, []).append(_key_need(route))
+        table = {method: (re.compile("^(?:" + "|".join(paths[method]) + ")$"), details[method]) for method in paths}
         app.state._key_requirements = table
     return table
 
@@ -216,10 +221,9 @@ def key_requirement(scope: Scope) -> str | None:
     """For `KeyRequired`: the 401 detail of the operation the router will pick for this request (the first
     that takes its method and path), if that operation needs a key."""
     method = "GET" if scope["method"] == "HEAD" else scope["method"]
-    for pattern, methods, detail in key_requirements(scope["app"]):
-        if method in methods and pattern.match(scope["path"]):
-            return detail
-    return None
+    pattern, details = key_requirements(scope["app"]).get(method, (None, []))
+    found = pattern.match(scope["path"]) if pattern is not None else None
+    return details[found.lastindex - 1] if found is not None and found.lastindex else None
 
 
 def _restrict_text(schema: dict[str, Any], components: dict[str, Any], seen: set[str]) -> None:

@@ -46,7 +46,7 @@ from app.api.middleware import (
     declared_over,
 )
 from app.api.principal import ANONYMOUS
-from app.api.ratelimit import Budgets, RateLimit
+from app.api.ratelimit import Budgets, Charge, RateLimit
 from app.core.db import Database
 from app.ops.requests import Exchange, RequestContext, request_refusal
 
@@ -70,6 +70,9 @@ def check_folded(middleware: Sequence[Middleware]) -> None:
     if layers[: len(FOLDED) + 1] != [HotPath, *FOLDED]:
         names = ", ".join(getattr(layer, "__name__", str(layer)) for layer in layers)
         raise RuntimeError(f"HotPath must stand in front of the layers it folds, in their order; found: {names}")
+
+
+MARKED_ENTRIES = 4096  # answer heads as marked by the layers, kept (see HotPath._mark)
 
 
 async def _sent(message: Message) -> None:
@@ -99,6 +102,7 @@ class HotPath:
         self.requirement = requirement
         self.cors = ProblemCORSMiddleware(app, **cors)  # the CORS layer's own code, with the layer's settings
         self.enabled = enabled
+        self._marked: dict[tuple, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.enabled or scope["type"] != "http" or scope["method"] != "GET":
@@ -122,12 +126,8 @@ class HotPath:
                     scope["route"] = route
 
                 async def send_marked(message: Message) -> None:
-                    if message["type"] == "http.response.start":  # as each layer marks it, innermost first
-                        if charge is not None:
-                            charge.mark(message)
-                        await self.cors.send(message, _sent, request_headers)
-                        exchange.mark(scope, message)
-                        add_headers(message, SECURITY_HEADERS, override=False)
+                    if message["type"] == "http.response.start":
+                        await self._mark(message, charge, exchange, scope, request_headers)
                     await send(message)
 
                 await answer(scope, receive, send_marked)
@@ -135,6 +135,35 @@ class HotPath:
                 self.in_flight.leave(scope)
         finally:
             exchange.finish(scope)
+
+    async def _mark(
+        self, message: Message, charge: Charge | None, exchange: Exchange, scope: Scope, request_headers: Headers
+    ) -> None:
+        """Mark an answer's start as each layer does, innermost first. What the layers but the request
+        context add to an allowed answer depends only on the answer's head and the request's `Origin`: it is
+        made by the layers once, and kept (at most `MARKED_ENTRIES` of them)."""
+        key = (
+            (message["status"], tuple(message["headers"]), charge.item, request_headers.get("origin"))
+            if charge
+            else None
+        )
+        if key is not None and (marked := self._marked.get(key)) is not None:
+            inner, outer = marked
+            message["headers"] = list(inner)
+            exchange.mark(scope, message)
+            message["headers"].extend(outer)
+            return
+        if charge is not None:
+            charge.mark(message)
+        await self.cors.send(message, _sent, request_headers)
+        inner = list(message["headers"])
+        exchange.mark(scope, message)
+        with_id = list(message["headers"])
+        add_headers(message, SECURITY_HEADERS, override=False)
+        if key is not None and message["headers"][: len(with_id)] == with_id:  # the outer layer only added
+            if len(self._marked) >= MARKED_ENTRIES:
+                self._marked.clear()
+            self._marked[key] = (inner, message["headers"][len(with_id) :])
 
     def _kept(self, scope: Scope, request_headers: Headers) -> tuple[Any, Any] | None:
         """The kept answer (its route, and the response), if every layer in front of `ServeKept` would let

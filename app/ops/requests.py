@@ -42,6 +42,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 # A host name (letters, digits, '-', '.', '_'; at most 253) or an IPv6 literal, and an optional port.
 HOST = re.compile(rb"^(?:[A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PLAIN_QUERY = re.compile(rb"[^%\x00-\x1f\x7f-\xff]*")
 
 access_log = logging.getLogger("app.access")
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -173,6 +174,8 @@ def _query_problem(scope: Scope):
         return UriTooLong(f"The path and query may not exceed {MAX_URL_BYTES} bytes.").response()
     if "\x00" in scope["path"] or b"%00" in raw_path.lower():
         return NotFoundError("There is nothing at this path.").response()
+    if PLAIN_QUERY.fullmatch(query):  # printable ASCII, no escapes: it parses to text XML can hold
+        return None
     try:
         pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
     except UnicodeError:
