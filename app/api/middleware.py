@@ -111,8 +111,11 @@ class BodyTooSlow(HTTPException):
 
 def declared_over(scope: Scope, max_bytes: int) -> bool:
     """Whether the request says its body is over `max_bytes` (`BodySizeLimit` refuses it before reading)."""
-    declared = Headers(scope=scope).get("content-length")
-    return bool(declared and declared.isdigit() and int(declared) > max_bytes)
+    for name, value in scope["headers"]:  # the first `Content-Length`, as `Headers.get` reads it
+        if name == b"content-length":
+            declared = value.decode("latin-1")
+            return declared.isdigit() and int(declared) > max_bytes
+    return False
 
 
 class BodySizeLimit:

@@ -200,6 +200,21 @@ def request_refusal(scope: Scope):
     return _host_problem(scope) or _query_problem(scope)
 
 
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # finite: methods, route templates and statuses are
+
+
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The request counter and timing series of a method, route template and status (`labels` looks them
+    up under a lock, each time)."""
+    found = _SERIES.get((method, route, status))
+    if found is None:
+        found = _SERIES[(method, route, status)] = (
+            REQUESTS.labels(method, route, str(status)),
+            DURATION.labels(method, route),
+        )
+    return found
+
+
 class Exchange:
     """One request as `RequestContext` keeps it: its id (a sane incoming `X-Request-ID`, or a new one), when
     it began and the status it was answered with. `mark` puts the id on the answer; `finish` counts the
@@ -235,8 +250,9 @@ class Exchange:
         elapsed = time.perf_counter() - self.started
         route = _route_template(scope)
         method = "HEAD" if self.head else scope["method"] if scope["method"] in METHODS else "OTHER"  # bounded
-        REQUESTS.labels(method, route, str(self.status)).inc()
-        DURATION.labels(method, route).observe(elapsed)
+        requests, duration = _series(method, route, self.status)
+        requests.inc()
+        duration.observe(elapsed)
         _log(scope, method, route, self.status, elapsed, self.request_id)
 
 
