@@ -263,7 +263,7 @@ def _refused_by_key_requirement(monkeypatch) -> None:
         ("a full share", 429),
     ],
 )
-def test_a_layer_refuses_what_it_refuses_in_front_of_a_kept_answer(seeded_db, monkeypatch, case, status):
+def test_a_layer_refuses_what_it_refuses_in_front_of_a_kept_answer(seeded_db, held_clock, monkeypatch, case, status):
     """Refusals the random requests cannot reach with this app's routes and one request at a time: a kept
     answer whose URL does not name the host (a base URL is set), an operation that needs a key but made a
     public answer for a keyed caller, the in-flight limits."""
