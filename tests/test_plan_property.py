@@ -38,6 +38,20 @@ def expected(store, groups, statuses, narrow) -> list[int]:
     return found
 
 
+def _fill_facets(db, store) -> None:
+    """The facets table holding `store`'s claims (a hidden facet stored as such), and one row of another
+    resource that no claim page may show."""
+    rows = [
+        {"resource": "claim", "facet": name, "status": "hidden" if hidden else status, "record_pk": pk}
+        for pk, (status, facets) in store.items()
+        for name, hidden in facets.items()
+    ]
+    rows.append({"resource": "topic", "facet": NAMES[0], "status": "published", "record_pk": 1})
+    with db.write() as conn:
+        conn.execute(delete(FACETS))
+        conn.execute(insert(FACETS), rows)
+
+
 @settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(
     store=records,
@@ -54,15 +68,7 @@ def test_pages_hold_exactly_the_modelled_records(
     monkeypatch.setattr(selection, "COUNT_CAP", cap)
     monkeypatch.setattr(selection, "RECOUNT_CAP", 2 * cap)
     monkeypatch.setattr(selection, "PROBE_ROWS", probe)
-    rows = [
-        {"resource": "claim", "facet": name, "status": "hidden" if hidden else status, "record_pk": pk}
-        for pk, (status, facets) in store.items()
-        for name, hidden in facets.items()
-    ]
-    rows.append({"resource": "topic", "facet": NAMES[0], "status": "published", "record_pk": 1})  # another resource
-    with empty_db.write() as conn:
-        conn.execute(delete(FACETS))
-        conn.execute(insert(FACETS), rows)
+    _fill_facets(empty_db, store)
     extra = (lambda pk: pk % modulus != 0) if modulus else None
     model = expected(store, groups, statuses, lambda pk: modulus is None or pk % modulus != 0)
     seen: list[int] = []
@@ -95,15 +101,7 @@ def test_the_driver_level_plan_holds_the_same_records(empty_db, monkeypatch, sto
     monkeypatch.setattr(selection, "COUNT_CAP", cap)
     monkeypatch.setattr(selection, "RECOUNT_CAP", 2 * cap)
     monkeypatch.setattr(selection, "PROBE_ROWS", probe)
-    rows = [
-        {"resource": "claim", "facet": name, "status": "hidden" if hidden else record_status, "record_pk": pk}
-        for pk, (record_status, facets) in store.items()
-        for name, hidden in facets.items()
-    ]
-    rows.append({"resource": "topic", "facet": NAMES[0], "status": "published", "record_pk": 1})  # another resource
-    with empty_db.write() as conn:
-        conn.execute(delete(FACETS))
-        conn.execute(insert(FACETS), rows)
+    _fill_facets(empty_db, store)
     model = expected(store, groups, [status], lambda pk: True)
     seen: list[int] = []
     after = 0
