@@ -293,6 +293,34 @@ def test_a_layer_refuses_what_it_refuses_in_front_of_a_kept_answer(seeded_db, he
         assert answers[0].status_code == status
 
 
+def _hot_path_of(app) -> hotpath.HotPath:
+    layer = app.middleware_stack
+    while not isinstance(layer, hotpath.HotPath):
+        layer = layer.app
+    return layer
+
+
+@pytest.mark.parametrize("origins", ["*", ALLOWED_ORIGIN], ids=["any-origin", "one-origin"])
+def test_origins_a_client_makes_up_keep_nothing_new(seeded_db, origins):
+    """The layers' marks are kept by what of `Origin` they depend on: a client sending a new origin with
+    every request (an allowed one is echoed only from a list) adds no kept entry after the first."""
+    if not is_sqlite(seeded_db.engine):
+        pytest.skip("on PostgreSQL kept answers are served by the route, never by the hot path")
+    with client_for(seeded_db, hot_path=True, cors_allow_origins=origins) as client:
+        for _ in range(2):
+            assert client.get("/v1/topics").status_code == 200
+        marked = _hot_path_of(client.app)._marked
+        for n in range(40):
+            response = client.get("/v1/topics", headers={"origin": f"https://made-up-{n}.example"})
+            assert response.status_code == 200
+            assert "access-control-allow-origin" not in response.headers or origins == "*"
+        assert len(marked) <= 2  # the answer without an origin, and with one
+        if origins == ALLOWED_ORIGIN:
+            echoed = client.get("/v1/topics", headers={"origin": ALLOWED_ORIGIN})
+            assert echoed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+            assert len(marked) == 3
+
+
 SEGMENTS = st.sampled_from(["x", "a.b", "", "x/y", "%2F", "\n", "revisions", "feed.json", "1"])
 
 

@@ -143,7 +143,7 @@ class HotPath:
         context add to an allowed answer depends only on the answer's head and the request's `Origin`: it is
         made by the layers once, and kept (at most `MARKED_ENTRIES` of them)."""
         key = (
-            (message["status"], tuple(message["headers"]), charge.item, request_headers.get("origin"))
+            (message["status"], tuple(message["headers"]), charge.item, self._origin(request_headers))
             if charge
             else None
         )
@@ -164,6 +164,17 @@ class HotPath:
             if len(self._marked) >= MARKED_ENTRIES:
                 self._marked.clear()
             self._marked[key] = (inner, message["headers"][len(with_id) :])
+
+    def _origin(self, request_headers: Headers) -> str | bool:
+        """What of the request's `Origin` the CORS layer's marks depend on: the origin itself only where it
+        is echoed (an allowed one from a list), else whether one was sent. So a client sending a new
+        `Origin` each time (up to a 16 KiB head) makes no new entry unless the origin is allowed."""
+        origin = request_headers.get("origin")
+        if origin is not None and (
+            self.cors.allow_credentials if self.cors.allow_all_origins else self.cors.is_allowed_origin(origin)
+        ):
+            return origin
+        return origin is not None
 
     def _kept(self, scope: Scope, request_headers: Headers) -> tuple[Any, Any] | None:
         """The kept answer (its route, and the response), if every layer in front of `ServeKept` would let
