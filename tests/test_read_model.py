@@ -139,6 +139,26 @@ def test_an_unpublished_record_has_no_kept_document_and_is_not_served(client, se
     assert first not in {c["id"] for c in client.get("/v1/claims", params={"limit": 100}).json()["items"]}
 
 
+def test_a_record_made_where_another_was_deleted_in_the_same_write_gets_its_document(seeded_db):
+    """SQLite gives a new row the highest pk plus one: a write that deletes the newest claim and then makes
+    another hands the new one the deleted one's pk. It is a new record, and gets its document."""
+    spec = RESOURCES["claim"]
+    table = spec.table
+    with seeded_db.read() as conn:
+        newest = conn.execute(select(table.c.key, table.c.pk).order_by(table.c.pk.desc()).limit(1)).one()
+        content = content_of(spec, load_documents(conn, spec, [newest.pk])[newest.pk])
+    content["status"] = Status.published.value
+    content["retraction_reason"] = None
+    with writing(seeded_db, "test") as writer:
+        writer.delete("claim", newest.key)
+        writer.put("claim", "made-in-its-place", spec.write_schema.model_validate(content))
+    with seeded_db.read() as conn:
+        assert readmodel.stale(conn) == []
+        made = get_one(conn, spec, "made-in-its-place")
+        assert detail_bytes(conn, spec, "made-in-its-place") == orjson.dumps(made)
+        _served_as_built(conn)
+
+
 def test_rebuild_gives_the_same_documents(seeded_db):
     with seeded_db.read() as conn:
         before = dict(

@@ -150,8 +150,9 @@ def refresh(
     for resource, pks in embedding.items():
         wanted.setdefault(resource, set()).update(pks)
     for resource, pks in wanted.items():
-        pks = pks - removed.get(resource, set())
         new = (created or {}).get(resource, set())
+        # A pk both removed and created is a new record in a deleted one's place (SQLite reuses the highest).
+        pks = pks - (removed.get(resource, set()) - new)
         if pks - new:
             _store(conn, RESOURCES[resource], sorted(pks - new), written=written)
         if pks & new:
