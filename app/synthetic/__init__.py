@@ -11,7 +11,6 @@ import gc
 import multiprocessing
 import random
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
 from queue import Empty
@@ -25,6 +24,7 @@ from app.content.resources import RESOURCES
 from app.content.store import writing
 from app.content.vocab import Domain, EvidenceKind, EvidenceStrength, TherapyType
 from app.core.db import Database
+from app.ops import heap
 from app.synthetic.words import (
     BODY_PARTS,
     CONDITION_WORDS,
@@ -286,9 +286,9 @@ def generate(
                 writer.put_contents(resource, contents)
         pending.clear()
         pending_size = 0
-        gc.collect()  # what the batch left in cycles: only the batch's objects are walked (see below)
+        gc.collect()  # what the batch left in cycles: only the batch's objects are walked (`heap.bulk_load`)
 
-    with _collector_paused():
+    with heap.bulk_load():
         for resource, contents in (_made_elsewhere if parallel else _contents)(claims, seed, batch):
             pending.append((resource, contents))
             pending_size += len(contents)
@@ -345,20 +345,3 @@ def _make(claims: int, seed: int, batch: int, queue: Any) -> None:
         queue.put(error)
     queue.close()
     queue.join_thread()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """A bulk load makes millions of short-lived objects; the garbage collector's automatic passes then ran
-    thousands of times and walked everything alive (the process's modules, the batch in flight), a fifth
-    of the load's time. During the load what was alive before is frozen (no pass walks it), automatic
-    passes are off, and `flush` collects each batch's cycles once it is written."""
-    enabled = gc.isenabled()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.unfreeze()
