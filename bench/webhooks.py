@@ -15,6 +15,11 @@ starts) to the receiver reading the request; both on this machine's clock. Reads
 with the median and the spread (min-max), so the noise between rounds of one phase is in view; CPU is
 reported for serve's HTTP process, its delivery worker (per delivery) and the receiver, each apart.
 Everything is on 127.0.0.1 and bounded in time.
+
+With `--pin`, serve's HTTP process has the first CPU to itself and everything else (the delivery worker,
+the receiver, wrk, the writers) runs on the others: the layout of a deployment whose `deliver` runs on
+hardware of its own, so what B changes for the reads is the worker's claims and records in the database,
+not its share of the CPU.
 """
 
 from __future__ import annotations
@@ -185,6 +190,23 @@ def delivery_workers(pid: int) -> list[int]:
     return found
 
 
+def move_to(pid: int, cpus: set[int]) -> None:
+    """Put every thread of a running process on these CPUs (the affinity is per thread)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cpus)
+
+
+def split_cpus(pin: bool) -> tuple[set[int], set[int]] | None:
+    """With `--pin`: (serve's CPUs, everyone else's), the first allowed CPU against the rest."""
+    if not pin:
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        raise SystemExit("--pin needs at least 2 CPUs")
+    return {allowed[0]}, set(allowed[1:])
+
+
 def subscribe(base: str, partner: dict, port: int, count: int, *, active: bool) -> list[str]:
     made = []
     for i in range(count):
@@ -236,9 +258,17 @@ def main() -> None:
         default="nice",
         help="the worker as serve starts it (nice 5), or also moved to SCHED_IDLE (runs only on an idle CPU)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="serve's HTTP process on the first CPU alone; the worker, receiver, wrk and writers on the rest",
+    )
     args = parser.parse_args()
     seconds = min(args.seconds, 300.0)
     rounds = max(1, min(args.rounds, 20))
+    cpus = split_cpus(args.pin)
+    if cpus:  # children take this process's CPUs when they start: the receiver, wrk and `deliver` get the rest
+        os.sched_setaffinity(0, cpus[1])
 
     with tempfile.TemporaryDirectory() as folder:
         receiver = Receiver(folder)  # forked first, before this process has threads
@@ -267,6 +297,8 @@ def main() -> None:
             )
             keys[scope] = {"X-API-Key": made.stdout.split()[-1]}
         separate = args.worker == "separate"
+        if cpus:  # serve (and what it starts) takes the first CPU; this process has no threads yet
+            os.sched_setaffinity(0, cpus[0])
         server = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(port)],
             cwd=ROOT,
@@ -274,6 +306,8 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=args.server_log.open("w") if args.server_log else subprocess.DEVNULL,
         )
+        if cpus:
+            os.sched_setaffinity(0, cpus[1])
         worker = (
             subprocess.Popen([sys.executable, "-m", "app", "deliver"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
             if separate
@@ -290,6 +324,9 @@ def main() -> None:
             ]
             writers = Writers(base, keys["editor"], claims, args.rate, args.writers)
             workers = [worker.pid] if worker else delivery_workers(server.pid)
+            if cpus:
+                for pid in workers:
+                    move_to(pid, cpus[1])
             if args.worker_policy == "idle":
                 for pid in workers:
                     os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
@@ -322,7 +359,7 @@ def main() -> None:
                     process.terminate()
                     process.wait(timeout=30)
 
-    report(args, seconds, separate, rows, records, queued)
+    report(args, seconds, separate, cpus, rows, records, queued)
 
 
 def spread(values: list[float]) -> str:
@@ -330,9 +367,14 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
 
 
-def report(args, seconds: float, separate: bool, rows: dict, records: list, queued: dict) -> None:
+def report(args, seconds: float, separate: bool, cpus, rows: dict, records: list, queued: dict) -> None:
     where = "one `deliver` process started beside it" if separate else "serve's delivery worker (a process beside it)"
     print(f"backend: {'postgresql' if args.postgres else 'sqlite'}; one serve process (1 HTTP worker), {where}")
+    if cpus:
+        print(
+            f"pinned: serve's HTTP process on CPU {sorted(cpus[0])}; the delivery worker, receiver, wrk and writers"
+            f" on CPU {sorted(cpus[1])}"
+        )
     print(
         f"{args.webhooks} webhooks hearing of every write in both phases (paused in A); {args.rate:g} writes/s asked;"
         f" phases of {seconds:.0f} s; load average before the report: {os.getloadavg()[0]:.1f}"
@@ -353,6 +395,12 @@ def report(args, seconds: float, separate: bool, rows: dict, records: list, queu
     print(f"reads/s, median (min-max): A {spread(rate['A'])}, B {spread(rate['B'])}")
     ratio = statistics.median(rate["B"]) / max(statistics.median(rate["A"]), 1)
     pairs = [b / max(a, 1) - 1 for a, b in zip(rate["A"], rate["B"], strict=True)]
+    per_cpu = {name: [row.reads / max(row.server_cpu, 1e-9) for row in rows[name]] for name in rows}
+    cost = statistics.median(per_cpu["B"]) / max(statistics.median(per_cpu["A"]), 1e-9) - 1
+    print(
+        f"reads per CPU-second of serve's HTTP process, median (min-max): A {spread(per_cpu['A'])},"
+        f" B {spread(per_cpu['B'])}: {cost * 100:+.1f}%"
+    )
     print(
         f"reads B against A: {(ratio - 1) * 100:+.1f}% (medians); round by round"
         f" {', '.join(f'{p * 100:+.0f}%' for p in pairs)}; A's own spread"
