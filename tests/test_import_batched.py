@@ -58,7 +58,7 @@ def _state(db: Database) -> dict[str, Any]:
                 state[f"{spec.name}.{name}"] = _rows(conn, link.table, "pk")
         state["revisions"] = _rows(conn, Revision.__table__, "pk")
         state["changes"] = _rows(conn, Change.__table__, "seq")
-        state["facets"] = _rows(conn, facets.FACETS, "pk", "id")
+        state["facets"] = _rows(conn, facets.FACETS)
         state["read_documents"] = _rows(conn, readmodel.READ)
         state["search"] = _search_rows(conn)
     return state

@@ -38,20 +38,20 @@ class Revision(SQLModel, table=True):
 
 class Facet(SQLModel, table=True):
     """What a record can be filtered by (`condition:rheumatoid-arthritis`, `therapy_type:probiotic`...),
-    kept by the write path. Its index is each facet's records in list order, so a filtered page is a
-    range scan however large the store grows."""
+    kept by the write path. The table is its own index: keyed by each facet's records in list order
+    (`WITHOUT ROWID` on SQLite), so a filtered page is a range scan however large the store grows, and a
+    row is written to two B-trees (this and the lookup by record), not three."""
 
     __tablename__ = "facets"
     __table_args__ = (
-        Index("ix_facets_scan", "resource", "facet", "status", "record_pk"),
         # A record's facets, read from the index alone (a search's facet counts look them up by record).
         Index("ix_facets_record", "record_pk", "resource", "status", "facet"),
+        {"sqlite_with_rowid": False},
     )
-    pk: int | None = Field(default=None, primary_key=True)
-    resource: str = Field(max_length=16)
-    facet: str = Field(sa_column=Column(String(240), nullable=False))
-    status: str = Field(max_length=16)
-    record_pk: int
+    resource: str = Field(max_length=16, primary_key=True)
+    facet: str = Field(sa_column=Column(String(240), primary_key=True))
+    status: str = Field(max_length=16, primary_key=True)
+    record_pk: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
 
 
 class ReadDocument(SQLModel, table=True):
