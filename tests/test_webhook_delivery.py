@@ -17,7 +17,7 @@ from app.webhooks import ssrf
 from app.webhooks.delivery import SCHEDULE, Worker, new_client, retry_delay
 from tests.conftest import client_for, make_settings
 from tests.test_webhooks import FAST, make_key, publish
-from tests.webhook_receiver import receiver
+from tests.webhook_receiver import receiver, wait_until
 
 
 @pytest.fixture
@@ -32,16 +32,6 @@ def partner(seeded_db):
 
 def deliveries(client, partner, webhook_id):
     return client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=partner).json()["items"]
-
-
-def wait_until(check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    return check()
 
 
 def deliver_once(db, **overrides) -> int:

@@ -14,7 +14,7 @@ from app.auth.keys import Scope, create_key
 from app.editing.examples import CREATE
 from tests.conftest import client_for
 from tests.test_observability import ops_headers
-from tests.webhook_receiver import receiver
+from tests.webhook_receiver import receiver, wait_until
 
 FAST = {
     "webhook_allow_private_targets": True,
@@ -176,7 +176,12 @@ def test_a_paused_webhook_keeps_events_and_sends_them_on_resume(app_client, edit
         app_client.patch(f"/v1/webhooks/{made['id']}", json={"active": True}, headers=partner)
         events = [r.event for r in target.wait_for(3)]
     assert [e["data"]["key"] for e in events] == keys
-    done = app_client.get(f"/v1/webhooks/{made['id']}/deliveries", headers=partner).json()["items"]
+
+    def recorded() -> list[dict] | None:
+        items = app_client.get(f"/v1/webhooks/{made['id']}/deliveries", headers=partner).json()["items"]
+        return items if all(d["status"] != "pending" for d in items) else None
+
+    done = wait_until(recorded) or []
     assert [d["status"] for d in done] == ["succeeded"] * 3 and all(d["last_status_code"] == 204 for d in done)
 
 
@@ -216,8 +221,12 @@ def test_metrics_count_deliveries_and_lag(app_client, editor, partner):
         app_client.post("/v1/webhooks", json={"url": target.url}, headers=partner)
         publish(app_client, editor, "multiple-sclerosis", "Counted.")
         target.wait_for(1)
-        time.sleep(0.2)
-    text = app_client.get("/metrics", headers=ops_headers(app_client)).text
+
+        def counted() -> str | None:
+            text = app_client.get("/metrics", headers=ops_headers(app_client)).text
+            return text if 'webhook_deliveries_total{outcome="success"}' in text else None
+
+        text = wait_until(counted) or ""
     assert 'webhook_deliveries_total{outcome="success"}' in text
     assert "webhook_delivery_lag_seconds_count" in text
 

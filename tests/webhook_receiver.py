@@ -93,3 +93,16 @@ def receiver(**options) -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def wait_until(check, timeout: float = 20.0):
+    """`check()`'s first truthy value, asked every 50 ms for up to `timeout` seconds (then its last value):
+    a receiver has an event before the worker has recorded the answer, so what the API says of a delivery
+    is waited for, not assumed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    return check()
